@@ -1,0 +1,44 @@
+//! Brink's Workers-KV-compatible key-value store.
+//!
+//! A [`KvStore`] is opened once per process (embedded: one redb file in the data
+//! directory) and hands out [`KvNamespace`]s, whose methods mirror a worker's
+//! `env.MY_KV` binding: `get`, `get_many`, `put`, `delete`, `list`, plus a
+//! Deno-KV-style `atomic` compare-and-set on per-key versions. The API is
+//! synchronous; callers on an async runtime run it on a blocking thread.
+//!
+//! ```no_run
+//! use brink_kv::{KvOptions, KvStore, PutOptions};
+//! # fn main() -> Result<(), brink_kv::KvError> {
+//! let store = KvStore::open(std::path::Path::new(".brink"), KvOptions::default())?;
+//! let kv = store.namespace("MY_KV")?;
+//! kv.put("greeting", "hello".into(), PutOptions::default())?;
+//! let entry = kv.get("greeting", None)?;
+//! assert_eq!(entry.map(|e| e.value), Some("hello".into()));
+//! # Ok(()) }
+//! ```
+
+mod backend;
+mod cache;
+mod clock;
+mod cursor;
+mod embedded;
+mod error;
+mod limits;
+mod namespace;
+mod reclaim;
+mod store;
+mod types;
+
+pub use backend::{KvBackend, ListQuery, ListSlice, StoredWrite};
+pub use embedded::{RedbBackend, STORE_FILE_NAME};
+pub use error::KvError;
+pub use limits::{
+    MAX_ATOMIC_CHECKS, MAX_ATOMIC_MUTATIONS, MAX_GET_MANY_KEYS, MAX_KEY_BYTES, MAX_LIST_LIMIT,
+    MAX_METADATA_BYTES, MAX_NAMESPACE_NAME_BYTES, MAX_VALUE_BYTES,
+};
+pub use namespace::KvNamespace;
+pub use store::{KvOptions, KvStore};
+pub use types::{
+    AtomicCheck, AtomicOperation, AtomicOutcome, KvEntry, ListKey, ListOptions, ListPage,
+    Mutation, PutOptions,
+};

@@ -1,0 +1,141 @@
+// Brink's isolate bootstrap: installs the globals a Cloudflare Workers script
+// expects, backed by deno_web / deno_fetch / deno_crypto, and nothing else
+// (no `Deno` namespace, no filesystem). Rarely used APIs are installed as lazy
+// getters so an isolate only pays for what its worker touches.
+import { core, primordials } from "ext:core/mod.js";
+import { installWorkerHost } from "ext:brink_runtime/worker_host.js";
+
+const { ObjectDefineProperty } = primordials;
+
+function defineValue(name, value, enumerable = false) {
+  ObjectDefineProperty(globalThis, name, {
+    __proto__: null,
+    value,
+    enumerable,
+    configurable: true,
+    writable: true,
+  });
+}
+
+// Defines `name` as a getter that loads its backing script on first use and
+// then replaces itself with a plain data property.
+function defineLazy(name, load, enumerable = false) {
+  ObjectDefineProperty(globalThis, name, {
+    __proto__: null,
+    enumerable,
+    configurable: true,
+    get() {
+      const value = load();
+      defineValue(name, value, enumerable);
+      return value;
+    },
+    set(value) {
+      defineValue(name, value, enumerable);
+    },
+  });
+}
+
+const ext = (path) => core.loadExtScript(path);
+const web = (file) => () => ext(`ext:deno_web/${file}`);
+const lazyModule = (load) => {
+  let module;
+  return () => (module ??= load());
+};
+
+// The request path always needs these, so they load eagerly: a pre-warmed
+// isolate then serves its first request without compiling them.
+const url = ext("ext:deno_web/00_url.js");
+const event = ext("ext:deno_web/02_event.js");
+const timers = ext("ext:deno_web/02_timers.js");
+const abortSignal = ext("ext:deno_web/03_abort_signal.js");
+const streams = ext("ext:deno_web/06_streams.js");
+const encoding = ext("ext:deno_web/08_text_encoding.js");
+const headers = ext("ext:deno_fetch/20_headers.js");
+const request = ext("ext:deno_fetch/23_request.js");
+const response = ext("ext:deno_fetch/23_response.js");
+const fetchModule = ext("ext:deno_fetch/26_fetch.js");
+const consoleModule = ext("ext:deno_web/01_console.js");
+
+defineValue("URL", url.URL);
+defineValue("URLSearchParams", url.URLSearchParams);
+defineValue("Event", event.Event);
+defineValue("EventTarget", event.EventTarget);
+defineValue("CustomEvent", event.CustomEvent);
+defineValue("ErrorEvent", event.ErrorEvent);
+defineValue("PromiseRejectionEvent", event.PromiseRejectionEvent);
+defineValue("reportError", event.reportError, true);
+defineValue("setTimeout", timers.setTimeout, true);
+defineValue("setInterval", timers.setInterval, true);
+defineValue("clearTimeout", timers.clearTimeout, true);
+defineValue("clearInterval", timers.clearInterval, true);
+defineValue("AbortController", abortSignal.AbortController);
+defineValue("AbortSignal", abortSignal.AbortSignal);
+for (
+  const name of [
+    "ReadableStream",
+    "ReadableStreamDefaultReader",
+    "ReadableStreamBYOBReader",
+    "ReadableStreamBYOBRequest",
+    "ReadableByteStreamController",
+    "ReadableStreamDefaultController",
+    "WritableStream",
+    "WritableStreamDefaultWriter",
+    "WritableStreamDefaultController",
+    "TransformStream",
+    "TransformStreamDefaultController",
+    "ByteLengthQueuingStrategy",
+    "CountQueuingStrategy",
+  ]
+) {
+  defineValue(name, streams[name]);
+}
+defineValue("TextEncoder", encoding.TextEncoder);
+defineValue("TextDecoder", encoding.TextDecoder);
+defineValue("TextEncoderStream", encoding.TextEncoderStream);
+defineValue("TextDecoderStream", encoding.TextDecoderStream);
+defineValue("Headers", headers.Headers);
+defineValue("Request", request.Request);
+defineValue("Response", response.Response);
+defineValue("fetch", fetchModule.fetch, true);
+defineValue("queueMicrotask", core.queueMicrotask, true);
+
+const base64 = lazyModule(web("05_base64.js"));
+defineLazy("atob", () => base64().atob, true);
+defineLazy("btoa", () => base64().btoa, true);
+defineLazy("DOMException", web("01_dom_exception.js"));
+defineLazy("URLPattern", () => web("01_urlpattern.js")().URLPattern);
+const file = lazyModule(web("09_file.js"));
+defineLazy("Blob", () => file().Blob);
+defineLazy("File", () => file().File);
+defineLazy(
+  "FormData",
+  () => ext("ext:deno_fetch/21_formdata.js").FormData,
+);
+const compression = lazyModule(web("14_compression.js"));
+defineLazy("CompressionStream", () => compression().CompressionStream);
+defineLazy("DecompressionStream", () => compression().DecompressionStream);
+const messagePort = lazyModule(web("13_message_port.js"));
+defineLazy("structuredClone", () => messagePort().structuredClone, true);
+defineLazy("MessageChannel", () => messagePort().MessageChannel);
+defineLazy("MessagePort", () => messagePort().MessagePort);
+const performance = lazyModule(web("15_performance.js"));
+defineLazy("performance", () => performance().performance, true);
+defineLazy("Performance", () => performance().Performance);
+const crypto = lazyModule(() => ext("ext:deno_crypto/00_crypto.js"));
+defineLazy("crypto", () => crypto().crypto, true);
+defineLazy("Crypto", () => crypto().Crypto);
+defineLazy("CryptoKey", () => crypto().CryptoKey);
+defineLazy("SubtleCrypto", () => crypto().SubtleCrypto);
+defineValue("navigator", Object.freeze({ userAgent: "Brink/0.1" }), true);
+defineValue("self", globalThis, true);
+
+installWorkerHost({
+  consoleModule,
+  request,
+  response,
+  streams,
+});
+
+// A worker must not see the engine's internals.
+delete globalThis.Deno;
+delete globalThis.__bootstrap;

@@ -1,0 +1,321 @@
+// The host side of a worker inside its isolate: loads the worker's handlers
+// (ES module `export default { fetch }` or service-worker
+// `addEventListener("fetch")`), turns requests from the gateway into
+// `Request` objects, and hands the worker's `Response` back to Rust.
+import { core, primordials } from "ext:core/mod.js";
+import {
+  op_brink_count_subrequest,
+  op_brink_log,
+  op_brink_respond,
+  op_brink_respond_error,
+  op_brink_respond_stream,
+  op_brink_wait_until_done,
+  op_brink_wait_until_started,
+} from "ext:core/ops";
+
+const {
+  ArrayPrototypePush,
+  ObjectPrototypeIsPrototypeOf,
+  PromisePrototypeThen,
+  TypedArrayPrototypeGetSymbolToStringTag,
+} = primordials;
+
+let requestModule;
+let responseModule;
+let streamsModule;
+let InnerBody;
+
+// Set once the worker's code is loaded.
+let fetchHandler = null;
+let workerEnv = {};
+const fetchListeners = [];
+
+function describeError(error) {
+  if (error && typeof error === "object" && typeof error.stack === "string") {
+    return error.stack;
+  }
+  try {
+    return String(error);
+  } catch {
+    return "<unprintable error>";
+  }
+}
+
+function describeValue(value) {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (typeof value === "object") {
+    return value.constructor?.name ? `a ${value.constructor.name}` : "an object";
+  }
+  return `a ${typeof value}`;
+}
+
+/** The `ctx` argument of `fetch(request, env, ctx)`. */
+class ExecutionContext {
+  #id;
+  constructor(id) {
+    this.#id = id;
+  }
+  waitUntil(promise) {
+    const id = this.#id;
+    op_brink_wait_until_started(id);
+    const done = () => op_brink_wait_until_done(id);
+    PromisePrototypeThen(
+      Promise.resolve(promise),
+      done,
+      (error) => {
+        op_brink_log(3, `Uncaught (in waitUntil) ${describeError(error)}`);
+        done();
+      },
+    );
+  }
+  passThroughOnException() {
+    // Brink has no origin to fall back to; an exception gives a 500.
+  }
+}
+
+class FetchEvent extends Event {
+  #request;
+  #ctx;
+  #respond;
+  constructor(request, ctx, respond) {
+    super("fetch");
+    this.#request = request;
+    this.#ctx = ctx;
+    this.#respond = respond;
+  }
+  get request() {
+    return this.#request;
+  }
+  respondWith(response) {
+    this.#respond(response);
+  }
+  waitUntil(promise) {
+    this.#ctx.waitUntil(promise);
+  }
+  passThroughOnException() {}
+}
+
+function flatToHeaderList(flat) {
+  const list = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    ArrayPrototypePush(list, [flat[i], flat[i + 1]]);
+  }
+  return list;
+}
+
+function fail(id, error) {
+  op_brink_respond_error(id, describeError(error));
+}
+
+function isStaticBody(body) {
+  return typeof body === "string" ||
+    TypedArrayPrototypeGetSymbolToStringTag(body) === "Uint8Array";
+}
+
+function respond(id, response) {
+  if (!ObjectPrototypeIsPrototypeOf(responseModule.ResponsePrototype, response)) {
+    op_brink_respond_error(
+      id,
+      `TypeError: the fetch handler returned ${describeValue(response)} instead of a Response`,
+    );
+    return;
+  }
+  // Fast path: a 200 with a string or byte body and at most a content-type.
+  const fastStatus = response[responseModule.serveFastStatusKey];
+  if (fastStatus !== 0 && !response[responseModule.serveFastConsumedKey]) {
+    const body = response[responseModule.serveFastBodyKey];
+    if (isStaticBody(body)) {
+      const kind = response[responseModule.serveFastHeaderKindKey];
+      const headers = kind === responseModule.SERVE_FAST_HEADER_NONE
+        ? []
+        : [
+          "content-type",
+          kind === responseModule.SERVE_FAST_HEADER_DEFAULT_TEXT
+            ? "text/plain;charset=UTF-8"
+            : response[responseModule.serveFastContentTypeKey],
+        ];
+      response[responseModule.serveFastConsumedKey] = true;
+      op_brink_respond(id, fastStatus, headers, body);
+      return;
+    }
+  }
+  const inner = responseModule.toInnerResponseForDenoServe(response);
+  if (inner.type === "error") {
+    op_brink_respond_error(id, "TypeError: the fetch handler returned Response.error()");
+    return;
+  }
+  const headers = [];
+  for (const { 0: name, 1: value } of inner.headerList) {
+    ArrayPrototypePush(headers, name, value);
+  }
+  const body = inner.body;
+  if (body === null) {
+    op_brink_respond(id, inner.status, headers, null);
+    return;
+  }
+  const streamOrStatic = body.streamOrStatic;
+  if (
+    !streamsModule.isReadableStream(streamOrStatic) &&
+    !streamOrStatic.consumed && isStaticBody(streamOrStatic.body)
+  ) {
+    streamOrStatic.consumed = true;
+    op_brink_respond(id, inner.status, headers, streamOrStatic.body);
+    return;
+  }
+  const rid = streamsModule.resourceForReadableStream(body.stream, body.length);
+  op_brink_respond_stream(id, inner.status, headers, rid);
+}
+
+/** Called from Rust for every request routed to this isolate. */
+function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
+  const body = bodyRid >= 0
+    ? new InnerBody(streamsModule.readableStreamForRid(bodyRid))
+    : null;
+  const innerRequest = requestModule.newInnerRequest(
+    method,
+    url,
+    () => flatToHeaderList(flatHeaders),
+    body,
+    false,
+  );
+  const request = requestModule.fromInnerRequest(innerRequest, "immutable");
+  const ctx = new ExecutionContext(id);
+  let result;
+  // The request id rides along in the async context, so an outbound fetch()
+  // made anywhere in this request's async work is charged to it.
+  const previousContext = core.getAsyncContext();
+  core.setAsyncContext(id);
+  try {
+    if (fetchHandler !== null) {
+      result = fetchHandler(request, workerEnv, ctx);
+    } else {
+      result = dispatchFetchEvent(request, ctx);
+    }
+  } catch (error) {
+    fail(id, error);
+    return;
+  } finally {
+    core.setAsyncContext(previousContext);
+  }
+  if (ObjectPrototypeIsPrototypeOf(responseModule.ResponsePrototype, result)) {
+    respond(id, result);
+    return;
+  }
+  PromisePrototypeThen(
+    Promise.resolve(result),
+    (response) => respond(id, response),
+    (error) => fail(id, error),
+  );
+}
+
+function dispatchFetchEvent(request, ctx) {
+  if (fetchListeners.length === 0) {
+    throw new TypeError("the worker has no fetch handler");
+  }
+  let responded = null;
+  const event = new FetchEvent(request, ctx, (response) => {
+    if (responded !== null) {
+      throw new DOMException("respondWith() was already called", "InvalidStateError");
+    }
+    responded = response;
+  });
+  for (const listener of fetchListeners) {
+    if (typeof listener === "function") listener.call(globalThis, event);
+    else listener.handleEvent(event);
+  }
+  if (responded === null) {
+    throw new TypeError("no fetch listener called event.respondWith()");
+  }
+  return responded;
+}
+
+/**
+ * Called from Rust once the worker's main module has been evaluated.
+ * Returns the worker format ("module" or "service-worker").
+ */
+function startWorker(namespace, env) {
+  workerEnv = env;
+  const exported = namespace.default;
+  if (exported && typeof exported.fetch === "function") {
+    fetchHandler = (request, env, ctx) => exported.fetch(request, env, ctx);
+    return "module";
+  }
+  if (fetchListeners.length > 0) return "service-worker";
+  throw new TypeError(
+    "the worker has no fetch handler: export default { fetch(request, env, ctx) } or addEventListener(\"fetch\", ...)",
+  );
+}
+
+/** Service-worker format: bindings are globals. */
+function defineBindingGlobals(env) {
+  for (const name of Object.keys(env)) {
+    Object.defineProperty(globalThis, name, {
+      __proto__: null,
+      value: env[name],
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
+  }
+}
+
+export function installWorkerHost({ consoleModule, request, response, streams }) {
+  requestModule = request;
+  responseModule = response;
+  streamsModule = streams;
+  InnerBody = core.loadExtScript("ext:deno_fetch/22_body.js").InnerBody;
+
+  const printer = (message, level) => op_brink_log(level, message.replace(/\n$/, ""));
+  Object.defineProperty(globalThis, "console", {
+    __proto__: null,
+    value: new consoleModule.Console(printer),
+    enumerable: false,
+    configurable: true,
+    writable: true,
+  });
+
+  const innerFetch = globalThis.fetch;
+  Object.defineProperty(globalThis, "fetch", {
+    __proto__: null,
+    value: function fetch(input, init = undefined) {
+      const id = core.getAsyncContext();
+      if (!op_brink_count_subrequest(typeof id === "number" ? id : 0)) {
+        return Promise.reject(
+          new Error("Too many subrequests: this request reached its subrequest limit"),
+        );
+      }
+      return innerFetch(input, init);
+    },
+    enumerable: true,
+    configurable: true,
+    writable: true,
+  });
+
+  const addEventListenerForWorker = (type, listener) => {
+    if (type === "fetch") ArrayPrototypePush(fetchListeners, listener);
+  };
+  Object.defineProperty(globalThis, "addEventListener", {
+    __proto__: null,
+    value: addEventListenerForWorker,
+    enumerable: true,
+    configurable: true,
+    writable: true,
+  });
+
+  core.setUnhandledPromiseRejectionHandler((_promise, reason) => {
+    op_brink_log(3, `Uncaught (in promise) ${describeError(reason)}`);
+    return true;
+  });
+  core.setReportExceptionCallback((error) => {
+    op_brink_log(3, `Uncaught ${describeError(error)}`);
+  });
+
+  // Rust takes these once after the bootstrap and deletes the property, so
+  // worker code never sees them.
+  globalThis[Symbol.for("brink.host")] = {
+    dispatchFetch,
+    startWorker,
+    defineBindingGlobals,
+  };
+}

@@ -1,0 +1,97 @@
+//! Builds a `JsRuntime` with the Web APIs and Brink's bootstrap loaded: a
+//! blank isolate, ready for a worker's code.
+//!
+//! On the `quickjs` engine every isolate runs the bootstrap (snapshots lose
+//! unique-symbol identity there, see DESIGN.md); the cost is kept small by
+//! loading rarely used APIs lazily, and hidden by the pre-warmed pool.
+
+use std::rc::Rc;
+use std::sync::{Arc, RwLock};
+
+use deno_core::{v8, JsRuntime, RuntimeOptions};
+use deno_permissions::{Permissions, PermissionsContainer, RuntimePermissionDescriptorParser, UnaryPermission};
+
+use crate::api::console::{op_brink_log, LogIdentity};
+use crate::api::outbound_fetch::{check_outbound_request, GuardedResolver, OutboundPolicy, SharedPolicy};
+use crate::api::request::{
+    op_brink_count_subrequest, op_brink_respond, op_brink_respond_error, op_brink_respond_stream,
+    op_brink_wait_until_done, op_brink_wait_until_started, RequestTable,
+};
+use crate::error::WorkerError;
+use crate::limits::Limits;
+use crate::module_loader::WorkerModuleLoader;
+
+// deno_fetch loads `ext:deno_net/02_tls.js`; this stands in for deno_net.
+deno_core::extension!(
+    deno_net,
+    lazy_loaded_js = [dir "js/deno_net", "02_tls.js"],
+);
+
+deno_core::extension!(
+    brink_runtime,
+    deps = [deno_webidl, deno_web, deno_fetch, deno_crypto, deno_net],
+    ops = [
+        op_brink_log,
+        op_brink_respond,
+        op_brink_respond_error,
+        op_brink_respond_stream,
+        op_brink_wait_until_started,
+        op_brink_wait_until_done,
+        op_brink_count_subrequest,
+    ],
+    esm_entry_point = "ext:brink_runtime/bootstrap.js",
+    esm = [dir "js", "bootstrap.js", "worker_host.js"],
+    state = |state| {
+        state.put(RequestTable::default());
+        state.put(LogIdentity::default());
+    },
+);
+
+/// What a blank isolate is built with.
+pub struct BlankIsolate {
+    /// The runtime, bootstrap done.
+    pub runtime: JsRuntime,
+    /// The module loader; told the worker's root when a worker is loaded.
+    pub loader: Rc<WorkerModuleLoader>,
+    /// The outbound-fetch policy its DNS resolver reads.
+    pub outbound: SharedPolicy,
+}
+
+fn permissions() -> PermissionsContainer {
+    // deno_fetch asks these before every request. Network access is granted
+    // here and narrowed by Brink's own checks (see `api::outbound_fetch`);
+    // everything else (files, env, subprocesses) is denied.
+    let mut permissions = Permissions::none_without_prompt();
+    permissions.net = UnaryPermission::allow_all();
+    let parser = RuntimePermissionDescriptorParser::new(sys_traits::impls::RealSys);
+    PermissionsContainer::new(Arc::new(parser), permissions)
+}
+
+/// Creates a runtime and runs Brink's bootstrap in it.
+pub fn new_blank_isolate(limits: &Limits) -> Result<BlankIsolate, WorkerError> {
+    let outbound: SharedPolicy = Arc::new(RwLock::new(OutboundPolicy::default()));
+    let fetch_options = deno_fetch::Options {
+        user_agent: "Brink/0.1".to_string(),
+        request_builder_hook: Some(check_outbound_request),
+        resolver: deno_fetch::dns::Resolver::custom(Arc::new(GuardedResolver::new(outbound.clone()))),
+        ..Default::default()
+    };
+    let loader = Rc::new(WorkerModuleLoader::default());
+    let create_params = v8::CreateParams::default().heap_limits(0, limits.heap_bytes);
+    let runtime = JsRuntime::try_new(RuntimeOptions {
+        module_loader: Some(loader.clone()),
+        extensions: vec![
+            deno_webidl::deno_webidl::init(),
+            deno_web::deno_web::init(Arc::new(deno_web::BlobStore::default()), None, false, Default::default()),
+            deno_fetch::deno_fetch::init(fetch_options),
+            deno_crypto::deno_crypto::init(None),
+            deno_net::init(),
+            brink_runtime::init(),
+        ],
+        create_params: Some(create_params),
+        ..Default::default()
+    })
+    .map_err(|error| WorkerError::Engine(error.to_string()))?;
+    runtime.op_state().borrow_mut().put(permissions());
+    Ok(BlankIsolate { runtime, loader, outbound })
+}

@@ -1,0 +1,51 @@
+//! Errors a worker can produce, as the gateway sees them.
+
+use http::StatusCode;
+
+/// Why a request to a worker did not produce the worker's own response.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The worker's code could not be loaded (syntax error, missing module,
+    /// no fetch handler). Carries the engine's message with file:line:column.
+    #[error("worker failed to load: {0}")]
+    Load(String),
+    /// The handler threw, rejected, or returned something that is not a
+    /// `Response`. The message (with stack) is for the log, never the client.
+    #[error("worker threw an exception: {0}")]
+    Exception(String),
+    /// A limit from [`crate::Limits`] was exceeded; the isolate was recycled.
+    #[error("worker exceeded its {0}")]
+    LimitExceeded(&'static str),
+    /// The worker did not respond within the wall-clock limit.
+    #[error("worker did not respond within {0} ms")]
+    Timeout(u64),
+    /// The isolate went away (crashed or shut down) before it responded.
+    #[error("worker isolate is unavailable")]
+    Unavailable,
+    /// The engine could not be started.
+    #[error("engine error: {0}")]
+    Engine(String),
+}
+
+impl WorkerError {
+    /// The status the client gets for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WorkerError::LimitExceeded(_) | WorkerError::Unavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            WorkerError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The body the client gets: short, with no stack trace or internals.
+    pub fn client_message(&self) -> &'static str {
+        match self {
+            WorkerError::LimitExceeded(_) => "Worker exceeded resource limits\n",
+            WorkerError::Timeout(_) => "Worker did not respond in time\n",
+            WorkerError::Unavailable => "Worker unavailable\n",
+            _ => "Worker threw an exception\n",
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! One isolate on its own OS thread. The thread runs a current-thread tokio
+//! runtime; the gateway reaches it only through [`IsolateCommand`]s on a
+//! channel. An isolate starts blank (Web APIs loaded, no tenant code), takes
+//! one `Load` for its worker, and then serves `Fetch`es until its channel
+//! closes or the supervisor terminates it.
+
+use std::future::poll_fn;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+
+use deno_core::{v8, JsRuntime, ModuleSpecifier, PollEventLoopOptions};
+use http_body::Body;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api::console::LogIdentity;
+use crate::api::outbound_fetch::{install_policy, OutboundPolicy};
+use crate::api::request::{RequestBodyResource, RequestTable, ResponseSender};
+use crate::body::RequestBody;
+use crate::engine::{new_blank_isolate, BlankIsolate};
+use crate::error::WorkerError;
+use crate::limits::Limits;
+use crate::supervisor::{IsolateWatch, Termination};
+
+/// Everything an isolate needs to run one worker.
+#[derive(Clone, Debug)]
+pub struct WorkerCode {
+    /// Name used in logs.
+    pub name: String,
+    /// The entry module (canonical path).
+    pub entry: PathBuf,
+    /// Directory the worker's modules may be imported from (canonical).
+    pub root: PathBuf,
+    /// Plain-text bindings: `env.NAME` (or the global `NAME` in
+    /// service-worker format).
+    pub vars: Vec<(String, String)>,
+    /// Where outbound `fetch()` may go.
+    pub outbound: OutboundPolicy,
+    /// Limits to enforce.
+    pub limits: Limits,
+}
+
+/// What an isolate thread accepts.
+pub enum IsolateCommand {
+    /// Load the worker into this blank isolate.
+    Load {
+        code: Arc<WorkerCode>,
+        reply: oneshot::Sender<Result<(), WorkerError>>,
+    },
+    /// Run the worker's fetch handler for a request.
+    Fetch {
+        request: http::Request<RequestBody>,
+        reply: ResponseSender,
+    },
+}
+
+/// The gateway's handle on an isolate thread.
+pub struct IsolateHandle {
+    /// Process-unique isolate number, for logs.
+    pub id: u64,
+    sender: mpsc::UnboundedSender<IsolateCommand>,
+    in_flight: Arc<AtomicUsize>,
+    exited: tokio::sync::watch::Receiver<bool>,
+}
+
+impl IsolateHandle {
+    /// Sends a command; false when the isolate is gone.
+    pub fn send(&self, command: IsolateCommand) -> bool {
+        self.sender.send(command).is_ok()
+    }
+
+    /// True when the isolate thread has exited (terminated or failed).
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
+    /// Requests dispatched to this isolate and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once the isolate thread has finished (its channel closed and
+    /// its in-flight work, `waitUntil` included, done).
+    pub async fn exited(&self) {
+        let mut exited = self.exited.clone();
+        let _ = exited.wait_for(|done| *done).await;
+    }
+
+    /// Stops accepting new requests: the isolate finishes what it has and exits.
+    pub fn close(self) -> tokio::sync::watch::Receiver<bool> {
+        self.exited
+    }
+
+    /// A counter the caller bumps around each request it sends.
+    pub fn in_flight_counter(&self) -> Arc<AtomicUsize> {
+        self.in_flight.clone()
+    }
+}
+
+static NEXT_ISOLATE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Starts a blank isolate on a new thread and waits until its bootstrap is
+/// done. Blocks the caller for the bootstrap's duration.
+pub fn spawn_blank_isolate(limits: Limits) -> Result<IsolateHandle, WorkerError> {
+    let id = NEXT_ISOLATE_ID.fetch_add(1, Ordering::Relaxed);
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (exited_tx, exited) = tokio::sync::watch::channel(false);
+    std::thread::Builder::new()
+        .name(format!("isolate-{id}"))
+        .spawn(move || {
+            isolate_thread(id, limits, receiver, ready_tx);
+            let _ = exited_tx.send(true);
+        })
+        .map_err(|e| WorkerError::Engine(format!("could not start an isolate thread: {e}")))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(IsolateHandle { id, sender, in_flight: Arc::new(AtomicUsize::new(0)), exited }),
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(WorkerError::Engine("isolate thread exited during bootstrap".into())),
+    }
+}
+
+fn isolate_thread(
+    id: u64,
+    limits: Limits,
+    receiver: mpsc::UnboundedReceiver<IsolateCommand>,
+    ready: std::sync::mpsc::Sender<Result<(), WorkerError>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(WorkerError::Engine(format!("tokio runtime: {e}"))));
+            return;
+        }
+    };
+    runtime.block_on(run_isolate(id, limits, receiver, ready));
+}
+
+/// Functions of the worker host JS (`js/worker_host.js`), taken once after
+/// the bootstrap and removed from the global object.
+struct HostFunctions {
+    dispatch_fetch: v8::Global<v8::Function>,
+    start_worker: v8::Global<v8::Function>,
+    define_binding_globals: v8::Global<v8::Function>,
+}
+
+impl HostFunctions {
+    fn take(runtime: &mut JsRuntime) -> Result<Self, WorkerError> {
+        let host = runtime
+            .execute_script("[brink:host]", include_str!("../js/take_host.js"))
+            .map_err(|e| WorkerError::Engine(e.to_string()))?;
+        deno_core::scope!(scope, runtime);
+        let host = v8::Local::new(scope, host);
+        let host: v8::Local<v8::Object> =
+            host.try_into().map_err(|_| WorkerError::Engine("worker host missing".into()))?;
+        let function = |name: &str| -> Result<v8::Global<v8::Function>, WorkerError> {
+            let key = v8::String::new(scope, name).ok_or_else(|| WorkerError::Engine("out of memory".into()))?;
+            let value = host
+                .get(scope, key.into())
+                .ok_or_else(|| WorkerError::Engine(format!("worker host has no {name}")))?;
+            let function: v8::Local<v8::Function> =
+                value.try_into().map_err(|_| WorkerError::Engine(format!("{name} is not a function")))?;
+            Ok(v8::Global::new(scope, function))
+        };
+        Ok(HostFunctions {
+            dispatch_fetch: function("dispatchFetch")?,
+            start_worker: function("startWorker")?,
+            define_binding_globals: function("defineBindingGlobals")?,
+        })
+    }
+}
+
+async fn run_isolate(
+    id: u64,
+    limits: Limits,
+    mut receiver: mpsc::UnboundedReceiver<IsolateCommand>,
+    ready: std::sync::mpsc::Sender<Result<(), WorkerError>>,
+) {
+    let started = std::time::Instant::now();
+    let blank = match new_blank_isolate(&limits) {
+        Ok(blank) => blank,
+        Err(error) => {
+            let _ = ready.send(Err(error));
+            return;
+        }
+    };
+    let BlankIsolate { mut runtime, loader, outbound } = blank;
+    let host = match HostFunctions::take(&mut runtime) {
+        Ok(host) => host,
+        Err(error) => {
+            let _ = ready.send(Err(error));
+            return;
+        }
+    };
+    let watch = IsolateWatch::register(runtime.v8_isolate().thread_safe_handle(), limits.cpu_per_turn);
+    let heap_watch = watch.clone();
+    runtime.add_near_heap_limit_callback(move |current, _initial| {
+        heap_watch.terminate(Termination::Memory);
+        // Room to unwind the terminated execution.
+        current * 2
+    });
+    tracing::debug!(isolate = id, elapsed_us = started.elapsed().as_micros() as u64, "blank isolate ready");
+    let _ = ready.send(Ok(()));
+
+    // A blank isolate waits for its worker.
+    let code = loop {
+        match receiver.recv().await {
+            Some(IsolateCommand::Load { code, reply }) => {
+                loader.set_root(code.root.clone());
+                install_policy(&outbound, code.outbound.clone());
+                watch.begin_turn();
+                let result = load_worker(&mut runtime, &host, id, &code).await;
+                watch.end_turn();
+                let failed = result.is_err();
+                let result = match watch.termination() {
+                    Some(reason) => Err(WorkerError::LimitExceeded(reason.limit_name())),
+                    None => result,
+                };
+                let _ = reply.send(result);
+                if failed {
+                    return; // the isolate ran foreign code; never reuse it
+                }
+                break code;
+            }
+            Some(IsolateCommand::Fetch { reply, .. }) => {
+                let _ = reply.send(Err(WorkerError::Unavailable));
+            }
+            None => return,
+        }
+    };
+
+    serve(&mut runtime, &host, &watch, &mut receiver).await;
+    let reason = watch.termination();
+    if let Some(reason) = reason {
+        tracing::warn!(worker = %code.name, isolate = id, limit = reason.limit_name(), "worker exceeded a limit; isolate terminated");
+    }
+    let op_state = runtime.op_state();
+    let mut state = op_state.borrow_mut();
+    let table = state.borrow_mut::<RequestTable>();
+    match reason {
+        Some(reason) => table.fail_all(|| WorkerError::LimitExceeded(reason.limit_name())),
+        None => table.fail_all(|| WorkerError::Unavailable),
+    }
+}
+
+/// Loads and evaluates the worker's modules and finds its fetch handler.
+async fn load_worker(
+    runtime: &mut JsRuntime,
+    host: &HostFunctions,
+    id: u64,
+    code: &WorkerCode,
+) -> Result<(), WorkerError> {
+    {
+        let op_state = runtime.op_state();
+        let mut state = op_state.borrow_mut();
+        state.put(LogIdentity { worker: code.name.clone(), isolate: id });
+        state.borrow_mut::<RequestTable>().subrequest_limit = code.limits.subrequests;
+    }
+    let source = std::fs::read_to_string(&code.entry)
+        .map_err(|e| WorkerError::Load(format!("cannot read {}: {e}", code.entry.display())))?;
+    let env = make_env(runtime, code)?;
+    if !looks_like_module(&source) {
+        call_host(runtime, &host.define_binding_globals, |_scope| Ok(vec![]), Some(&env))?;
+    }
+    let specifier = ModuleSpecifier::from_file_path(&code.entry)
+        .map_err(|_| WorkerError::Load(format!("invalid entry path {}", code.entry.display())))?;
+    let module_id = runtime
+        .load_main_es_module(&specifier)
+        .await
+        .map_err(|e| WorkerError::Load(e.to_string()))?;
+    let evaluation = runtime.mod_evaluate(module_id);
+    runtime
+        .with_event_loop_future(evaluation, PollEventLoopOptions::default())
+        .await
+        .map_err(|e| WorkerError::Load(e.to_string()))?;
+    let namespace = runtime
+        .get_module_namespace(module_id)
+        .map_err(|e| WorkerError::Load(e.to_string()))?;
+    let format = call_host(
+        runtime,
+        &host.start_worker,
+        |scope| Ok(vec![v8::Local::new(scope, &namespace).into()]),
+        Some(&env),
+    )?;
+    tracing::info!(worker = %code.name, isolate = id, format = %format, "worker loaded");
+    Ok(())
+}
+
+/// A service-worker script has no `export`; a module worker has one.
+fn looks_like_module(source: &str) -> bool {
+    source.lines().any(|line| {
+        let line = line.trim_start();
+        line.starts_with("export ") || line.starts_with("export{") || line.starts_with("import ")
+    })
+}
+
+fn make_env(runtime: &mut JsRuntime, code: &WorkerCode) -> Result<v8::Global<v8::Value>, WorkerError> {
+    deno_core::scope!(scope, runtime);
+    let env = v8::Object::new(scope);
+    for (name, value) in &code.vars {
+        let oom = || WorkerError::Engine("out of memory".into());
+        let key = v8::String::new(scope, name).ok_or_else(oom)?;
+        let value = v8::String::new(scope, value).ok_or_else(oom)?;
+        env.set(scope, key.into(), value.into());
+    }
+    let env: v8::Local<v8::Value> = env.into();
+    Ok(v8::Global::new(scope, env))
+}
+
+/// Calls a worker host function with `args` followed by `env`, and returns
+/// its result as a string; a thrown exception becomes a load error.
+fn call_host(
+    runtime: &mut JsRuntime,
+    function: &v8::Global<v8::Function>,
+    args: impl for<'s, 'i> FnOnce(&mut v8::PinScope<'s, 'i>) -> Result<Vec<v8::Local<'s, v8::Value>>, WorkerError>,
+    env: Option<&v8::Global<v8::Value>>,
+) -> Result<String, WorkerError> {
+    deno_core::scope!(scope, runtime);
+    v8::tc_scope!(let tc, scope);
+    let mut args = args(tc)?;
+    if let Some(env) = env {
+        args.push(v8::Local::new(tc, env));
+    }
+    let function = v8::Local::new(tc, function);
+    let undefined = v8::undefined(tc).into();
+    match function.call(tc, undefined, &args) {
+        Some(result) => Ok(result.to_rust_string_lossy(tc)),
+        None => {
+            let message = match tc.exception() {
+                Some(exception) => describe_exception(tc, exception),
+                None => "execution terminated".to_string(),
+            };
+            Err(WorkerError::Load(message))
+        }
+    }
+}
+
+fn describe_exception(scope: &mut v8::PinScope<'_, '_>, exception: v8::Local<v8::Value>) -> String {
+    if let Ok(object) = v8::Local::<v8::Object>::try_from(exception) {
+        if let Some(key) = v8::String::new(scope, "stack") {
+            if let Some(stack) = object.get(scope, key.into()) {
+                if stack.is_string() {
+                    return stack.to_rust_string_lossy(scope);
+                }
+            }
+        }
+    }
+    exception.to_rust_string_lossy(scope)
+}
+
+/// Serves requests until the channel closes (and in-flight work is done) or
+/// the supervisor terminates the isolate.
+async fn serve(
+    runtime: &mut JsRuntime,
+    host: &HostFunctions,
+    watch: &IsolateWatch,
+    receiver: &mut mpsc::UnboundedReceiver<IsolateCommand>,
+) {
+    let op_state = runtime.op_state();
+    let mut closed = false;
+    poll_fn(|cx| {
+        while !closed {
+            match receiver.poll_recv(cx) {
+                Poll::Ready(Some(IsolateCommand::Fetch { request, reply })) => {
+                    watch.begin_turn();
+                    dispatch(runtime, host, request, reply);
+                    watch.end_turn();
+                    if watch.termination().is_some() {
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Ready(Some(IsolateCommand::Load { reply, .. })) => {
+                    let _ = reply.send(Err(WorkerError::Engine("isolate already has a worker".into())));
+                }
+                Poll::Ready(None) => closed = true,
+                Poll::Pending => break,
+            }
+        }
+        watch.begin_turn();
+        let polled = runtime.poll_event_loop(cx, PollEventLoopOptions::default());
+        watch.end_turn();
+        if watch.termination().is_some() {
+            return Poll::Ready(());
+        }
+        match polled {
+            Poll::Ready(Err(error)) => {
+                tracing::error!(error = %error, "uncaught error in worker");
+            }
+            Poll::Ready(Ok(())) if closed => return Poll::Ready(()),
+            _ => {}
+        }
+        if closed {
+            let state = op_state.borrow();
+            let table = state.borrow::<RequestTable>();
+            if table.is_empty() && table.pending_wait_until == 0 {
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    })
+    .await;
+}
+
+/// Hands one request to the worker host's `dispatchFetch`.
+fn dispatch(
+    runtime: &mut JsRuntime,
+    host: &HostFunctions,
+    request: http::Request<RequestBody>,
+    reply: ResponseSender,
+) {
+    let (parts, body) = request.into_parts();
+    let op_state = runtime.op_state();
+    let (id, body_rid) = {
+        let mut state = op_state.borrow_mut();
+        let id = state.borrow_mut::<RequestTable>().insert(reply);
+        let no_body = body.is_end_stream() || parts.method == http::Method::GET || parts.method == http::Method::HEAD;
+        let rid = if no_body { -1 } else { state.resource_table.add(RequestBodyResource::new(body)) as i32 };
+        (id, rid)
+    };
+    let url = parts.uri.to_string();
+    let outcome = {
+        deno_core::scope!(scope, runtime);
+        v8::tc_scope!(let tc, scope);
+        let args = request_args(tc, id, &parts, &url, body_rid);
+        let function = v8::Local::new(tc, &host.dispatch_fetch);
+        let undefined = v8::undefined(tc).into();
+        match args {
+            Some(args) if function.call(tc, undefined, &args).is_some() => Ok(()),
+            Some(_) => Err(match tc.exception() {
+                Some(exception) => describe_exception(tc, exception),
+                None => "execution terminated".to_string(),
+            }),
+            None => Err("out of memory building the request".to_string()),
+        }
+    };
+    if let Err(message) = outcome {
+        op_state
+            .borrow_mut()
+            .borrow_mut::<RequestTable>()
+            .complete(id, Err(WorkerError::Exception(message)));
+    }
+}
+
+fn request_args<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    id: u32,
+    parts: &http::request::Parts,
+    url: &str,
+    body_rid: i32,
+) -> Option<Vec<v8::Local<'s, v8::Value>>> {
+    let mut headers = Vec::with_capacity(parts.headers.len() * 2);
+    for (name, value) in &parts.headers {
+        headers.push(v8::String::new_from_one_byte(scope, name.as_str().as_bytes(), v8::NewStringType::Normal)?.into());
+        headers.push(v8::String::new_from_one_byte(scope, value.as_bytes(), v8::NewStringType::Normal)?.into());
+    }
+    Some(vec![
+        v8::Integer::new(scope, id as i32).into(),
+        v8::String::new(scope, parts.method.as_str())?.into(),
+        v8::String::new(scope, url)?.into(),
+        v8::Array::new_with_elements(scope, &headers).into(),
+        v8::Integer::new(scope, body_rid).into(),
+    ])
+}
