@@ -2,7 +2,7 @@
 // expects, backed by deno_web / deno_fetch / deno_crypto, and nothing else
 // (no `Deno` namespace, no filesystem). Rarely used APIs are installed as lazy
 // getters so an isolate only pays for what its worker touches.
-import { core, primordials } from "ext:core/mod.js";
+import { core, internals, primordials } from "ext:core/mod.js";
 import { installWorkerHost } from "ext:brink_runtime/worker_host.js";
 
 const { ObjectDefineProperty } = primordials;
@@ -40,6 +40,27 @@ const web = (file) => () => ext(`ext:deno_web/${file}`);
 const lazyModule = (load) => {
   let module;
   return () => (module ??= load());
+};
+
+// deno_fetch reports spans to Deno's OpenTelemetry extension when tracing is
+// on. Brink has its own logs and no deno_telemetry, so fetch sees tracing as
+// off and never calls further in.
+const DID_NOT_ENTER = Symbol("brink.telemetry.didNotEnter");
+internals.__telemetry ??= {
+  TRACING_ENABLED: false,
+  PROPAGATORS: [],
+  DID_NOT_ENTER,
+  builtinTracer() {},
+  ContextManager: { active() {} },
+  enterSpan() {
+    return DID_NOT_ENTER;
+  },
+  exitSpan() {},
+};
+internals.__telemetryUtil ??= {
+  updateSpanFromClientResponse() {},
+  updateSpanFromError() {},
+  updateSpanFromRequest() {},
 };
 
 // The request path always needs these, so they load eagerly: a pre-warmed
@@ -134,6 +155,7 @@ installWorkerHost({
   request,
   response,
   streams,
+  event,
 });
 
 // A worker must not see the engine's internals.

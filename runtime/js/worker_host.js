@@ -74,26 +74,30 @@ class ExecutionContext {
   }
 }
 
-class FetchEvent extends Event {
-  #request;
-  #ctx;
-  #respond;
-  constructor(request, ctx, respond) {
-    super("fetch");
-    this.#request = request;
-    this.#ctx = ctx;
-    this.#respond = respond;
-  }
-  get request() {
-    return this.#request;
-  }
-  respondWith(response) {
-    this.#respond(response);
-  }
-  waitUntil(promise) {
-    this.#ctx.waitUntil(promise);
-  }
-  passThroughOnException() {}
+let FetchEvent;
+
+function defineFetchEvent(Event) {
+  return class FetchEvent extends Event {
+    #request;
+    #ctx;
+    #respond;
+    constructor(request, ctx, respond) {
+      super("fetch");
+      this.#request = request;
+      this.#ctx = ctx;
+      this.#respond = respond;
+    }
+    get request() {
+      return this.#request;
+    }
+    respondWith(response) {
+      this.#respond(response);
+    }
+    waitUntil(promise) {
+      this.#ctx.waitUntil(promise);
+    }
+    passThroughOnException() {}
+  };
 }
 
 function flatToHeaderList(flat) {
@@ -260,7 +264,8 @@ function defineBindingGlobals(env) {
   }
 }
 
-export function installWorkerHost({ consoleModule, request, response, streams }) {
+export function installWorkerHost({ consoleModule, request, response, streams, event }) {
+  FetchEvent = defineFetchEvent(event.Event);
   requestModule = request;
   responseModule = response;
   streamsModule = streams;

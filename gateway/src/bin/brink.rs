@@ -1,0 +1,123 @@
+//! The `brink` command. Thin by design: flags become a config struct and
+//! the library does the rest.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use brink_gateway::config::{parse_kv_binding, parse_var, DevConfig, KvBinding};
+use brink_runtime::Limits;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "brink", version, about = "Brink: a multi-tenant edge worker runtime")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve one worker locally; every host name is routed to it.
+    Dev(DevArgs),
+}
+
+#[derive(clap::Args)]
+struct DevArgs {
+    /// The worker's entry module (ES module or service-worker script).
+    entry: PathBuf,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8787)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// A plain-text binding, `env.KEY`: KEY=VALUE (repeatable).
+    #[arg(long = "var", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+    /// A KV namespace binding, `env.BINDING`: BINDING[=NAMESPACE] (repeatable).
+    #[arg(long = "kv", value_parser = parse_kv_binding)]
+    kv: Vec<KvBinding>,
+    /// Where the embedded KV store keeps its data.
+    #[arg(long, default_value = ".brink")]
+    data_dir: PathBuf,
+    /// A private or loopback host that outbound fetch() may reach (repeatable).
+    #[arg(long = "allow-private-host")]
+    allowed_private_hosts: Vec<String>,
+    /// Isolates running the worker in parallel.
+    #[arg(long, default_value_t = 1)]
+    isolates: usize,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 100 * 1024 * 1024)]
+    max_body_bytes: u64,
+    /// CPU milliseconds one uninterrupted run of worker code may use.
+    #[arg(long, default_value_t = 500)]
+    cpu_ms: u64,
+    /// Milliseconds a request may wait for the worker's response.
+    #[arg(long, default_value_t = 30_000)]
+    wall_ms: u64,
+    /// Heap limit per isolate, in MiB.
+    #[arg(long, default_value_t = 128)]
+    heap_mib: usize,
+    /// Outbound fetch() calls one request may make.
+    #[arg(long, default_value_t = 50)]
+    subrequests: u32,
+}
+
+impl DevArgs {
+    fn into_config(self) -> DevConfig {
+        let name = self
+            .entry
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "worker".into());
+        let name = match self.entry.parent().and_then(|p| p.file_name()) {
+            Some(dir) if name == "worker" || name == "index" => dir.to_string_lossy().into_owned(),
+            _ => name,
+        };
+        DevConfig {
+            entry: self.entry,
+            name,
+            listen: SocketAddr::new(self.host, self.port),
+            vars: self.vars,
+            kv: self.kv,
+            data_dir: self.data_dir,
+            allowed_private_hosts: self.allowed_private_hosts,
+            isolates: self.isolates,
+            max_request_body: self.max_body_bytes,
+            limits: Limits {
+                cpu_per_turn: Duration::from_millis(self.cpu_ms),
+                wall_clock: Duration::from_millis(self.wall_ms),
+                heap_bytes: self.heap_mib * 1024 * 1024,
+                subrequests: self.subrequests,
+            },
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    brink_gateway::logging::init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Dev(args) => runtime.block_on(brink_gateway::dev::run(
+            args.into_config(),
+            brink_gateway::server::shutdown_signal(),
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

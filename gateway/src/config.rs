@@ -1,0 +1,98 @@
+//! Configuration of a `brink dev` server. The CLI fills this struct and
+//! nothing else; tests can build it directly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use brink_runtime::Limits;
+
+/// Everything `brink dev` needs to serve one worker.
+#[derive(Clone, Debug)]
+pub struct DevConfig {
+    /// The worker's entry module.
+    pub entry: PathBuf,
+    /// Name used in logs (defaults to the entry's file stem).
+    pub name: String,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// `env.NAME` values.
+    pub vars: Vec<(String, String)>,
+    /// KV bindings: `env.BINDING` → namespace.
+    pub kv: Vec<KvBinding>,
+    /// Where the embedded KV store keeps its data.
+    pub data_dir: PathBuf,
+    /// Hosts that outbound `fetch()` may reach although they are private.
+    pub allowed_private_hosts: Vec<String>,
+    /// Isolates running the worker in parallel.
+    pub isolates: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_request_body: u64,
+    /// Limits per isolate.
+    pub limits: Limits,
+    /// How long a graceful shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
+/// A KV namespace bound into a worker's `env`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KvBinding {
+    /// The name the worker sees: `env.BINDING`.
+    pub binding: String,
+    /// The namespace in the store.
+    pub namespace: String,
+}
+
+/// A configuration value that does not make sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--var` without `=`.
+    #[error("--var expects KEY=VALUE, got {0:?}")]
+    Var(String),
+    /// A binding name that is not a JS identifier.
+    #[error("binding name {0:?} must be a JavaScript identifier (letters, digits, _ and $, not starting with a digit)")]
+    BindingName(String),
+    /// Two bindings with one name.
+    #[error("binding {0:?} is defined twice")]
+    DuplicateBinding(String),
+}
+
+/// Parses `KEY=VALUE`.
+pub fn parse_var(text: &str) -> Result<(String, String), ConfigError> {
+    let (key, value) = text.split_once('=').ok_or_else(|| ConfigError::Var(text.to_string()))?;
+    check_binding_name(key)?;
+    Ok((key.to_string(), value.to_string()))
+}
+
+/// Parses `BINDING` or `BINDING=NAMESPACE`.
+pub fn parse_kv_binding(text: &str) -> Result<KvBinding, ConfigError> {
+    let (binding, namespace) = match text.split_once('=') {
+        Some((binding, namespace)) => (binding, namespace),
+        None => (text, text),
+    };
+    check_binding_name(binding)?;
+    Ok(KvBinding { binding: binding.to_string(), namespace: namespace.to_string() })
+}
+
+fn check_binding_name(name: &str) -> Result<(), ConfigError> {
+    let mut chars = name.chars();
+    let valid_start = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$');
+    if !valid_start || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+        return Err(ConfigError::BindingName(name.to_string()));
+    }
+    Ok(())
+}
+
+impl DevConfig {
+    /// Checks that no binding name is used twice.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        let names = self.vars.iter().map(|(k, _)| k).chain(self.kv.iter().map(|b| &b.binding));
+        for name in names {
+            if !seen.insert(name.clone()) {
+                return Err(ConfigError::DuplicateBinding(name.clone()));
+            }
+        }
+        Ok(())
+    }
+}
