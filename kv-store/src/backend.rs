@@ -76,12 +76,18 @@ pub trait KvBackend: Send + Sync {
         keys: &[&str],
         now_ms: u64,
     ) -> Result<Vec<Option<KvEntry>>, KvError> {
-        keys.iter().map(|key| self.get(namespace, key, now_ms)).collect()
+        keys.iter()
+            .map(|key| self.get(namespace, key, now_ms))
+            .collect()
     }
 
     /// Lists unexpired keys in byte order.
-    fn list(&self, namespace: &str, query: ListQuery<'_>, now_ms: u64)
-        -> Result<ListSlice, KvError>;
+    fn list(
+        &self,
+        namespace: &str,
+        query: ListQuery<'_>,
+        now_ms: u64,
+    ) -> Result<ListSlice, KvError>;
 
     /// Atomically: evaluates every check against current versions, and if all
     /// hold applies every write with one new, larger-than-ever version. A plain

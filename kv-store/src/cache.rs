@@ -117,7 +117,11 @@ impl ReadCache {
         if self.epochs[ticket.stripe].load(Ordering::SeqCst) != ticket.epoch {
             return;
         }
-        let read = CachedRead { entry, fetched_at: Instant::now(), epoch: ticket.epoch };
+        let read = CachedRead {
+            entry,
+            fetched_at: Instant::now(),
+            epoch: ticket.epoch,
+        };
         cache.insert(ticket.key, Arc::new(read));
     }
 

@@ -26,7 +26,7 @@ pub fn decode(cursor: &str) -> Result<String, KvError> {
         }
     }
     let raw = cursor.as_bytes();
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(KvError::InvalidCursor);
     }
     let bytes = raw
@@ -41,7 +41,10 @@ mod tests {
     #[test]
     fn round_trip() {
         for key in ["a", "key/with/ünïcode", "\u{0}x"] {
-            assert_eq!(super::decode(&super::encode(key)).ok().as_deref(), Some(key));
+            assert_eq!(
+                super::decode(&super::encode(key)).ok().as_deref(),
+                Some(key)
+            );
         }
         assert!(super::decode("zz").is_err());
         assert!(super::decode("abc").is_err());

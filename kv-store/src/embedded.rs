@@ -69,9 +69,9 @@ impl RedbBackend {
             .set_cache_size(REDB_CACHE_BYTES)
             .create(path)
             .map_err(|err| match err {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
-                    KvError::StoreLocked { path: path.to_owned() }
-                }
+                redb::DatabaseError::DatabaseAlreadyOpen => KvError::StoreLocked {
+                    path: path.to_owned(),
+                },
                 other => KvError::backend(redb::Error::from(other)),
             })?;
         // Create every table up front so read transactions can always open them.
@@ -81,7 +81,10 @@ impl RedbBackend {
         txn.open_table(EXPIRY)?;
         txn.open_table(META)?;
         txn.commit()?;
-        Ok(RedbBackend { db, path: path.to_owned() })
+        Ok(RedbBackend {
+            db,
+            path: path.to_owned(),
+        })
     }
 
     /// The store file.
@@ -129,8 +132,14 @@ impl Header {
         let corrupt = || KvError::CorruptRecord {
             key: String::from_utf8_lossy(record_key).replace('\0', "/"),
         };
-        let version = bytes.get(0..8).and_then(|b| b.try_into().ok()).ok_or_else(corrupt)?;
-        let expiration = bytes.get(8..16).and_then(|b| b.try_into().ok()).ok_or_else(corrupt)?;
+        let version = bytes
+            .get(0..8)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(corrupt)?;
+        let expiration = bytes
+            .get(8..16)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(corrupt)?;
         let flag = *bytes.get(16).ok_or_else(corrupt)?;
         let metadata = if flag == 1 {
             let text = std::str::from_utf8(&bytes[17..]).map_err(|_| corrupt())?;
@@ -153,7 +162,9 @@ fn read_entry(
     rk: &[u8],
     now_ms: u64,
 ) -> Result<Option<KvEntry>, KvError> {
-    let Some(header) = entries.get(rk)? else { return Ok(None) };
+    let Some(header) = entries.get(rk)? else {
+        return Ok(None);
+    };
     let header = Header::decode(header.value(), rk)?;
     if is_expired(header.expiration, now_ms) {
         return Ok(None);
@@ -272,21 +283,27 @@ impl KvBackend for RedbBackend {
                 if current != check.version {
                     drop(entries);
                     txn.abort()?;
-                    return Ok(AtomicOutcome { ok: false, version: None });
+                    return Ok(AtomicOutcome {
+                        ok: false,
+                        version: None,
+                    });
                 }
             }
             if writes.is_empty() {
                 drop(entries);
                 txn.abort()?;
-                return Ok(AtomicOutcome { ok: true, version: None });
+                return Ok(AtomicOutcome {
+                    ok: true,
+                    version: None,
+                });
             }
             let mut values = txn.open_table(VALUES)?;
             let mut expiry = txn.open_table(EXPIRY)?;
             let mut meta = txn.open_table(META)?;
             let last = meta.get(VERSION_KEY)?.map(|v| v.value()).unwrap_or(0);
-            version = last.checked_add(1).ok_or_else(|| {
-                KvError::backend("version counter exhausted")
-            })?;
+            version = last
+                .checked_add(1)
+                .ok_or_else(|| KvError::backend("version counter exhausted"))?;
             for write in writes {
                 let rk = record_key(namespace, write.key());
                 let old_expiration = match entries.remove(rk.as_slice())? {
@@ -297,7 +314,12 @@ impl KvBackend for RedbBackend {
                     expiry.remove(expiry_key(at, &rk).as_slice())?;
                 }
                 match write {
-                    StoredWrite::Put { value, expiration, metadata, .. } => {
+                    StoredWrite::Put {
+                        value,
+                        expiration,
+                        metadata,
+                        ..
+                    } => {
                         let header = Header {
                             version,
                             expiration: *expiration,
@@ -317,7 +339,10 @@ impl KvBackend for RedbBackend {
             meta.insert(VERSION_KEY, version)?;
         }
         txn.commit()?;
-        Ok(AtomicOutcome { ok: true, version: Some(version) })
+        Ok(AtomicOutcome {
+            ok: true,
+            version: Some(version),
+        })
     }
 
     fn reclaim_expired(&self, now_ms: u64) -> Result<usize, KvError> {
@@ -331,7 +356,10 @@ impl KvBackend for RedbBackend {
             {
                 let mut expiry = txn.open_table(EXPIRY)?;
                 let mut batch = Vec::new();
-                for item in expiry.range::<&[u8]>(..upper.as_slice())?.take(RECLAIM_BATCH) {
+                for item in expiry
+                    .range::<&[u8]>(..upper.as_slice())?
+                    .take(RECLAIM_BATCH)
+                {
                     let (k, _) = item?;
                     batch.push(k.value().to_vec());
                 }
@@ -340,7 +368,9 @@ impl KvBackend for RedbBackend {
                 let mut values = txn.open_table(VALUES)?;
                 for index_key in batch {
                     expiry.remove(index_key.as_slice())?;
-                    let Some((at, rk)) = index_key.split_first_chunk::<8>() else { continue };
+                    let Some((at, rk)) = index_key.split_first_chunk::<8>() else {
+                        continue;
+                    };
                     let at = u64::from_be_bytes(*at);
                     // The index may be stale only if a bug left it behind; check
                     // the record itself before deleting.

@@ -70,13 +70,17 @@ pub enum KvError {
     #[error("KV put() failed: specify either expiration or expirationTtl, not both")]
     ConflictingExpiration,
     /// A multi-key get asked for more than [`MAX_GET_MANY_KEYS`] keys.
-    #[error("KV get() failed: {count} keys requested, the limit is {MAX_GET_MANY_KEYS} keys per call")]
+    #[error(
+        "KV get() failed: {count} keys requested, the limit is {MAX_GET_MANY_KEYS} keys per call"
+    )]
     TooManyKeys {
         /// How many keys were requested.
         count: usize,
     },
     /// A list limit was 0 or above [`MAX_LIST_LIMIT`].
-    #[error("KV list() failed: limit {limit} is invalid; it must be between 1 and {MAX_LIST_LIMIT}")]
+    #[error(
+        "KV list() failed: limit {limit} is invalid; it must be between 1 and {MAX_LIST_LIMIT}"
+    )]
     InvalidListLimit {
         /// The requested limit.
         limit: usize,

@@ -39,6 +39,6 @@ pub use limits::{
 pub use namespace::KvNamespace;
 pub use store::{KvOptions, KvStore};
 pub use types::{
-    AtomicCheck, AtomicOperation, AtomicOutcome, KvEntry, ListKey, ListOptions, ListPage,
-    Mutation, PutOptions,
+    AtomicCheck, AtomicOperation, AtomicOutcome, KvEntry, ListKey, ListOptions, ListPage, Mutation,
+    PutOptions,
 };

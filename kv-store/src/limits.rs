@@ -32,7 +32,10 @@ pub fn validate_key(op: &'static str, key: &str) -> Result<(), KvError> {
         return Err(KvError::KeyTooLong { op, len: key.len() });
     }
     if key == "." || key == ".." {
-        return Err(KvError::ReservedKey { op, key: key.to_owned() });
+        return Err(KvError::ReservedKey {
+            op,
+            key: key.to_owned(),
+        });
     }
     Ok(())
 }
@@ -51,8 +54,9 @@ pub fn validate_metadata(metadata: Option<&str>) -> Result<(), KvError> {
     if text.len() > MAX_METADATA_BYTES {
         return Err(KvError::MetadataTooLarge { len: text.len() });
     }
-    serde_json::from_str::<serde_json::Value>(text)
-        .map_err(|e| KvError::InvalidMetadata { reason: e.to_string() })?;
+    serde_json::from_str::<serde_json::Value>(text).map_err(|e| KvError::InvalidMetadata {
+        reason: e.to_string(),
+    })?;
     Ok(())
 }
 
@@ -109,7 +113,9 @@ pub fn validate_namespace_name(name: &str) -> Result<(), KvError> {
     if ok {
         Ok(())
     } else {
-        Err(KvError::InvalidNamespaceName { name: name.to_owned() })
+        Err(KvError::InvalidNamespaceName {
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -124,7 +130,10 @@ mod tests {
 
     #[test]
     fn ttl_rounds_up_to_whole_seconds() {
-        let opts = PutOptions { expiration_ttl: Some(1), ..Default::default() };
+        let opts = PutOptions {
+            expiration_ttl: Some(1),
+            ..Default::default()
+        };
         assert_eq!(resolve_expiration(&opts, 10_001).ok(), Some(Some(12)));
         assert_eq!(resolve_expiration(&opts, 10_000).ok(), Some(Some(11)));
     }

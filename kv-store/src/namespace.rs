@@ -29,13 +29,18 @@ pub struct KvNamespace {
 
 impl std::fmt::Debug for KvNamespace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KvNamespace").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("KvNamespace")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
 impl KvNamespace {
     pub(crate) fn new(store: Arc<KvStore>, name: &str) -> Self {
-        KvNamespace { store, name: name.into() }
+        KvNamespace {
+            store,
+            name: name.into(),
+        }
     }
 
     /// The namespace's name.
@@ -86,9 +91,15 @@ impl KvNamespace {
         if misses.is_empty() {
             return Ok(results);
         }
-        let tickets: Vec<_> = misses.iter().map(|&i| cache.begin_fill(&self.name, &keys[i])).collect();
+        let tickets: Vec<_> = misses
+            .iter()
+            .map(|&i| cache.begin_fill(&self.name, &keys[i]))
+            .collect();
         let miss_keys: Vec<&str> = misses.iter().map(|&i| keys[i].as_str()).collect();
-        let fetched = self.store.backend.get_many(&self.name, &miss_keys, now_ms)?;
+        let fetched = self
+            .store
+            .backend
+            .get_many(&self.name, &miss_keys, now_ms)?;
         for ((i, ticket), entry) in misses.into_iter().zip(tickets).zip(fetched) {
             cache.fill(ticket, entry.clone());
             results[i] = entry;
@@ -100,16 +111,25 @@ impl KvNamespace {
     pub fn put(&self, key: &str, value: Bytes, options: PutOptions) -> Result<u64, KvError> {
         let now_ms = unix_millis_now();
         let write = validated_put("put", key.to_owned(), value, options, now_ms)?;
-        let outcome = self.store.backend.commit(&self.name, &[], &[write], now_ms)?;
+        let outcome = self
+            .store
+            .backend
+            .commit(&self.name, &[], &[write], now_ms)?;
         self.store.cache.invalidate(&self.name, key);
-        outcome.version.ok_or_else(|| KvError::backend("backend committed a put without a version"))
+        outcome
+            .version
+            .ok_or_else(|| KvError::backend("backend committed a put without a version"))
     }
 
     /// Removes `key`; succeeds whether or not it existed.
     pub fn delete(&self, key: &str) -> Result<(), KvError> {
         validate_key("delete", key)?;
-        let write = StoredWrite::Delete { key: key.to_owned() };
-        self.store.backend.commit(&self.name, &[], &[write], unix_millis_now())?;
+        let write = StoredWrite::Delete {
+            key: key.to_owned(),
+        };
+        self.store
+            .backend
+            .commit(&self.name, &[], &[write], unix_millis_now())?;
         self.store.cache.invalidate(&self.name, key);
         Ok(())
     }
@@ -125,13 +145,24 @@ impl KvNamespace {
             None | Some("") => None,
             Some(c) => Some(cursor::decode(c)?),
         };
-        let query = ListQuery { prefix: &prefix, start_after: start_after.as_deref(), limit };
-        let slice = self.store.backend.list(&self.name, query, unix_millis_now())?;
+        let query = ListQuery {
+            prefix: &prefix,
+            start_after: start_after.as_deref(),
+            limit,
+        };
+        let slice = self
+            .store
+            .backend
+            .list(&self.name, query, unix_millis_now())?;
         let cursor = match (slice.more, slice.keys.last()) {
             (true, Some(last)) => Some(cursor::encode(&last.name)),
             _ => None,
         };
-        Ok(ListPage { list_complete: cursor.is_none(), keys: slice.keys, cursor })
+        Ok(ListPage {
+            list_complete: cursor.is_none(),
+            keys: slice.keys,
+            cursor,
+        })
     }
 
     /// Applies `op` all-or-nothing: if every check matches the key's current
@@ -139,10 +170,14 @@ impl KvNamespace {
     /// is written with one new version. `ok: false` means nothing was written.
     pub fn atomic(&self, op: AtomicOperation) -> Result<AtomicOutcome, KvError> {
         if op.checks.len() > MAX_ATOMIC_CHECKS {
-            return Err(KvError::TooManyChecks { count: op.checks.len() });
+            return Err(KvError::TooManyChecks {
+                count: op.checks.len(),
+            });
         }
         if op.mutations.len() > MAX_ATOMIC_MUTATIONS {
-            return Err(KvError::TooManyMutations { count: op.mutations.len() });
+            return Err(KvError::TooManyMutations {
+                count: op.mutations.len(),
+            });
         }
         for check in &op.checks {
             validate_key("atomic", &check.key)?;
@@ -152,16 +187,21 @@ impl KvNamespace {
             .mutations
             .into_iter()
             .map(|m| match m {
-                Mutation::Set { key, value, options } => {
-                    validated_put("atomic", key, value, options, now_ms)
-                }
+                Mutation::Set {
+                    key,
+                    value,
+                    options,
+                } => validated_put("atomic", key, value, options, now_ms),
                 Mutation::Delete { key } => {
                     validate_key("atomic", &key)?;
                     Ok(StoredWrite::Delete { key })
                 }
             })
             .collect::<Result<Vec<_>, KvError>>()?;
-        let outcome = self.store.backend.commit(&self.name, &op.checks, &writes, now_ms)?;
+        let outcome = self
+            .store
+            .backend
+            .commit(&self.name, &op.checks, &writes, now_ms)?;
         if outcome.ok {
             for write in &writes {
                 self.store.cache.invalidate(&self.name, write.key());
@@ -182,5 +222,10 @@ fn validated_put(
     validate_value(value.len())?;
     validate_metadata(options.metadata.as_deref())?;
     let expiration = resolve_expiration(&options, now_ms)?;
-    Ok(StoredWrite::Put { key, value, expiration, metadata: options.metadata })
+    Ok(StoredWrite::Put {
+        key,
+        value,
+        expiration,
+        metadata: options.metadata,
+    })
 }

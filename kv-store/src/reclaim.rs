@@ -36,7 +36,10 @@ impl ReclaimThread {
                     }
                 }
             })?;
-        Ok(ReclaimThread { stop: Some(stop), handle: Some(handle) })
+        Ok(ReclaimThread {
+            stop: Some(stop),
+            handle: Some(handle),
+        })
     }
 }
 

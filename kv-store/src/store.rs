@@ -27,7 +27,10 @@ pub struct KvOptions {
 
 impl Default for KvOptions {
     fn default() -> Self {
-        KvOptions { cache_max_bytes: 64 * 1024 * 1024, reclaim_interval: Duration::from_secs(60) }
+        KvOptions {
+            cache_max_bytes: 64 * 1024 * 1024,
+            reclaim_interval: Duration::from_secs(60),
+        }
     }
 }
 
@@ -41,7 +44,9 @@ pub struct KvStore {
 
 impl std::fmt::Debug for KvStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KvStore").field("location", &self.location).finish_non_exhaustive()
+        f.debug_struct("KvStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
     }
 }
 
@@ -52,8 +57,10 @@ impl KvStore {
     /// Fails with [`KvError::StoreLocked`] while another process (typically a
     /// running `brink`) or another `KvStore` in this process holds the file.
     pub fn open(data_dir: &Path, options: KvOptions) -> Result<Arc<KvStore>, KvError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| KvError::DataDir { path: data_dir.to_owned(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| KvError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
         let path = data_dir.join(STORE_FILE_NAME);
         let backend = Arc::new(RedbBackend::open(&path)?);
         let mut store = Self::build(backend, options)?;

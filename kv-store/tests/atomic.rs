@@ -7,24 +7,38 @@ use bytes::Bytes;
 use common::temp_store;
 
 fn set(key: &str, value: &'static [u8]) -> Mutation {
-    Mutation::Set { key: key.into(), value: Bytes::from_static(value), options: PutOptions::default() }
+    Mutation::Set {
+        key: key.into(),
+        value: Bytes::from_static(value),
+        options: PutOptions::default(),
+    }
 }
 
 fn check(key: &str, version: Option<u64>) -> AtomicCheck {
-    AtomicCheck { key: key.into(), version }
+    AtomicCheck {
+        key: key.into(),
+        version,
+    }
 }
 
 #[test]
 fn success_applies_all_mutations_with_one_version() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
-    let v0 = kv.put("a", Bytes::from_static(b"a0"), PutOptions::default()).unwrap();
-    kv.put("gone", Bytes::from_static(b"x"), PutOptions::default()).unwrap();
+    let v0 = kv
+        .put("a", Bytes::from_static(b"a0"), PutOptions::default())
+        .unwrap();
+    kv.put("gone", Bytes::from_static(b"x"), PutOptions::default())
+        .unwrap();
 
     let out = kv
         .atomic(AtomicOperation {
             checks: vec![check("a", Some(v0)), check("b", None)],
-            mutations: vec![set("a", b"a1"), set("b", b"b1"), Mutation::Delete { key: "gone".into() }],
+            mutations: vec![
+                set("a", b"a1"),
+                set("b", b"b1"),
+                Mutation::Delete { key: "gone".into() },
+            ],
         })
         .unwrap();
     assert!(out.ok);
@@ -32,7 +46,10 @@ fn success_applies_all_mutations_with_one_version() {
     assert!(v > v0);
     assert_eq!(kv.get("a", None).unwrap().unwrap().version, v);
     assert_eq!(kv.get("b", None).unwrap().unwrap().version, v);
-    assert_eq!(kv.get("a", None).unwrap().unwrap().value, Bytes::from_static(b"a1"));
+    assert_eq!(
+        kv.get("a", None).unwrap().unwrap().value,
+        Bytes::from_static(b"a1")
+    );
     assert!(kv.get("gone", None).unwrap().is_none());
 }
 
@@ -40,28 +57,51 @@ fn success_applies_all_mutations_with_one_version() {
 fn conflict_writes_nothing() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
-    let v0 = kv.put("a", Bytes::from_static(b"a0"), PutOptions::default()).unwrap();
+    let v0 = kv
+        .put("a", Bytes::from_static(b"a0"), PutOptions::default())
+        .unwrap();
     // Warm the cache so a wrong invalidation would show.
-    kv.get("a", Some(std::time::Duration::from_secs(60))).unwrap();
-    let v1 = kv.put("a", Bytes::from_static(b"a1"), PutOptions::default()).unwrap();
+    kv.get("a", Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let v1 = kv
+        .put("a", Bytes::from_static(b"a1"), PutOptions::default())
+        .unwrap();
 
     // Stale version.
     let out = kv
-        .atomic(AtomicOperation { checks: vec![check("a", Some(v0))], mutations: vec![set("a", b"lost"), set("c", b"lost")] })
+        .atomic(AtomicOperation {
+            checks: vec![check("a", Some(v0))],
+            mutations: vec![set("a", b"lost"), set("c", b"lost")],
+        })
         .unwrap();
-    assert_eq!(out, brink_kv::AtomicOutcome { ok: false, version: None });
+    assert_eq!(
+        out,
+        brink_kv::AtomicOutcome {
+            ok: false,
+            version: None
+        }
+    );
     // "Must not exist" on an existing key.
     let out = kv
-        .atomic(AtomicOperation { checks: vec![check("a", None)], mutations: vec![set("c", b"lost")] })
+        .atomic(AtomicOperation {
+            checks: vec![check("a", None)],
+            mutations: vec![set("c", b"lost")],
+        })
         .unwrap();
     assert!(!out.ok);
     // A version on an absent key.
     let out = kv
-        .atomic(AtomicOperation { checks: vec![check("nope", Some(v1))], mutations: vec![set("c", b"lost")] })
+        .atomic(AtomicOperation {
+            checks: vec![check("nope", Some(v1))],
+            mutations: vec![set("c", b"lost")],
+        })
         .unwrap();
     assert!(!out.ok);
 
-    let a = kv.get("a", Some(std::time::Duration::from_secs(60))).unwrap().unwrap();
+    let a = kv
+        .get("a", Some(std::time::Duration::from_secs(60)))
+        .unwrap()
+        .unwrap();
     assert_eq!((a.value, a.version), (Bytes::from_static(b"a1"), v1));
     assert!(kv.get("c", None).unwrap().is_none());
 }
@@ -70,7 +110,8 @@ fn conflict_writes_nothing() {
 fn compare_and_set_loop_under_contention() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
-    kv.put("counter", Bytes::from_static(b"0"), PutOptions::default()).unwrap();
+    kv.put("counter", Bytes::from_static(b"0"), PutOptions::default())
+        .unwrap();
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let kv = kv.clone();
@@ -98,7 +139,13 @@ fn compare_and_set_loop_under_contention() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(kv.get("counter", Some(std::time::Duration::from_secs(60))).unwrap().unwrap().value, Bytes::from_static(b"40"));
+    assert_eq!(
+        kv.get("counter", Some(std::time::Duration::from_secs(60)))
+            .unwrap()
+            .unwrap()
+            .value,
+        Bytes::from_static(b"40")
+    );
 }
 
 #[test]
@@ -110,21 +157,42 @@ fn invalid_mutation_rejects_the_whole_operation() {
             checks: vec![],
             mutations: vec![
                 set("ok", b"v"),
-                Mutation::Set { key: "k".repeat(513), value: Bytes::new(), options: PutOptions::default() },
+                Mutation::Set {
+                    key: "k".repeat(513),
+                    value: Bytes::new(),
+                    options: PutOptions::default(),
+                },
             ],
         })
         .unwrap_err();
     assert!(matches!(err, KvError::KeyTooLong { op: "atomic", .. }));
     assert!(kv.get("ok", None).unwrap().is_none());
 
-    let too_many = AtomicOperation { checks: (0..101).map(|i| check(&i.to_string(), None)).collect(), mutations: vec![] };
-    assert!(matches!(kv.atomic(too_many), Err(KvError::TooManyChecks { count: 101 })));
+    let too_many = AtomicOperation {
+        checks: (0..101).map(|i| check(&i.to_string(), None)).collect(),
+        mutations: vec![],
+    };
+    assert!(matches!(
+        kv.atomic(too_many),
+        Err(KvError::TooManyChecks { count: 101 })
+    ));
 }
 
 #[test]
 fn checks_only_commit_reports_ok_without_version() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
-    let out = kv.atomic(AtomicOperation { checks: vec![check("x", None)], mutations: vec![] }).unwrap();
-    assert_eq!(out, brink_kv::AtomicOutcome { ok: true, version: None });
+    let out = kv
+        .atomic(AtomicOperation {
+            checks: vec![check("x", None)],
+            mutations: vec![],
+        })
+        .unwrap();
+    assert_eq!(
+        out,
+        brink_kv::AtomicOutcome {
+            ok: true,
+            version: None
+        }
+    );
 }

@@ -25,14 +25,25 @@ impl KvBackend for CountingBackend {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.get(ns, key, now_ms)
     }
-    fn get_many(&self, ns: &str, keys: &[&str], now_ms: u64) -> Result<Vec<Option<KvEntry>>, KvError> {
+    fn get_many(
+        &self,
+        ns: &str,
+        keys: &[&str],
+        now_ms: u64,
+    ) -> Result<Vec<Option<KvEntry>>, KvError> {
         self.reads.fetch_add(keys.len(), Ordering::SeqCst);
         self.inner.get_many(ns, keys, now_ms)
     }
     fn list(&self, ns: &str, q: ListQuery<'_>, now_ms: u64) -> Result<ListSlice, KvError> {
         self.inner.list(ns, q, now_ms)
     }
-    fn commit(&self, ns: &str, c: &[AtomicCheck], w: &[StoredWrite], now_ms: u64) -> Result<AtomicOutcome, KvError> {
+    fn commit(
+        &self,
+        ns: &str,
+        c: &[AtomicCheck],
+        w: &[StoredWrite],
+        now_ms: u64,
+    ) -> Result<AtomicOutcome, KvError> {
         self.inner.commit(ns, c, w, now_ms)
     }
     fn reclaim_expired(&self, now_ms: u64) -> Result<usize, KvError> {
@@ -55,7 +66,12 @@ fn counting_store() -> (tempfile::TempDir, Arc<CountingBackend>, Arc<KvStore>) {
 
 /// Writes without going through the namespace, so the cache doesn't hear of it.
 fn remote_put(backend: &CountingBackend, key: &str, value: &'static [u8]) {
-    let w = StoredWrite::Put { key: key.into(), value: Bytes::from_static(value), expiration: None, metadata: None };
+    let w = StoredWrite::Put {
+        key: key.into(),
+        value: Bytes::from_static(value),
+        expiration: None,
+        metadata: None,
+    };
     backend.inner.commit("TEST", &[], &[w], 0).unwrap();
 }
 
@@ -65,20 +81,37 @@ const MINUTE: Option<Duration> = Some(Duration::from_secs(60));
 fn cache_ttl_serves_cached_copy_until_it_is_older_than_ttl() {
     let (_dir, backend, store) = counting_store();
     let kv = store.namespace("TEST").unwrap();
-    kv.put("k", Bytes::from_static(b"v1"), PutOptions::default()).unwrap();
+    kv.put("k", Bytes::from_static(b"v1"), PutOptions::default())
+        .unwrap();
     let reads = || backend.reads.load(Ordering::SeqCst);
 
-    assert_eq!(kv.get("k", MINUTE).unwrap().unwrap().value, Bytes::from_static(b"v1"));
+    assert_eq!(
+        kv.get("k", MINUTE).unwrap().unwrap().value,
+        Bytes::from_static(b"v1")
+    );
     assert_eq!(reads(), 1);
     kv.get("k", MINUTE).unwrap();
-    assert_eq!(reads(), 1, "second read within cacheTtl is served from the cache");
+    assert_eq!(
+        reads(),
+        1,
+        "second read within cacheTtl is served from the cache"
+    );
 
     remote_put(&backend, "k", b"v2");
     // Within cacheTtl the stale copy may be served...
-    assert_eq!(kv.get("k", MINUTE).unwrap().unwrap().value, Bytes::from_static(b"v1"));
+    assert_eq!(
+        kv.get("k", MINUTE).unwrap().unwrap().value,
+        Bytes::from_static(b"v1")
+    );
     // ...but not once it is older than the caller's cacheTtl.
     std::thread::sleep(Duration::from_millis(150));
-    assert_eq!(kv.get("k", Some(Duration::from_millis(100))).unwrap().unwrap().value, Bytes::from_static(b"v2"));
+    assert_eq!(
+        kv.get("k", Some(Duration::from_millis(100)))
+            .unwrap()
+            .unwrap()
+            .value,
+        Bytes::from_static(b"v2")
+    );
     assert_eq!(reads(), 2);
 }
 
@@ -86,13 +119,20 @@ fn cache_ttl_serves_cached_copy_until_it_is_older_than_ttl() {
 fn no_cache_ttl_reads_the_store_and_refreshes_the_cache() {
     let (_dir, backend, store) = counting_store();
     let kv = store.namespace("TEST").unwrap();
-    kv.put("k", Bytes::from_static(b"v1"), PutOptions::default()).unwrap();
+    kv.put("k", Bytes::from_static(b"v1"), PutOptions::default())
+        .unwrap();
     kv.get("k", MINUTE).unwrap();
     remote_put(&backend, "k", b"v2");
-    assert_eq!(kv.get("k", None).unwrap().unwrap().value, Bytes::from_static(b"v2"));
+    assert_eq!(
+        kv.get("k", None).unwrap().unwrap().value,
+        Bytes::from_static(b"v2")
+    );
     // The uncached read refreshed the cache.
     let before = backend.reads.load(Ordering::SeqCst);
-    assert_eq!(kv.get("k", MINUTE).unwrap().unwrap().value, Bytes::from_static(b"v2"));
+    assert_eq!(
+        kv.get("k", MINUTE).unwrap().unwrap().value,
+        Bytes::from_static(b"v2")
+    );
     assert_eq!(backend.reads.load(Ordering::SeqCst), before);
 }
 
@@ -100,24 +140,40 @@ fn no_cache_ttl_reads_the_store_and_refreshes_the_cache() {
 fn local_writes_invalidate() {
     let (_dir, backend, store) = counting_store();
     let kv = store.namespace("TEST").unwrap();
-    kv.put("k", Bytes::from_static(b"v1"), PutOptions::default()).unwrap();
+    kv.put("k", Bytes::from_static(b"v1"), PutOptions::default())
+        .unwrap();
     kv.get("k", MINUTE).unwrap();
-    kv.put("k", Bytes::from_static(b"v2"), PutOptions::default()).unwrap();
-    assert_eq!(kv.get("k", MINUTE).unwrap().unwrap().value, Bytes::from_static(b"v2"));
+    kv.put("k", Bytes::from_static(b"v2"), PutOptions::default())
+        .unwrap();
+    assert_eq!(
+        kv.get("k", MINUTE).unwrap().unwrap().value,
+        Bytes::from_static(b"v2")
+    );
     kv.delete("k").unwrap();
     assert!(kv.get("k", MINUTE).unwrap().is_none());
     let out = kv
         .atomic(brink_kv::AtomicOperation {
             checks: vec![],
-            mutations: vec![brink_kv::Mutation::Set { key: "k".into(), value: Bytes::from_static(b"v3"), options: PutOptions::default() }],
+            mutations: vec![brink_kv::Mutation::Set {
+                key: "k".into(),
+                value: Bytes::from_static(b"v3"),
+                options: PutOptions::default(),
+            }],
         })
         .unwrap();
     assert!(out.ok);
-    assert_eq!(kv.get("k", MINUTE).unwrap().unwrap().value, Bytes::from_static(b"v3"));
+    assert_eq!(
+        kv.get("k", MINUTE).unwrap().unwrap().value,
+        Bytes::from_static(b"v3")
+    );
     // A clone of the namespace shares the same cache.
     let kv2 = kv.clone();
-    kv2.put("k", Bytes::from_static(b"v4"), PutOptions::default()).unwrap();
-    assert_eq!(kv.get("k", MINUTE).unwrap().unwrap().value, Bytes::from_static(b"v4"));
+    kv2.put("k", Bytes::from_static(b"v4"), PutOptions::default())
+        .unwrap();
+    assert_eq!(
+        kv.get("k", MINUTE).unwrap().unwrap().value,
+        Bytes::from_static(b"v4")
+    );
     let _ = backend;
 }
 
@@ -134,7 +190,8 @@ fn misses_are_cached_too() {
     assert!(kv.get("absent", None).unwrap().is_some());
     // A local put is visible at once.
     assert!(kv.get("other", MINUTE).unwrap().is_none());
-    kv.put("other", Bytes::from_static(b"v"), PutOptions::default()).unwrap();
+    kv.put("other", Bytes::from_static(b"v"), PutOptions::default())
+        .unwrap();
     assert!(kv.get("other", MINUTE).unwrap().is_some());
 }
 
@@ -142,12 +199,17 @@ fn misses_are_cached_too() {
 fn get_many_uses_and_fills_the_cache() {
     let (_dir, backend, store) = counting_store();
     let kv = store.namespace("TEST").unwrap();
-    kv.put("a", Bytes::from_static(b"1"), PutOptions::default()).unwrap();
+    kv.put("a", Bytes::from_static(b"1"), PutOptions::default())
+        .unwrap();
     kv.get("a", MINUTE).unwrap();
     assert_eq!(backend.reads.load(Ordering::SeqCst), 1);
     let keys = vec!["a".to_string(), "b".to_string()];
     kv.get_many(&keys, MINUTE).unwrap();
-    assert_eq!(backend.reads.load(Ordering::SeqCst), 2, "only the miss reached storage");
+    assert_eq!(
+        backend.reads.load(Ordering::SeqCst),
+        2,
+        "only the miss reached storage"
+    );
     kv.get_many(&keys, MINUTE).unwrap();
     assert_eq!(backend.reads.load(Ordering::SeqCst), 2);
 }
@@ -159,11 +221,22 @@ fn cache_is_bounded_by_bytes() {
         inner: RedbBackend::open(&dir.path().join("kv.redb")).unwrap(),
         reads: AtomicUsize::new(0),
     });
-    let store = KvStore::with_backend(backend.clone(), KvOptions { cache_max_bytes: 64 * 1024, ..Default::default() }).unwrap();
+    let store = KvStore::with_backend(
+        backend.clone(),
+        KvOptions {
+            cache_max_bytes: 64 * 1024,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let kv = store.namespace("TEST").unwrap();
     let mut op = brink_kv::AtomicOperation::default();
     for i in 0..64 {
-        op.mutations.push(brink_kv::Mutation::Set { key: format!("k{i}"), value: Bytes::from(vec![0u8; 16 * 1024]), options: PutOptions::default() });
+        op.mutations.push(brink_kv::Mutation::Set {
+            key: format!("k{i}"),
+            value: Bytes::from(vec![0u8; 16 * 1024]),
+            options: PutOptions::default(),
+        });
     }
     kv.atomic(op).unwrap();
     for round in 0..2 {
@@ -173,5 +246,9 @@ fn cache_is_bounded_by_bytes() {
         let _ = round;
     }
     // 1 MiB of values cannot fit in a 64 KiB cache, so the second round misses too.
-    assert!(backend.reads.load(Ordering::SeqCst) > 64 + 32, "reads: {}", backend.reads.load(Ordering::SeqCst));
+    assert!(
+        backend.reads.load(Ordering::SeqCst) > 64 + 32,
+        "reads: {}",
+        backend.reads.load(Ordering::SeqCst)
+    );
 }

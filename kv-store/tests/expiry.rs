@@ -12,27 +12,49 @@ use common::{fast_sweep, temp_store_with};
 fn short_ttl_expires_and_is_reclaimed() {
     let (_dir, store) = temp_store_with(fast_sweep());
     let kv = store.namespace("TEST").unwrap();
-    let ttl = |secs| PutOptions { expiration_ttl: Some(secs), ..Default::default() };
+    let ttl = |secs| PutOptions {
+        expiration_ttl: Some(secs),
+        ..Default::default()
+    };
     kv.put("short", Bytes::from_static(b"v"), ttl(1)).unwrap();
-    kv.put("keep", Bytes::from_static(b"v"), PutOptions::default()).unwrap();
+    kv.put("keep", Bytes::from_static(b"v"), PutOptions::default())
+        .unwrap();
     kv.put("long", Bytes::from_static(b"v"), ttl(3600)).unwrap();
 
     // Read through the cache too, so a cached copy must also respect expiry.
-    let cached = kv.get("short", Some(Duration::from_secs(600))).unwrap().unwrap();
+    let cached = kv
+        .get("short", Some(Duration::from_secs(600)))
+        .unwrap()
+        .unwrap();
     let exp = cached.expiration.unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     assert!(exp > now && exp <= now + 2, "exp {exp} now {now}");
     assert_eq!(kv.list(ListOptions::default()).unwrap().keys.len(), 3);
 
     std::thread::sleep(Duration::from_millis(2100));
     assert!(kv.get("short", None).unwrap().is_none());
-    assert!(kv.get("short", Some(Duration::from_secs(600))).unwrap().is_none());
+    assert!(kv
+        .get("short", Some(Duration::from_secs(600)))
+        .unwrap()
+        .is_none());
     assert!(kv.get_many(&["short".to_string()], None).unwrap()[0].is_none());
-    let names: Vec<String> = kv.list(ListOptions::default()).unwrap().keys.into_iter().map(|k| k.name).collect();
+    let names: Vec<String> = kv
+        .list(ListOptions::default())
+        .unwrap()
+        .keys
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
     assert_eq!(names, ["keep", "long"]);
     // An expired key counts as absent for atomic checks.
     let op = AtomicOperation {
-        checks: vec![AtomicCheck { key: "short".into(), version: None }],
+        checks: vec![AtomicCheck {
+            key: "short".into(),
+            version: None,
+        }],
         mutations: vec![],
     };
     assert!(kv.atomic(op).unwrap().ok);
@@ -40,7 +62,10 @@ fn short_ttl_expires_and_is_reclaimed() {
     // The sweep (every 200 ms) physically removes it.
     let deadline = Instant::now() + Duration::from_secs(5);
     while store.stored_entries().unwrap() != 2 {
-        assert!(Instant::now() < deadline, "sweep did not reclaim the expired key");
+        assert!(
+            Instant::now() < deadline,
+            "sweep did not reclaim the expired key"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(kv.get("keep", None).unwrap().is_some());
@@ -51,11 +76,23 @@ fn short_ttl_expires_and_is_reclaimed() {
 fn overwriting_removes_the_old_expiry() {
     let (_dir, store) = temp_store_with(fast_sweep());
     let kv = store.namespace("TEST").unwrap();
-    kv.put("k", Bytes::from_static(b"old"), PutOptions { expiration_ttl: Some(1), ..Default::default() }).unwrap();
-    kv.put("k", Bytes::from_static(b"new"), PutOptions::default()).unwrap();
+    kv.put(
+        "k",
+        Bytes::from_static(b"old"),
+        PutOptions {
+            expiration_ttl: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    kv.put("k", Bytes::from_static(b"new"), PutOptions::default())
+        .unwrap();
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(store.reclaim_expired().unwrap(), 0);
-    assert_eq!(kv.get("k", None).unwrap().unwrap().value, Bytes::from_static(b"new"));
+    assert_eq!(
+        kv.get("k", None).unwrap().unwrap().value,
+        Bytes::from_static(b"new")
+    );
 }
 
 #[test]
@@ -65,9 +102,23 @@ fn absolute_expiration_and_manual_reclaim() {
         ..Default::default()
     });
     let kv = store.namespace("TEST").unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    kv.put("k", Bytes::from_static(b"v"), PutOptions { expiration: Some(now + 2), ..Default::default() }).unwrap();
-    assert_eq!(kv.get("k", None).unwrap().unwrap().expiration, Some(now + 2));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    kv.put(
+        "k",
+        Bytes::from_static(b"v"),
+        PutOptions {
+            expiration: Some(now + 2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        kv.get("k", None).unwrap().unwrap().expiration,
+        Some(now + 2)
+    );
     std::thread::sleep(Duration::from_millis(2100));
     assert!(kv.get("k", None).unwrap().is_none());
     assert_eq!(store.stored_entries().unwrap(), 1);

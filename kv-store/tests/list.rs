@@ -6,13 +6,21 @@ use brink_kv::{KvError, ListOptions, PutOptions};
 use bytes::Bytes;
 use common::temp_store;
 
-fn collect_all(kv: &brink_kv::KvNamespace, prefix: Option<&str>, limit: Option<usize>) -> (Vec<String>, usize) {
+fn collect_all(
+    kv: &brink_kv::KvNamespace,
+    prefix: Option<&str>,
+    limit: Option<usize>,
+) -> (Vec<String>, usize) {
     let mut names = Vec::new();
     let mut cursor = None;
     let mut pages = 0;
     loop {
         let page = kv
-            .list(ListOptions { prefix: prefix.map(str::to_owned), limit, cursor: cursor.take() })
+            .list(ListOptions {
+                prefix: prefix.map(str::to_owned),
+                limit,
+                cursor: cursor.take(),
+            })
             .unwrap();
         pages += 1;
         assert!(page.keys.len() <= limit.unwrap_or(1000));
@@ -36,8 +44,16 @@ fn paginates_2500_keys_with_two_prefixes() {
     for chunk in 0..5 {
         let mut op = brink_kv::AtomicOperation::default();
         for i in chunk * 500..(chunk + 1) * 500 {
-            let key = if i % 2 == 0 { format!("user:{i:05}") } else { format!("post:{i:05}") };
-            if i % 2 == 0 { expected_a.push(key.clone()) } else { expected_b.push(key.clone()) }
+            let key = if i % 2 == 0 {
+                format!("user:{i:05}")
+            } else {
+                format!("post:{i:05}")
+            };
+            if i % 2 == 0 {
+                expected_a.push(key.clone())
+            } else {
+                expected_b.push(key.clone())
+            }
             op.mutations.push(brink_kv::Mutation::Set {
                 key,
                 value: Bytes::from_static(b"v"),
@@ -72,7 +88,13 @@ fn paginates_2500_keys_with_two_prefixes() {
     assert!(collect_all(&kv, Some("nope"), None).0.is_empty());
 
     // Exactly `limit` keys left: the page is complete, with no cursor.
-    let page = kv.list(ListOptions { prefix: Some("user:001".into()), limit: Some(50), cursor: None }).unwrap();
+    let page = kv
+        .list(ListOptions {
+            prefix: Some("user:001".into()),
+            limit: Some(50),
+            cursor: None,
+        })
+        .unwrap();
     assert_eq!(page.keys.len(), 50);
     assert!(page.list_complete);
 }
@@ -82,30 +104,87 @@ fn cursor_survives_concurrent_writes() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
     for k in ["a", "b", "c", "d"] {
-        kv.put(k, Bytes::from_static(b"v"), PutOptions::default()).unwrap();
+        kv.put(k, Bytes::from_static(b"v"), PutOptions::default())
+            .unwrap();
     }
-    let page = kv.list(ListOptions { limit: Some(2), ..Default::default() }).unwrap();
-    assert_eq!(page.keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let page = kv
+        .list(ListOptions {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page.keys
+            .iter()
+            .map(|k| k.name.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     kv.delete("b").unwrap();
-    kv.put("bb", Bytes::from_static(b"v"), PutOptions::default()).unwrap();
-    let next = kv.list(ListOptions { limit: Some(2), cursor: page.cursor, ..Default::default() }).unwrap();
-    assert_eq!(next.keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["bb", "c"]);
+    kv.put("bb", Bytes::from_static(b"v"), PutOptions::default())
+        .unwrap();
+    let next = kv
+        .list(ListOptions {
+            limit: Some(2),
+            cursor: page.cursor,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        next.keys
+            .iter()
+            .map(|k| k.name.as_str())
+            .collect::<Vec<_>>(),
+        ["bb", "c"]
+    );
 }
 
 #[test]
 fn list_reports_expiration_and_rejects_bad_options() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    kv.put("k", Bytes::from_static(b"v"), PutOptions { expiration: Some(now + 3600), ..Default::default() }).unwrap();
-    assert_eq!(kv.list(ListOptions::default()).unwrap().keys[0].expiration, Some(now + 3600));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    kv.put(
+        "k",
+        Bytes::from_static(b"v"),
+        PutOptions {
+            expiration: Some(now + 3600),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        kv.list(ListOptions::default()).unwrap().keys[0].expiration,
+        Some(now + 3600)
+    );
 
     for limit in [0, 1001] {
-        let err = kv.list(ListOptions { limit: Some(limit), ..Default::default() }).unwrap_err();
-        assert!(matches!(err, KvError::InvalidListLimit { .. }) && err.is_range_error(), "{err}");
+        let err = kv
+            .list(ListOptions {
+                limit: Some(limit),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(
+            matches!(err, KvError::InvalidListLimit { .. }) && err.is_range_error(),
+            "{err}"
+        );
     }
-    let err = kv.list(ListOptions { cursor: Some("not-a-cursor".into()), ..Default::default() }).unwrap_err();
+    let err = kv
+        .list(ListOptions {
+            cursor: Some("not-a-cursor".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
     assert!(matches!(err, KvError::InvalidCursor) && !err.is_range_error());
-    let err = kv.list(ListOptions { prefix: Some("p".repeat(513)), ..Default::default() }).unwrap_err();
+    let err = kv
+        .list(ListOptions {
+            prefix: Some("p".repeat(513)),
+            ..Default::default()
+        })
+        .unwrap_err();
     assert!(matches!(err, KvError::PrefixTooLong { .. }));
 }

@@ -15,7 +15,10 @@ fn second_open_in_process_is_store_locked() {
     let err = KvStore::open(dir.path(), KvOptions::default()).unwrap_err();
     assert!(matches!(err, KvError::StoreLocked { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("kv.redb") && msg.contains("in use by another brink process"), "{msg}");
+    assert!(
+        msg.contains("kv.redb") && msg.contains("in use by another brink process"),
+        "{msg}"
+    );
     drop(first);
     assert!(KvStore::open(dir.path(), KvOptions::default()).is_ok());
 }
@@ -26,7 +29,12 @@ fn open_while_another_process_holds_the_store_is_store_locked() {
     let held = KvStore::open(dir.path(), KvOptions::default()).unwrap();
     let probe = |dir: &std::path::Path| {
         let out = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "lock_probe_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "lock_probe_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(PROBE_ENV, dir)
             .output()
             .unwrap();
@@ -42,7 +50,9 @@ fn open_while_another_process_holds_the_store_is_store_locked() {
 /// Runs in a child process spawned by the test above; a no-op otherwise.
 #[test]
 fn lock_probe_child() {
-    let Some(dir) = std::env::var_os(PROBE_ENV) else { return };
+    let Some(dir) = std::env::var_os(PROBE_ENV) else {
+        return;
+    };
     match KvStore::open(std::path::Path::new(&dir), KvOptions::default()) {
         Ok(_) => println!("PROBE: opened"),
         Err(KvError::StoreLocked { .. }) => println!("PROBE: locked"),

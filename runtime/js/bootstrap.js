@@ -118,12 +118,15 @@ defineValue("Headers", headers.Headers);
 defineValue("Request", request.Request);
 defineValue("Response", response.Response);
 defineValue("fetch", fetchModule.fetch, true);
-defineValue("queueMicrotask", core.queueMicrotask, true);
+// deno_core installs its queueMicrotask (which routes a callback's exception
+// to the report-exception callback) as a primordial; `core` does not export it.
+defineValue("queueMicrotask", primordials.queueMicrotask, true);
 
 const base64 = lazyModule(web("05_base64.js"));
 defineLazy("atob", () => base64().atob, true);
 defineLazy("btoa", () => base64().btoa, true);
-defineLazy("DOMException", web("01_dom_exception.js"));
+const domException = lazyModule(web("01_dom_exception.js"));
+defineLazy("DOMException", () => domException().DOMException);
 defineLazy("URLPattern", () => web("01_urlpattern.js")().URLPattern);
 const file = lazyModule(web("09_file.js"));
 defineLazy("Blob", () => file().Blob);
@@ -139,7 +142,13 @@ const messagePort = lazyModule(web("13_message_port.js"));
 defineLazy("structuredClone", () => messagePort().structuredClone, true);
 defineLazy("MessageChannel", () => messagePort().MessageChannel);
 defineLazy("MessagePort", () => messagePort().MessagePort);
-const performance = lazyModule(web("15_performance.js"));
+const performance = lazyModule(() => {
+  const module = web("15_performance.js")();
+  // Deno's own runtime bootstrap sets the time origin; without this call
+  // `performance.timeOrigin` is undefined.
+  module.setTimeOrigin();
+  return module;
+});
 defineLazy("performance", () => performance().performance, true);
 defineLazy("Performance", () => performance().Performance);
 const crypto = lazyModule(() => ext("ext:deno_crypto/00_crypto.js"));
@@ -149,6 +158,67 @@ defineLazy("CryptoKey", () => crypto().CryptoKey);
 defineLazy("SubtleCrypto", () => crypto().SubtleCrypto);
 defineValue("navigator", Object.freeze({ userAgent: "Brink/0.1" }), true);
 defineValue("self", globalThis, true);
+
+// Ops name the JS class of the errors they throw. deno_core knows only the
+// built-in ones; an op error of any other class would reach the worker as
+// `undefined`. DOMException classes (Web Crypto, getRandomValues, atob, ...)
+// become DOMExceptions as the specs require; host I/O classes (a failed
+// outbound connection, ...) become Errors named after the class, since a
+// worker has no Deno.errors to hold them.
+for (
+  const name of [
+    "DataError",
+    "IndexSizeError",
+    "InvalidAccessError",
+    "InvalidCharacterError",
+    "InvalidStateError",
+    "NotSupportedError",
+    "OperationError",
+    "QuotaExceededError",
+    "SyntaxError",
+    "TypeMismatchError",
+  ]
+) {
+  core.registerErrorBuilder(
+    `DOMException${name}`,
+    (message) => new (domException().DOMException)(message, name),
+  );
+}
+for (
+  const name of [
+    "NotFound",
+    "PermissionDenied",
+    "ConnectionRefused",
+    "ConnectionReset",
+    "ConnectionAborted",
+    "NotConnected",
+    "AddrInUse",
+    "AddrNotAvailable",
+    "BrokenPipe",
+    "AlreadyExists",
+    "InvalidData",
+    "TimedOut",
+    "WriteZero",
+    "UnexpectedEof",
+    "WouldBlock",
+    "IsADirectory",
+    "NetworkUnreachable",
+    "NotADirectory",
+    "FilesystemLoop",
+    "NotSupported",
+    "Http",
+  ]
+) {
+  core.registerErrorBuilder(name, (message) => {
+    const error = new Error(message);
+    error.name = name;
+    return error;
+  });
+}
+
+// Worker logs are read in log files and dashboards, not terminals: inspect
+// output (console.log of an object) must not carry ANSI colour codes.
+consoleModule.setNoColorFns(() => true, () => true);
 
 installWorkerHost({
   consoleModule,

@@ -62,6 +62,7 @@ pub struct IsolateHandle {
     sender: mpsc::UnboundedSender<IsolateCommand>,
     in_flight: Arc<AtomicUsize>,
     exited: tokio::sync::watch::Receiver<bool>,
+    watch: Arc<IsolateWatch>,
 }
 
 impl IsolateHandle {
@@ -70,9 +71,10 @@ impl IsolateHandle {
         self.sender.send(command).is_ok()
     }
 
-    /// True when the isolate thread has exited (terminated or failed).
+    /// True when the isolate can take no more requests: its thread has
+    /// exited, or the supervisor has terminated it and it is unwinding.
     pub fn is_closed(&self) -> bool {
-        self.sender.is_closed()
+        self.sender.is_closed() || self.watch.termination().is_some()
     }
 
     /// Requests dispatched to this isolate and not yet answered.
@@ -115,7 +117,7 @@ pub fn spawn_blank_isolate(limits: Limits) -> Result<IsolateHandle, WorkerError>
         })
         .map_err(|e| WorkerError::Engine(format!("could not start an isolate thread: {e}")))?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(IsolateHandle { id, sender, in_flight: Arc::new(AtomicUsize::new(0)), exited }),
+        Ok(Ok(watch)) => Ok(IsolateHandle { id, sender, in_flight: Arc::new(AtomicUsize::new(0)), exited, watch }),
         Ok(Err(error)) => Err(error),
         Err(_) => Err(WorkerError::Engine("isolate thread exited during bootstrap".into())),
     }
@@ -125,7 +127,7 @@ fn isolate_thread(
     id: u64,
     limits: Limits,
     receiver: mpsc::UnboundedReceiver<IsolateCommand>,
-    ready: std::sync::mpsc::Sender<Result<(), WorkerError>>,
+    ready: std::sync::mpsc::Sender<Result<Arc<IsolateWatch>, WorkerError>>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -175,7 +177,7 @@ async fn run_isolate(
     id: u64,
     limits: Limits,
     mut receiver: mpsc::UnboundedReceiver<IsolateCommand>,
-    ready: std::sync::mpsc::Sender<Result<(), WorkerError>>,
+    ready: std::sync::mpsc::Sender<Result<Arc<IsolateWatch>, WorkerError>>,
 ) {
     let started = std::time::Instant::now();
     let blank = match new_blank_isolate(&limits) {
@@ -194,14 +196,19 @@ async fn run_isolate(
         }
     };
     let watch = IsolateWatch::register(runtime.v8_isolate().thread_safe_handle(), limits.cpu_per_turn);
+    runtime.op_state().borrow_mut().put(watch.clone());
     let heap_watch = watch.clone();
     runtime.add_near_heap_limit_callback(move |current, _initial| {
+        if heap_watch.termination().is_some() {
+            // Already terminating: no more room, so allocation fails fast.
+            return current;
+        }
         heap_watch.terminate(Termination::Memory);
-        // Room to unwind the terminated execution.
-        current * 2
+        // A little room, once, to unwind the terminated execution.
+        current + current / 4
     });
     tracing::debug!(isolate = id, elapsed_us = started.elapsed().as_micros() as u64, "blank isolate ready");
-    let _ = ready.send(Ok(()));
+    let _ = ready.send(Ok(watch.clone()));
 
     // A blank isolate waits for its worker.
     let code = loop {
@@ -435,10 +442,12 @@ fn dispatch(
         }
     };
     if let Err(message) = outcome {
-        op_state
-            .borrow_mut()
-            .borrow_mut::<RequestTable>()
-            .complete(id, Err(WorkerError::Exception(message)));
+        let mut state = op_state.borrow_mut();
+        let error = match state.try_borrow::<Arc<IsolateWatch>>().and_then(|watch| watch.termination()) {
+            Some(reason) => WorkerError::LimitExceeded(reason.limit_name()),
+            None => WorkerError::Exception(message),
+        };
+        state.borrow_mut::<RequestTable>().complete(id, Err(error));
     }
 }
 

@@ -21,5 +21,8 @@ pub fn temp_store_with(options: KvOptions) -> (TempDir, Arc<KvStore>) {
 
 /// Options with a fast expiry sweep.
 pub fn fast_sweep() -> KvOptions {
-    KvOptions { reclaim_interval: Duration::from_millis(200), ..KvOptions::default() }
+    KvOptions {
+        reclaim_interval: Duration::from_millis(200),
+        ..KvOptions::default()
+    }
 }

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use deno_error::JsErrorBox;
@@ -16,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::body::{RequestBody, ResponseBody};
 use crate::error::WorkerError;
+use crate::supervisor::IsolateWatch;
 
 /// What the gateway waits on for one request.
 pub type ResponseSender = oneshot::Sender<Result<Response<ResponseBody>, WorkerError>>;
@@ -130,9 +132,13 @@ pub fn op_brink_respond(
 /// The handler failed: it threw, rejected, or returned a non-Response.
 #[op2(fast)]
 pub fn op_brink_respond_error(state: &mut OpState, #[smi] id: u32, #[string] message: String) {
-    state
-        .borrow_mut::<RequestTable>()
-        .complete(id, Err(WorkerError::Exception(message)));
+    // On some engines the supervisor's termination surfaces as a catchable
+    // exception; the client must still learn that a limit was hit.
+    let error = match state.try_borrow::<Arc<IsolateWatch>>().and_then(|watch| watch.termination()) {
+        Some(reason) => WorkerError::LimitExceeded(reason.limit_name()),
+        None => WorkerError::Exception(message),
+    };
+    state.borrow_mut::<RequestTable>().complete(id, Err(error));
 }
 
 /// The worker answered with a streamed body: `rid` is a readable resource
@@ -209,12 +215,22 @@ pub fn op_brink_count_subrequest(state: &mut OpState, #[smi] id: u32) -> bool {
 /// A request body, readable from JS as a stream (`readableStreamForRid`).
 pub struct RequestBodyResource {
     body: AsyncRefCell<RequestBody>,
+    // The part of a frame larger than the reader's buffer, kept for the next read.
+    leftover: RefCell<Bytes>,
 }
 
 impl RequestBodyResource {
     /// Wraps a streamed request body.
     pub fn new(body: RequestBody) -> Self {
-        RequestBodyResource { body: AsyncRefCell::new(body) }
+        RequestBodyResource { body: AsyncRefCell::new(body), leftover: RefCell::new(Bytes::new()) }
+    }
+
+    fn take_up_to(&self, data: Bytes, limit: usize) -> BufView {
+        let mut data = data;
+        if data.len() > limit {
+            *self.leftover.borrow_mut() = data.split_off(limit);
+        }
+        BufView::from(data)
     }
 }
 
@@ -223,8 +239,13 @@ impl Resource for RequestBodyResource {
         "requestBody".into()
     }
 
-    fn read(self: Rc<Self>, _limit: usize) -> AsyncResult<BufView> {
+    fn read(self: Rc<Self>, limit: usize) -> AsyncResult<BufView> {
         Box::pin(async move {
+            let limit = limit.max(1);
+            let leftover = std::mem::take(&mut *self.leftover.borrow_mut());
+            if !leftover.is_empty() {
+                return Ok(self.take_up_to(leftover, limit));
+            }
             let mut body = RcRef::map(&self, |r| &r.body).borrow_mut().await;
             loop {
                 match body.frame().await {
@@ -232,7 +253,7 @@ impl Resource for RequestBodyResource {
                     Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data() {
                             if !data.is_empty() {
-                                return Ok(BufView::from(data));
+                                return Ok(self.take_up_to(data, limit));
                             }
                         }
                     }

@@ -1,0 +1,95 @@
+//! Broken worker code gets a clear error and never takes the server down.
+
+use std::time::Duration;
+
+use brink_tests::{client, worker, Brink};
+
+#[test]
+fn syntax_error_fails_at_start_with_file_line_column() {
+    let (status, logs) = Brink::start_expecting_failure(worker("syntax-error.js"), &[]);
+    assert!(!status.success());
+    assert!(logs.contains("SyntaxError"), "{logs}");
+    assert!(logs.contains("syntax-error.js:3:"), "no file:line:column in:\n{logs}");
+}
+
+#[test]
+fn missing_fetch_handler_fails_at_start() {
+    let (status, logs) = Brink::start_expecting_failure(worker("no-handler.js"), &[]);
+    assert!(!status.success());
+    assert!(logs.contains("no fetch handler"), "{logs}");
+}
+
+#[test]
+fn exception_during_module_evaluation_fails_at_start() {
+    let (status, logs) = Brink::start_expecting_failure(worker("throws-at-start.js"), &[]);
+    assert!(!status.success());
+    assert!(logs.contains("failed during module evaluation"), "{logs}");
+}
+
+#[test]
+fn missing_entry_file_fails_at_start() {
+    let (status, logs) = Brink::start_expecting_failure(worker("does-not-exist.js"), &[]);
+    assert!(!status.success());
+    assert!(logs.contains("does-not-exist.js"), "{logs}");
+}
+
+#[tokio::test]
+async fn uncaught_exception_is_a_500_without_stack_and_logged_with_stack() {
+    let brink = Brink::start(worker("errors.js"), &[]);
+    for path in ["/throw", "/throw-sync", "/reject"] {
+        let response = client().get(brink.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 500, "{path}");
+        let body = response.text().await.unwrap();
+        assert_eq!(body, "Worker threw an exception\n", "{path}");
+        assert!(!body.contains("at "), "stack leaked to the client for {path}");
+    }
+    assert!(brink.wait_for_log("boom from the worker", Duration::from_secs(5)), "{}", brink.logs());
+    assert!(brink.logs().contains("deeplyNested"), "stack missing from the log:\n{}", brink.logs());
+    assert!(brink.wait_for_log("rejected later", Duration::from_secs(5)), "{}", brink.logs());
+    // The isolate is fine afterwards.
+    let ok = client().get(brink.url("/ok")).send().await.unwrap();
+    assert_eq!(ok.text().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn non_response_return_is_a_clear_500() {
+    let brink = Brink::start(worker("errors.js"), &[]);
+    for path in ["/not-response", "/undefined"] {
+        let response = client().get(brink.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 500);
+    }
+    assert!(brink.wait_for_log("instead of a Response", Duration::from_secs(5)), "{}", brink.logs());
+    assert!(brink.logs().contains("returned an Object instead of a Response") || brink.logs().contains("returned a Object"), "{}", brink.logs());
+    assert!(brink.wait_for_log("returned undefined instead of a Response", Duration::from_secs(5)), "{}", brink.logs());
+}
+
+#[tokio::test]
+async fn infinite_loop_is_terminated_and_the_worker_recovers() {
+    let brink = Brink::start(worker("errors.js"), &["--cpu-ms", "200"]);
+    let response = client().get(brink.url("/loop")).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.text().await.unwrap(), "Worker exceeded resource limits\n");
+    assert!(brink.logs().contains("CPU time limit"), "{}", brink.logs());
+    let ok = client().get(brink.url("/ok")).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn unbounded_allocation_is_stopped_and_the_worker_recovers() {
+    let brink = Brink::start(worker("errors.js"), &["--heap-mib", "64", "--cpu-ms", "5000"]);
+    let response = client().get(brink.url("/alloc")).send().await.unwrap();
+    assert_eq!(response.status(), 503, "{}", brink.logs());
+    let ok = client().get(brink.url("/ok")).send().await.unwrap();
+    assert_eq!(ok.text().await.unwrap(), "ok");
+    assert!(brink.peak_rss() < 1024 * 1024 * 1024, "memory was not bounded");
+}
+
+#[tokio::test]
+async fn a_handler_that_never_responds_times_out() {
+    let brink = Brink::start(worker("errors.js"), &["--wall-ms", "500"]);
+    let response = client().get(brink.url("/never")).send().await.unwrap();
+    assert_eq!(response.status(), 504);
+    let ok = client().get(brink.url("/ok")).send().await.unwrap();
+    assert_eq!(ok.text().await.unwrap(), "ok");
+}

@@ -1,0 +1,5 @@
+import { punctuation } from "./punctuation.js";
+
+export function greet(name) {
+  return `hello, ${name}${punctuation}`;
+}

@@ -1,0 +1,1 @@
+export const notAWorker = 1;

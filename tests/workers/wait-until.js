@@ -1,0 +1,14 @@
+// Responds at once; the waitUntil work reports to the origin later.
+export default {
+  fetch(request, env, ctx) {
+    const { searchParams } = new URL(request.url);
+    const delay = Number(searchParams.get("delay") ?? 300);
+    ctx.waitUntil(
+      (async () => {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        await fetch(`${env.ORIGIN}/waited?tag=${searchParams.get("tag")}`, { method: "POST", body: "done" });
+      })(),
+    );
+    return new Response("responded before the background work");
+  },
+};
