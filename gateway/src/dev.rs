@@ -15,6 +15,9 @@ pub enum DevError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// The KV store could not be opened.
+    #[error("{0}")]
+    Kv(#[from] brink_kv::KvError),
     /// The worker's code did not load.
     #[error("{0}")]
     Worker(#[from] brink_runtime::WorkerError),
@@ -36,10 +39,12 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
     config.validate()?;
     // One warm isolate in reserve replaces a terminated one quickly.
     let pool = IsolatePool::new(1, config.limits.clone());
+    let kv = bind_kv(&config)?;
     let spec = WorkerSpec {
         name: config.name.clone(),
         entry: config.entry.clone(),
         vars: config.vars.clone(),
+        kv,
         outbound: OutboundPolicy { allowed_private_hosts: config.allowed_private_hosts.clone() },
         isolates: config.isolates,
     };
@@ -52,4 +57,19 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
     let router = Arc::new(Router::catch_all(worker));
     server::serve(listener, router, config.max_request_body, config.shutdown_grace, shutdown).await?;
     Ok(())
+}
+
+/// Opens the embedded store (only if the worker binds a namespace) and
+/// resolves each binding to its namespace.
+fn bind_kv(config: &DevConfig) -> Result<Vec<(String, brink_kv::KvNamespace)>, DevError> {
+    if config.kv.is_empty() {
+        return Ok(Vec::new());
+    }
+    let store = brink_kv::KvStore::open(&config.data_dir, brink_kv::KvOptions::default())?;
+    let mut bound = Vec::new();
+    for binding in &config.kv {
+        bound.push((binding.binding.clone(), store.namespace(&binding.namespace)?));
+    }
+    tracing::info!(data_dir = %config.data_dir.display(), namespaces = bound.len(), "KV store open");
+    Ok(bound)
 }

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod dev;
+pub mod kv_cli;
 pub mod logging;
 pub mod router;
 pub mod server;

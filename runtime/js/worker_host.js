@@ -12,6 +12,7 @@ import {
   op_brink_wait_until_done,
   op_brink_wait_until_started,
 } from "ext:core/ops";
+import { KvNamespace } from "ext:brink_runtime/kv.js";
 
 const {
   ArrayPrototypePush,
@@ -322,5 +323,6 @@ export function installWorkerHost({ consoleModule, request, response, streams, e
     dispatchFetch,
     startWorker,
     defineBindingGlobals,
+    createKvNamespace: (handle) => new KvNamespace(handle),
   };
 }

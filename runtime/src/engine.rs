@@ -12,6 +12,9 @@ use deno_core::{v8, JsRuntime, RuntimeOptions};
 use deno_permissions::{Permissions, PermissionsContainer, RuntimePermissionDescriptorParser, UnaryPermission};
 
 use crate::api::console::{op_brink_log, LogIdentity};
+use crate::api::kv::{
+    op_brink_kv_atomic, op_brink_kv_delete, op_brink_kv_get, op_brink_kv_get_many, op_brink_kv_list, op_brink_kv_put,
+};
 use crate::api::outbound_fetch::{check_outbound_request, GuardedResolver, OutboundPolicy, SharedPolicy};
 use crate::api::request::{
     op_brink_count_subrequest, op_brink_respond, op_brink_respond_error, op_brink_respond_stream,
@@ -38,9 +41,15 @@ deno_core::extension!(
         op_brink_wait_until_started,
         op_brink_wait_until_done,
         op_brink_count_subrequest,
+        op_brink_kv_get,
+        op_brink_kv_get_many,
+        op_brink_kv_put,
+        op_brink_kv_delete,
+        op_brink_kv_list,
+        op_brink_kv_atomic,
     ],
     esm_entry_point = "ext:brink_runtime/bootstrap.js",
-    esm = [dir "js", "bootstrap.js", "worker_host.js"],
+    esm = [dir "js", "bootstrap.js", "worker_host.js", "kv.js"],
     state = |state| {
         state.put(RequestTable::default());
         state.put(LogIdentity::default());

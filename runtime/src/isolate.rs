@@ -15,6 +15,7 @@ use http_body::Body;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::console::LogIdentity;
+use crate::api::kv::KvBindings;
 use crate::api::outbound_fetch::{install_policy, OutboundPolicy};
 use crate::api::request::{RequestBodyResource, RequestTable, ResponseSender};
 use crate::body::RequestBody;
@@ -35,6 +36,8 @@ pub struct WorkerCode {
     /// Plain-text bindings: `env.NAME` (or the global `NAME` in
     /// service-worker format).
     pub vars: Vec<(String, String)>,
+    /// KV bindings: `env.NAME` → namespace.
+    pub kv: Vec<(String, brink_kv::KvNamespace)>,
     /// Where outbound `fetch()` may go.
     pub outbound: OutboundPolicy,
     /// Limits to enforce.
@@ -145,6 +148,7 @@ struct HostFunctions {
     dispatch_fetch: v8::Global<v8::Function>,
     start_worker: v8::Global<v8::Function>,
     define_binding_globals: v8::Global<v8::Function>,
+    create_kv_namespace: v8::Global<v8::Function>,
 }
 
 impl HostFunctions {
@@ -169,6 +173,7 @@ impl HostFunctions {
             dispatch_fetch: function("dispatchFetch")?,
             start_worker: function("startWorker")?,
             define_binding_globals: function("defineBindingGlobals")?,
+            create_kv_namespace: function("createKvNamespace")?,
         })
     }
 }
@@ -263,10 +268,11 @@ async fn load_worker(
         let mut state = op_state.borrow_mut();
         state.put(LogIdentity { worker: code.name.clone(), isolate: id });
         state.borrow_mut::<RequestTable>().subrequest_limit = code.limits.subrequests;
+        state.put(KvBindings::new(code.kv.iter().map(|(_, namespace)| namespace.clone()).collect()));
     }
     let source = std::fs::read_to_string(&code.entry)
         .map_err(|e| WorkerError::Load(format!("cannot read {}: {e}", code.entry.display())))?;
-    let env = make_env(runtime, code)?;
+    let env = make_env(runtime, host, code)?;
     if !looks_like_module(&source) {
         call_host(runtime, &host.define_binding_globals, |_scope| Ok(vec![]), Some(&env))?;
     }
@@ -302,9 +308,20 @@ fn looks_like_module(source: &str) -> bool {
     })
 }
 
-fn make_env(runtime: &mut JsRuntime, code: &WorkerCode) -> Result<v8::Global<v8::Value>, WorkerError> {
+fn make_env(runtime: &mut JsRuntime, host: &HostFunctions, code: &WorkerCode) -> Result<v8::Global<v8::Value>, WorkerError> {
     deno_core::scope!(scope, runtime);
     let env = v8::Object::new(scope);
+    let create_kv_namespace = v8::Local::new(scope, &host.create_kv_namespace);
+    for (handle, (name, _)) in code.kv.iter().enumerate() {
+        let oom = || WorkerError::Engine("out of memory".into());
+        let key = v8::String::new(scope, name).ok_or_else(oom)?;
+        let handle = v8::Integer::new(scope, handle as i32).into();
+        let undefined = v8::undefined(scope).into();
+        let namespace = create_kv_namespace
+            .call(scope, undefined, &[handle])
+            .ok_or_else(|| WorkerError::Engine("could not create a KV binding".into()))?;
+        env.set(scope, key.into(), namespace);
+    }
     for (name, value) in &code.vars {
         let oom = || WorkerError::Engine("out of memory".into());
         let key = v8::String::new(scope, name).ok_or_else(oom)?;

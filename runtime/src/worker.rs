@@ -25,6 +25,8 @@ pub struct WorkerSpec {
     pub entry: PathBuf,
     /// `env.NAME = value` bindings.
     pub vars: Vec<(String, String)>,
+    /// KV bindings: `env.NAME` → namespace.
+    pub kv: Vec<(String, brink_kv::KvNamespace)>,
     /// Where outbound `fetch()` may go.
     pub outbound: OutboundPolicy,
     /// Isolates serving this worker in parallel (each has its own globals,
@@ -54,6 +56,7 @@ impl Worker {
             entry,
             root,
             vars: spec.vars,
+            kv: spec.kv,
             outbound: spec.outbound,
             limits: pool.limits().clone(),
         });

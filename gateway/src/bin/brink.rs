@@ -21,6 +21,72 @@ struct Cli {
 enum Command {
     /// Serve one worker locally; every host name is routed to it.
     Dev(DevArgs),
+    /// Read and write a local KV namespace (refuses while brink holds the store).
+    Kv(KvArgs),
+}
+
+#[derive(clap::Args)]
+struct KvArgs {
+    /// The namespace to operate on.
+    #[arg(long, global = true, default_value = "")]
+    namespace: String,
+    /// Where the embedded KV store keeps its data.
+    #[arg(long, global = true, default_value = ".brink")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    operation: KvOperation,
+}
+
+#[derive(Subcommand)]
+enum KvOperation {
+    /// Print a key's value to stdout.
+    Get { key: String },
+    /// Store a value (from the argument, or stdin when VALUE is omitted).
+    Put {
+        key: String,
+        value: Option<String>,
+        /// Seconds until the key expires.
+        #[arg(long)]
+        ttl: Option<u64>,
+        /// Metadata as JSON.
+        #[arg(long)]
+        metadata: Option<String>,
+    },
+    /// Delete a key.
+    Delete { key: String },
+    /// List keys as JSON lines.
+    List {
+        #[arg(long)]
+        prefix: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+fn run_kv(args: KvArgs) -> Result<(), String> {
+    use brink_gateway::kv_cli::{run, KvCommand};
+    use std::io::Read;
+    if args.namespace.is_empty() {
+        return Err("--namespace is required".into());
+    }
+    let command = match args.operation {
+        KvOperation::Get { key } => KvCommand::Get { key },
+        KvOperation::Put { key, value, ttl, metadata } => {
+            let value = match value {
+                Some(value) => value.into_bytes(),
+                None => {
+                    let mut buffer = Vec::new();
+                    std::io::stdin().read_to_end(&mut buffer).map_err(|e| e.to_string())?;
+                    buffer
+                }
+            };
+            let options = brink_kv::PutOptions { expiration: None, expiration_ttl: ttl, metadata };
+            KvCommand::Put { key, value: value.into(), options }
+        }
+        KvOperation::Delete { key } => KvCommand::Delete { key },
+        KvOperation::List { prefix, limit } => KvCommand::List { prefix, limit },
+    };
+    run(&args.data_dir, &args.namespace, command, &mut std::io::stdout().lock()).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args)]
@@ -108,6 +174,15 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Kv(args) => {
+            return match run_kv(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Dev(args) => runtime.block_on(brink_gateway::dev::run(
             args.into_config(),
             brink_gateway::server::shutdown_signal(),
