@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building and testing Brink needs on a fresh Debian machine.
+# Idempotent: installs only what is missing.
+#   cmake, libsimde-dev  the QuickJS engine's WebAssembly interpreter (WAMR)
+#                        builds with CMake against Debian's SIMDe headers
+#   clang, pkg-config    C/C++ toolchain pieces used by -sys crates
+#   wrk, curl, libc++1   benchmarks (wrk load, workerd needs libc++1)
+set -euo pipefail
+
+packages=(cmake libsimde-dev build-essential pkg-config curl)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(wrk libc++1)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg -s "$package" >/dev/null 2>&1; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "installing: ${missing[*]}" >&2
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo not found; install Rust (https://rustup.rs) first" >&2
+  exit 1
+fi
