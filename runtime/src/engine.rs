@@ -20,6 +20,7 @@ use crate::api::request::{
     op_brink_count_subrequest, op_brink_respond, op_brink_respond_error, op_brink_respond_stream,
     op_brink_wait_until_done, op_brink_wait_until_started, RequestTable,
 };
+use crate::embedded_js::with_embedded_sources;
 use crate::error::WorkerError;
 use crate::limits::Limits;
 use crate::module_loader::WorkerModuleLoader;
@@ -96,7 +97,10 @@ pub fn new_blank_isolate(limits: &Limits) -> Result<BlankIsolate, WorkerError> {
             deno_crypto::deno_crypto::init(None),
             deno_net::init(),
             brink_runtime::init(),
-        ],
+        ]
+        .into_iter()
+        .map(with_embedded_sources)
+        .collect(),
         create_params: Some(create_params),
         ..Default::default()
     })

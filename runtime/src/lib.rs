@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod body;
+mod embedded_js;
 pub mod engine;
 pub mod error;
 pub mod isolate;
