@@ -66,6 +66,14 @@ impl KvNamespace {
         Ok(entry)
     }
 
+    /// Answers `get(key, Some(max_age))` from the read cache alone: `None`
+    /// when the cache cannot answer (the caller then does a full `get`).
+    /// Never touches storage, so it is cheap enough for the isolate thread.
+    pub fn get_cached(&self, key: &str, max_age: Duration) -> Result<Option<Option<KvEntry>>, KvError> {
+        validate_key("get", key)?;
+        Ok(self.store.cache.lookup(&self.name, key, max_age, unix_millis_now()))
+    }
+
     /// Reads up to 100 keys; results are in the order of `keys`.
     pub fn get_many(
         &self,

@@ -27,13 +27,20 @@ function checkKey(method, key) {
   }
 }
 
+const VALUE_TYPES = ["text", "json", "arrayBuffer", "stream"];
+
 function readOptions(method, options) {
   if (options === undefined || options === null) return {};
-  if (typeof options === "string") return { type: options };
-  if (typeof options !== "object") {
+  const opts = typeof options === "string" ? { type: options } : options;
+  if (typeof opts !== "object") {
     throw new TypeError(`KV ${method}() failed: options must be an object or a type string`);
   }
-  return options;
+  if (opts.type !== undefined && !VALUE_TYPES.includes(opts.type)) {
+    throw new TypeError(
+      `KV ${method}() failed: unknown type ${JSONStringify(opts.type)}; use "text", "json", "arrayBuffer" or "stream"`,
+    );
+  }
+  return opts;
 }
 
 function cacheTtlOf(options) {
@@ -114,7 +121,8 @@ function encodePutOptions(method, options) {
     if (value === undefined || value === null) continue;
     const number = typeof value === "string" ? Number(value) : value;
     if (typeof number !== "number" || !Number.isFinite(number) || number < 0) {
-      throw new TypeError(`KV ${method}() failed: ${name} must be a non-negative number of seconds, got ${JSONStringify(value)}`);
+      const shown = typeof value === "number" ? String(value) : JSONStringify(value);
+      throw new TypeError(`KV ${method}() failed: ${name} must be a non-negative number of seconds, got ${shown}`);
     }
     out[name] = number;
   }

@@ -178,10 +178,9 @@ export default {
     const url = new URL(request.url);
     const params = url.searchParams;
     try {
+      if (url.pathname === "/bindings") return Response.json(Object.keys(env).sort());
       const kv = ns(env, params);
       switch (url.pathname) {
-        case "/bindings":
-          return Response.json(Object.keys(env).sort());
         case "/put": {
           await kv.put(params.get("key"), await valueFrom(request, params.get("as")), putOptions(request, params));
           return Response.json({ ok: true });

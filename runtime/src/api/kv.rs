@@ -90,7 +90,15 @@ pub async fn op_brink_kv_get(
     cache_ttl_seconds: f64,
 ) -> Result<Option<JsEntry>, JsErrorBox> {
     let namespace = namespace(&state, handle)?;
-    let entry = blocking(move || namespace.get(&key, cache_ttl(cache_ttl_seconds))).await?;
+    let max_age = cache_ttl(cache_ttl_seconds);
+    // A cache hit is answered on the isolate thread: a hand-off to the
+    // blocking pool would cost more than the lookup itself.
+    if let Some(max_age) = max_age {
+        if let Some(hit) = namespace.get_cached(&key, max_age).map_err(js_error)? {
+            return Ok(to_js(hit));
+        }
+    }
+    let entry = blocking(move || namespace.get(&key, max_age)).await?;
     Ok(to_js(entry))
 }
 
@@ -116,10 +124,14 @@ pub struct JsPutOptions {
     metadata: Option<String>,
 }
 
-fn whole_seconds(value: Option<f64>, name: &str) -> Result<Option<u64>, JsErrorBox> {
+/// Whole seconds from a JS number. A TTL rounds up (a key lives at least as
+/// long as asked); an absolute expiration rounds down.
+fn whole_seconds(value: Option<f64>, name: &str, round_up: bool) -> Result<Option<u64>, JsErrorBox> {
     match value {
         None => Ok(None),
-        Some(v) if v.is_finite() && v >= 0.0 && v <= u64::MAX as f64 => Ok(Some(v.floor() as u64)),
+        Some(v) if v.is_finite() && v >= 0.0 && v <= u64::MAX as f64 => {
+            Ok(Some(if round_up { v.ceil() } else { v.floor() } as u64))
+        }
         Some(v) => Err(JsErrorBox::type_error(format!("KV put() failed: {name} must be a non-negative number of seconds, got {v}"))),
     }
 }
@@ -127,8 +139,8 @@ fn whole_seconds(value: Option<f64>, name: &str) -> Result<Option<u64>, JsErrorB
 impl JsPutOptions {
     fn into_put_options(self) -> Result<PutOptions, JsErrorBox> {
         Ok(PutOptions {
-            expiration: whole_seconds(self.expiration, "expiration")?,
-            expiration_ttl: whole_seconds(self.expiration_ttl, "expirationTtl")?,
+            expiration: whole_seconds(self.expiration, "expiration", false)?,
+            expiration_ttl: whole_seconds(self.expiration_ttl, "expirationTtl", true)?,
             metadata: self.metadata,
         })
     }

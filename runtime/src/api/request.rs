@@ -111,21 +111,37 @@ fn body_bytes(scope: &mut v8::PinScope<'_, '_>, body: v8::Local<v8::Value>) -> O
     Some(Bytes::from(body.to_rust_string_lossy(scope)))
 }
 
+/// Reads a flat `[name, value, name, value, ...]` array of byte strings
+/// directly, which is several times cheaper than serde on the hot path.
+fn header_list(scope: &mut v8::PinScope<'_, '_>, headers: v8::Local<v8::Value>) -> Result<Vec<ByteString>, WorkerError> {
+    let invalid = || WorkerError::Exception("TypeError: invalid response headers".into());
+    let array = v8::Local::<v8::Array>::try_from(headers).map_err(|_| invalid())?;
+    let mut list = Vec::with_capacity(array.length() as usize);
+    for index in 0..array.length() {
+        let item = array.get_index(scope, index).ok_or_else(invalid)?;
+        let text = v8::Local::<v8::String>::try_from(item).map_err(|_| invalid())?;
+        let mut bytes = vec![0u8; text.length()];
+        text.write_one_byte_v2(scope, 0, &mut bytes, v8::WriteFlags::empty());
+        list.push(ByteString::from(bytes));
+    }
+    Ok(list)
+}
+
 /// The worker answered with a status, headers and a body known in full.
-#[op2]
+#[op2(fast)]
 pub fn op_brink_respond(
     scope: &mut v8::PinScope<'_, '_>,
     state: Rc<RefCell<OpState>>,
     #[smi] id: u32,
     #[smi] status: u32,
-    #[serde] headers: Vec<ByteString>,
+    headers: v8::Local<v8::Value>,
     body: v8::Local<v8::Value>,
 ) {
     let body = match body_bytes(scope, body) {
         Some(bytes) => ResponseBody::full(bytes),
         None => ResponseBody::empty(),
     };
-    let result = build_response(status, headers, body);
+    let result = header_list(scope, headers).and_then(|headers| build_response(status, headers, body));
     state.borrow_mut().borrow_mut::<RequestTable>().complete(id, result);
 }
 

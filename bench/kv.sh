@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# KV benchmark: the same KV workloads, from inside a worker over HTTP, on Brink
+# (Workers KV binding, embedded redb store) and on Deno KV (`Deno.openKv()` under
+# `deno serve --unstable-kv`, embedded SQLite), in one run, with ratios.
+#
+#   bash bench/kv.sh
+#   DURATION=10 RUNTIMES=brink bash bench/kv.sh
+#
+# Workloads (bench/kv/brink-worker.js, bench/kv/deno-worker.js):
+#   base          a request that touches no KV (the baseline)
+#   get-cached    get of an existing 100-byte value; Brink: cacheTtl 60 (read cache),
+#                 Deno: consistency "eventual" (Deno KV has no read cache)
+#   get-uncached  Brink: cacheTtl 0 (reads redb every time); Deno: strong get
+#   put           put of a unique key, 1 KiB value; both fsync each commit
+# Each is loaded twice with wrk: -c$CONNECTIONS for throughput, then -c1 for latency.
+# "Added latency" of a workload = its -c1 latency minus the baseline's -c1 latency,
+# in µs: both the p50 difference and the mean difference (1e6/rps at -c1, where
+# one request is in flight at a time).
+#
+# Environment (all optional):
+#   DURATION     seconds of measured load per run (default 5, 1-300)
+#   RUNTIMES     subset of: brink deno (default: both)
+#   CONNECTIONS  wrk -c for the throughput runs (default 50)
+#   BRINK_BIN    a brink binary; when set, no cargo build
+#   BRINK_BUILD  0 skips `cargo build --release -p brink-gateway` (default 1)
+# Raw results: bench/results/kv-latest.jsonl.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+RESULTS_FILE="$BENCH_DIR/results/kv-latest.jsonl"
+
+DURATION=${DURATION:-5}
+RUNTIMES=${RUNTIMES:-brink deno}
+CONNECTIONS=${CONNECTIONS:-50}
+BRINK_BUILD=${BRINK_BUILD:-1}
+WARMUP_SECONDS=1
+READY_TIMEOUT_SECONDS=30
+WORKLOADS="base get-cached get-uncached put"
+# Targets from the KV issue, in µs added to a request (Brink only).
+declare -A TARGET_US=([get-cached]=50 [get-uncached]=300)
+
+declare -A BIN=() VERSION=()
+declare -A RPS=() P50=() P99=() ERR=()   # key "runtime/workload/conc" (conc = many|one)
+
+WORK_DIR=""
+SERVER_PID=""
+WRK_PID=""
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+stop_server() {
+  local pid=$SERVER_PID i
+  [[ -n $pid ]] || return 0
+  SERVER_PID=""
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  if [[ -n $WRK_PID ]]; then kill "$WRK_PID" 2>/dev/null || true; fi
+  stop_server
+  if [[ -n $WORK_DIR ]]; then rm -rf "$WORK_DIR"; fi
+}
+trap cleanup EXIT
+trap 'echo >&2; warn "interrupted"; exit 130' INT
+trap 'warn "terminated"; exit 143' TERM
+
+free_port() {
+  local port i
+  for ((i = 0; i < 100; i++)); do
+    port=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  die "found no free port on 127.0.0.1"
+}
+
+first_working_bin() {
+  local candidate
+  for candidate in "$@"; do
+    if [[ -x $candidate ]] && "$candidate" --version >/dev/null 2>&1; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+version_of() {
+  { "$1" --version 2>/dev/null || true; } |
+    awk 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^v?[0-9]/) { print $i; exit } }'
+}
+
+setup() {
+  command -v wrk >/dev/null || die "wrk is required (apt-get install wrk, or run bench/run.sh once)"
+  command -v curl >/dev/null || die "curl is required"
+  local runtime
+  for runtime in $RUNTIMES; do
+    case $runtime in
+      brink)
+        local bin=${BRINK_BIN:-$REPO_DIR/target/release/brink}
+        if [[ -z ${BRINK_BIN:-} && $BRINK_BUILD == 1 ]]; then
+          log "building brink (cargo build --release -p brink-gateway)"
+          (cd "$REPO_DIR" && cargo build --release -p brink-gateway) || die "brink build failed; not measuring a stale binary"
+        fi
+        [[ -x $bin ]] || die "no brink binary at $bin"
+        BIN[brink]=$bin
+        VERSION[brink]=$(version_of "$bin")
+        VERSION[brink]=${VERSION[brink]:-dev}
+        ;;
+      deno)
+        local nm="$BENCH_DIR/node_modules"
+        BIN[deno]=$(first_working_bin "$nm"/@deno/linux-*/deno "$nm/deno/deno" "$nm/.bin/deno") ||
+          die "deno not found in bench/node_modules: run bench/run.sh once (or: cd bench && npm install)"
+        VERSION[deno]=$(version_of "${BIN[deno]}")
+        ;;
+      *) die "unknown runtime '$runtime' (known: brink deno)" ;;
+    esac
+    log "$runtime ${VERSION[$runtime]}: ${BIN[$runtime]#"$REPO_DIR/"}"
+  done
+}
+
+start_brink() {
+  local port=$1 data=$2 logfile=$3
+  setsid "${BIN[brink]}" dev "$BENCH_DIR/kv/brink-worker.js" --port "$port" --host 127.0.0.1 \
+    --kv KV --data-dir "$data" >"$logfile" 2>&1 </dev/null &
+  SERVER_PID=$!
+}
+
+start_deno() {
+  local port=$1 data=$2 logfile=$3
+  mkdir -p "$data"
+  KV_PATH="$data/kv.sqlite" DENO_NO_UPDATE_CHECK=1 setsid "${BIN[deno]}" serve --unstable-kv \
+    --allow-env=KV_PATH --allow-read="$data" --allow-write="$data" \
+    --port "$port" --host 127.0.0.1 "$BENCH_DIR/kv/deno-worker.js" >"$logfile" 2>&1 </dev/null &
+  SERVER_PID=$!
+}
+
+wait_until_ready() {
+  local url=$1 deadline=$((SECONDS + READY_TIMEOUT_SECONDS))
+  while ((SECONDS < deadline)); do
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "exited before answering"; return 1; }
+    curl -s -o /dev/null --max-time 1 "$url" && return 0
+    sleep 0.1
+  done
+  echo "did not answer within ${READY_TIMEOUT_SECONDS}s"
+  return 1
+}
+
+# run_wrk <connections> <seconds> <url> <report>: wrk in its own session so Ctrl-C
+# reaches only this script, whose trap stops wrk and the server.
+run_wrk() {
+  setsid wrk -t1 -c"$1" -d"$2s" --latency "$3" >"$4" 2>&1 </dev/null &
+  WRK_PID=$!
+  wait "$WRK_PID" || true
+  WRK_PID=""
+}
+
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+    printf "%.4f", n
+  }'
+}
+
+parse_wrk() {
+  awk '
+    /Requests\/sec:/ { rps = $2 }
+    $1 == "50%" { p50 = $2 }
+    $1 == "99%" { p99 = $2 }
+    /Non-2xx or 3xx responses:/ { errors += $NF }
+    /Socket errors:/ { for (i = 4; i <= NF; i += 2) { v = $i; gsub(/,/, "", v); errors += v } }
+    END { printf "%s %s %s %d\n", rps, p50, p99, errors }
+  '
+}
+
+# measure_one <runtime> <workload> <conc: many|one> <base url>
+measure_one() {
+  local runtime=$1 workload=$2 conc=$3 base=$4 connections report rps p50 p99 errors
+  connections=$CONNECTIONS
+  [[ $conc == one ]] && connections=1
+  report="$WORK_DIR/wrk-$runtime-$workload-$conc.out"
+  run_wrk "$connections" "$WARMUP_SECONDS" "$base/$workload" "$report"
+  run_wrk "$connections" "$DURATION" "$base/$workload" "$report"
+  read -r rps p50 p99 errors < <(parse_wrk <"$report")
+  [[ -n $rps && -n $p50 && -n $p99 ]] || die "$runtime $workload: cannot parse wrk output: $(cat "$report")"
+  p50=$(to_ms "$p50")
+  p99=$(to_ms "$p99")
+  ((errors == 0)) || warn "$runtime $workload -c$connections: $errors errors"
+  local key="$runtime/$workload/$conc"
+  RPS[$key]=$rps P50[$key]=$p50 P99[$key]=$p99 ERR[$key]=$errors
+  printf '{"time":"%s","runtime":"%s","version":"%s","workload":"%s","connections":%s,"duration_s":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"errors":%s,"cores":%s,"load1":%s}\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$runtime" "${VERSION[$runtime]}" "$workload" "$connections" \
+    "$DURATION" "$rps" "$p50" "$p99" "$errors" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" >>"$RESULTS_FILE"
+  log "$runtime $workload -c$connections: $rps req/s, p50 ${p50} ms, p99 ${p99} ms"
+}
+
+measure_runtime() {
+  local runtime=$1 port base data logfile reason workload body
+  port=$(free_port)
+  base="http://127.0.0.1:$port"
+  data="$WORK_DIR/$runtime-data"
+  logfile="$WORK_DIR/$runtime.log"
+  log "$runtime on port $port (data in $data)"
+  "start_$runtime" "$port" "$data" "$logfile"
+  if ! reason=$(wait_until_ready "$base/base"); then
+    tail -n 20 "$logfile" >&2 || true
+    die "$runtime: $reason"
+  fi
+  [[ $(curl -s --max-time 5 "$base/setup") == ok ]] || die "$runtime: /setup failed: $(tail -n 5 "$logfile")"
+  # Every workload must answer correctly before it is timed.
+  for workload in $WORKLOADS; do
+    body=$(curl -s --max-time 5 "$base/$workload")
+    case $workload in
+      get-*) [[ $body == "$(printf 'v%.0s' {1..100})" ]] || die "$runtime $workload: wrong body '${body:0:80}'" ;;
+      *) [[ $body == ok ]] || die "$runtime $workload: wrong body '${body:0:80}'" ;;
+    esac
+  done
+  for workload in $WORKLOADS; do
+    measure_one "$runtime" "$workload" many "$base"
+    measure_one "$runtime" "$workload" one "$base"
+  done
+  stop_server
+}
+
+# µs a workload adds to a request at -c1: "<p50 diff> <mean diff>".
+added_us() {
+  local runtime=$1 workload=$2
+  awk -v p="${P50[$runtime/$workload/one]}" -v pb="${P50[$runtime/base/one]}" \
+    -v r="${RPS[$runtime/$workload/one]}" -v rb="${RPS[$runtime/base/one]}" \
+    'BEGIN { printf "%.0f %.0f\n", (p - pb) * 1000, 1e6 / r - 1e6 / rb }'
+}
+
+report() {
+  local runtime workload k1 kc added_p50 added_mean verdict ratio
+  echo
+  echo "# Brink KV benchmark — $(nproc) cores, $(date -u +%Y-%m-%d), 1-min load now $(cut -d' ' -f1 /proc/loadavg)"
+  echo "# wrk -t1, ${DURATION}s per run after ${WARMUP_SECONDS}s warm-up; throughput at -c$CONNECTIONS, latency at -c1"
+  echo
+  printf '%-6s %-13s %10s %9s %9s | %9s %9s %9s | %11s %12s  %s\n' runtime workload \
+    "req/s" "p50 ms" "p99 ms" "c1 req/s" "c1 p50" "c1 p99" "+µs p50 c1" "+µs mean c1" "target"
+  for runtime in $RUNTIMES; do
+    for workload in $WORKLOADS; do
+      kc="$runtime/$workload/many" k1="$runtime/$workload/one"
+      added_p50="-" added_mean="-" verdict=""
+      if [[ $workload != base ]]; then
+        read -r added_p50 added_mean < <(added_us "$runtime" "$workload")
+      fi
+      if [[ $runtime == brink && -n ${TARGET_US[$workload]:-} ]]; then
+        verdict="≤ ${TARGET_US[$workload]} µs: $(awk -v a="$added_p50" -v t="${TARGET_US[$workload]}" 'BEGIN { print (a <= t ? "met" : "MISSED") }')"
+      fi
+      printf '%-6s %-13s %10.0f %9.3f %9.3f | %9.0f %9.3f %9.3f | %11s %12s  %s\n' "$runtime" "$workload" \
+        "${RPS[$kc]}" "${P50[$kc]}" "${P99[$kc]}" "${RPS[$k1]}" "${P50[$k1]}" "${P99[$k1]}" \
+        "$added_p50" "$added_mean" "$verdict"
+    done
+  done
+  if [[ -n ${RPS[brink/base/many]:-} && -n ${RPS[deno/base/many]:-} ]]; then
+    echo
+    echo "Brink ÷ Deno (req/s; above 1.00x Brink is faster):"
+    printf '%-13s %12s %12s\n' workload "-c$CONNECTIONS" "-c1"
+    for workload in $WORKLOADS; do
+      printf '%-13s %12s %12s\n' "$workload" \
+        "$(awk -v b="${RPS[brink/$workload/many]}" -v d="${RPS[deno/$workload/many]}" 'BEGIN { printf "%.2fx", b / d }')" \
+        "$(awk -v b="${RPS[brink/$workload/one]}" -v d="${RPS[deno/$workload/one]}" 'BEGIN { printf "%.2fx", b / d }')"
+    done
+  fi
+  echo
+  echo "+µs = latency a workload adds to the baseline request at -c1 (p50 difference; mean = 1e6/req/s difference)."
+  echo "Raw results: ${RESULTS_FILE#"$REPO_DIR/"}"
+}
+
+main() {
+  [[ $DURATION =~ ^[0-9]{1,3}$ ]] && ((DURATION >= 1 && DURATION <= 300)) || die "DURATION must be 1-300"
+  [[ $CONNECTIONS =~ ^[0-9]{1,4}$ ]] && ((CONNECTIONS >= 1)) || die "CONNECTIONS must be a positive number"
+  setup
+  WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/brink-kv-bench.XXXXXX")
+  mkdir -p "$(dirname "$RESULTS_FILE")"
+  : >"$RESULTS_FILE"
+  local load
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  if awk -v l="$load" -v c="$(nproc)" 'BEGIN { exit !(l > c / 4) }'; then
+    warn "the machine is busy (1-min load $load on $(nproc) cores): absolute numbers will be low"
+  fi
+  local runtime
+  for runtime in $RUNTIMES; do
+    measure_runtime "$runtime"
+  done
+  report
+}
+
+main "$@"
