@@ -21,6 +21,8 @@ dev: build
 test: deps
 	$(CARGO) build --release --workspace --all-targets
 	$(CARGO) test --release --workspace --no-fail-fast
+	bash js-sdk/test.sh
+	bash deploy/check.sh
 	$(MAKE) check-v8
 
 # The real-V8 engine cannot be downloaded here; type-check it against a

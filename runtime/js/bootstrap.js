@@ -228,6 +228,7 @@ installWorkerHost({
   event,
 });
 
-// A worker must not see the engine's internals.
+// A worker must not see the engine's internals (nor force a collection).
 delete globalThis.Deno;
 delete globalThis.__bootstrap;
+delete globalThis.gc;

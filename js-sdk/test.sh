@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Tests @brink/workers-types: type-checks the example workers and the
+# must-fail cases in test/ with the pinned TypeScript, then runs the package
+# checks with node's test runner. Run from anywhere; `make test` runs it.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+for tool in node npm; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "error: $tool not found; install Node.js 18 or newer (Debian: apt-get install nodejs npm)" >&2
+    exit 1
+  fi
+done
+
+# Install the pinned devDependencies only when the lockfile changed since the
+# last install (npm ci always starts from an empty node_modules).
+stamp=node_modules/.brink-installed-lock.json
+if ! cmp -s package-lock.json "$stamp" 2>/dev/null; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+# The tests use the package by name, as a worker project would after
+# `npm install @brink/workers-types`: link it into its own node_modules.
+mkdir -p node_modules/@brink
+ln -sfn ../.. node_modules/@brink/workers-types
+
+# test/types/mistakes.ts holds `@ts-expect-error` lines: tsc fails if any of
+# them stops being an error, so a clean run proves the types reject them.
+files=$(find test/workers test/types -name '*.ts' | wc -l)
+expected=$(grep -cE '^\s*// @ts-expect-error' test/types/mistakes.ts)
+echo "tsc $(node_modules/.bin/tsc --version | cut -d' ' -f2): type-checking $files files in test/"
+node_modules/.bin/tsc -p test/tsconfig.json
+echo "tsc: passed ($expected mistakes rejected as expected)"
+
+node --test test/package.test.mjs
+echo "js-sdk: tsc passed; node --test passed"
