@@ -77,7 +77,25 @@ fn permissions() -> PermissionsContainer {
     PermissionsContainer::new(Arc::new(parser), permissions)
 }
 
-/// Creates a runtime and runs Brink's bootstrap in it.
+/// The extensions every isolate runs with, in a fixed order (a startup
+/// snapshot must be restored with the same list it was made with).
+fn extensions(fetch_options: deno_fetch::Options) -> Vec<deno_core::Extension> {
+    vec![
+        deno_webidl::deno_webidl::init(),
+        deno_web::deno_web::init(Arc::new(deno_web::BlobStore::default()), None, false, Default::default()),
+        deno_fetch::deno_fetch::init(fetch_options),
+        deno_crypto::deno_crypto::init(None),
+        deno_net::init(),
+        brink_runtime::init(),
+    ]
+    .into_iter()
+    .map(with_embedded_sources)
+    .collect()
+}
+
+/// Creates a runtime with Brink's bootstrap done: restored from the startup
+/// snapshot where the engine has one (`v8`), by running the bootstrap
+/// otherwise (`quickjs`).
 pub fn new_blank_isolate(limits: &Limits) -> Result<BlankIsolate, WorkerError> {
     let outbound: SharedPolicy = Arc::new(RwLock::new(OutboundPolicy::default()));
     let fetch_options = deno_fetch::Options {
@@ -90,21 +108,24 @@ pub fn new_blank_isolate(limits: &Limits) -> Result<BlankIsolate, WorkerError> {
     let create_params = v8::CreateParams::default().heap_limits(0, limits.heap_bytes);
     let runtime = JsRuntime::try_new(RuntimeOptions {
         module_loader: Some(loader.clone()),
-        extensions: vec![
-            deno_webidl::deno_webidl::init(),
-            deno_web::deno_web::init(Arc::new(deno_web::BlobStore::default()), None, false, Default::default()),
-            deno_fetch::deno_fetch::init(fetch_options),
-            deno_crypto::deno_crypto::init(None),
-            deno_net::init(),
-            brink_runtime::init(),
-        ]
-        .into_iter()
-        .map(with_embedded_sources)
-        .collect(),
+        extensions: extensions(fetch_options),
+        startup_snapshot: crate::snapshot::startup_snapshot(),
         create_params: Some(create_params),
         ..Default::default()
     })
     .map_err(|error| WorkerError::Engine(error.to_string()))?;
     runtime.op_state().borrow_mut().put(permissions());
     Ok(BlankIsolate { runtime, loader, outbound })
+}
+
+/// Runs the bootstrap in a runtime made for snapshotting and returns the
+/// snapshot. V8 runs in snapshotting mode or serving mode, never both, so
+/// this runs in a process of its own (see [`crate::snapshot`]).
+pub fn make_startup_snapshot() -> Result<Box<[u8]>, WorkerError> {
+    let runtime = deno_core::JsRuntimeForSnapshot::try_new(RuntimeOptions {
+        extensions: extensions(deno_fetch::Options::default()),
+        ..Default::default()
+    })
+    .map_err(|error| WorkerError::Engine(error.to_string()))?;
+    Ok(runtime.snapshot())
 }

@@ -21,6 +21,7 @@ pub mod isolate;
 pub mod limits;
 pub mod module_loader;
 pub mod pool;
+pub mod snapshot;
 pub mod supervisor;
 pub mod worker;
 

@@ -165,6 +165,18 @@ impl DevArgs {
 
 fn main() -> ExitCode {
     brink_gateway::logging::init();
+    // The startup snapshot is made by this binary re-run in a child process
+    // (see brink_runtime::snapshot).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() == 3 && args[1] == brink_runtime::snapshot::SNAPSHOT_SUBCOMMAND {
+        return match brink_runtime::snapshot::write_startup_snapshot(std::path::Path::new(&args[2])) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
