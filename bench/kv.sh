@@ -26,82 +26,21 @@
 # Raw results: bench/results/kv-latest.jsonl.
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 RESULTS_FILE="$BENCH_DIR/results/kv-latest.jsonl"
 
 DURATION=${DURATION:-5}
 RUNTIMES=${RUNTIMES:-brink deno}
 CONNECTIONS=${CONNECTIONS:-50}
 BRINK_BUILD=${BRINK_BUILD:-1}
-WARMUP_SECONDS=1
-READY_TIMEOUT_SECONDS=30
 WORKLOADS="base get-cached get-uncached put"
 # Targets from the KV issue, in µs added to a request (Brink only).
 declare -A TARGET_US=([get-cached]=50 [get-uncached]=300)
 
 declare -A BIN=() VERSION=()
-declare -A RPS=() P50=() P99=() ERR=()   # key "runtime/workload/conc" (conc = many|one)
-
-WORK_DIR=""
-SERVER_PID=""
-WRK_PID=""
-
-log() { printf '==> %s\n' "$*" >&2; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
-die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
-
-stop_server() {
-  local pid=$SERVER_PID i
-  [[ -n $pid ]] || return 0
-  SERVER_PID=""
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  if [[ -n $WRK_PID ]]; then kill "$WRK_PID" 2>/dev/null || true; fi
-  stop_server
-  if [[ -n $WORK_DIR ]]; then rm -rf "$WORK_DIR"; fi
-}
-trap cleanup EXIT
-trap 'echo >&2; warn "interrupted"; exit 130' INT
-trap 'warn "terminated"; exit 143' TERM
-
-free_port() {
-  local port i
-  for ((i = 0; i < 100; i++)); do
-    port=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  die "found no free port on 127.0.0.1"
-}
-
-first_working_bin() {
-  local candidate
-  for candidate in "$@"; do
-    if [[ -x $candidate ]] && "$candidate" --version >/dev/null 2>&1; then
-      echo "$candidate"
-      return 0
-    fi
-  done
-  return 1
-}
-
-version_of() {
-  { "$1" --version 2>/dev/null || true; } |
-    awk 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^v?[0-9]/) { print $i; exit } }'
-}
+declare -A RPS=() P50=() P99=()   # key "runtime/workload/conc" (conc = many|one)
 
 setup() {
   command -v wrk >/dev/null || die "wrk is required (apt-get install wrk, or run bench/run.sh once)"
@@ -110,19 +49,14 @@ setup() {
   for runtime in $RUNTIMES; do
     case $runtime in
       brink)
-        local bin=${BRINK_BIN:-$REPO_DIR/target/release/brink}
-        if [[ -z ${BRINK_BIN:-} && $BRINK_BUILD == 1 ]]; then
-          log "building brink (cargo build --release -p brink-gateway)"
-          (cd "$REPO_DIR" && cargo build --release -p brink-gateway) || die "brink build failed; not measuring a stale binary"
-        fi
-        [[ -x $bin ]] || die "no brink binary at $bin"
+        local bin
+        bin=$(brink_binary "") || die "not measuring brink: $bin"  # no extra cargo arguments
         BIN[brink]=$bin
         VERSION[brink]=$(version_of "$bin")
         VERSION[brink]=${VERSION[brink]:-dev}
         ;;
       deno)
-        local nm="$BENCH_DIR/node_modules"
-        BIN[deno]=$(first_working_bin "$nm"/@deno/linux-*/deno "$nm/deno/deno" "$nm/.bin/deno") ||
+        BIN[deno]=$(find_peer_bin deno) ||
           die "deno not found in bench/node_modules: run bench/run.sh once (or: cd bench && npm install)"
         VERSION[deno]=$(version_of "${BIN[deno]}")
         ;;
@@ -134,77 +68,34 @@ setup() {
 
 start_brink() {
   local port=$1 data=$2 logfile=$3
-  setsid "${BIN[brink]}" dev "$BENCH_DIR/kv/brink-worker.js" --port "$port" --host 127.0.0.1 \
-    --kv KV --data-dir "$data" >"$logfile" 2>&1 </dev/null &
-  SERVER_PID=$!
+  start_server "$logfile" "${BIN[brink]}" dev "$BENCH_DIR/kv/brink-worker.js" \
+    --port "$port" --host 127.0.0.1 --kv KV --data-dir "$data"
 }
 
 start_deno() {
   local port=$1 data=$2 logfile=$3
   mkdir -p "$data"
-  KV_PATH="$data/kv.sqlite" DENO_NO_UPDATE_CHECK=1 setsid "${BIN[deno]}" serve --unstable-kv \
-    --allow-env=KV_PATH --allow-read="$data" --allow-write="$data" \
-    --port "$port" --host 127.0.0.1 "$BENCH_DIR/kv/deno-worker.js" >"$logfile" 2>&1 </dev/null &
-  SERVER_PID=$!
-}
-
-wait_until_ready() {
-  local url=$1 deadline=$((SECONDS + READY_TIMEOUT_SECONDS))
-  while ((SECONDS < deadline)); do
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "exited before answering"; return 1; }
-    curl -s -o /dev/null --max-time 1 "$url" && return 0
-    sleep 0.1
-  done
-  echo "did not answer within ${READY_TIMEOUT_SECONDS}s"
-  return 1
-}
-
-# run_wrk <connections> <seconds> <url> <report>: wrk in its own session so Ctrl-C
-# reaches only this script, whose trap stops wrk and the server.
-run_wrk() {
-  setsid wrk -t1 -c"$1" -d"$2s" --latency "$3" >"$4" 2>&1 </dev/null &
-  WRK_PID=$!
-  wait "$WRK_PID" || true
-  WRK_PID=""
-}
-
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-    printf "%.4f", n
-  }'
-}
-
-parse_wrk() {
-  awk '
-    /Requests\/sec:/ { rps = $2 }
-    $1 == "50%" { p50 = $2 }
-    $1 == "99%" { p99 = $2 }
-    /Non-2xx or 3xx responses:/ { errors += $NF }
-    /Socket errors:/ { for (i = 4; i <= NF; i += 2) { v = $i; gsub(/,/, "", v); errors += v } }
-    END { printf "%s %s %s %d\n", rps, p50, p99, errors }
-  '
+  KV_PATH="$data/kv.sqlite" DENO_NO_UPDATE_CHECK=1 start_server "$logfile" "${BIN[deno]}" \
+    serve --unstable-kv --allow-env=KV_PATH --allow-read="$data" --allow-write="$data" \
+    --port "$port" --host 127.0.0.1 "$BENCH_DIR/kv/deno-worker.js"
 }
 
 # measure_one <runtime> <workload> <conc: many|one> <base url>
 measure_one() {
-  local runtime=$1 workload=$2 conc=$3 base=$4 connections report rps p50 p99 errors
+  local runtime=$1 workload=$2 conc=$3 base=$4 connections report
   connections=$CONNECTIONS
   [[ $conc == one ]] && connections=1
   report="$WORK_DIR/wrk-$runtime-$workload-$conc.out"
-  run_wrk "$connections" "$WARMUP_SECONDS" "$base/$workload" "$report"
-  run_wrk "$connections" "$DURATION" "$base/$workload" "$report"
-  read -r rps p50 p99 errors < <(parse_wrk <"$report")
-  [[ -n $rps && -n $p50 && -n $p99 ]] || die "$runtime $workload: cannot parse wrk output: $(cat "$report")"
-  p50=$(to_ms "$p50")
-  p99=$(to_ms "$p99")
+  # Four decimals: the added latency is a difference of sub-millisecond p50s.
+  load_with_wrk 1 "$connections" "$base/$workload" "$report" 4 ||
+    die "$runtime $workload: cannot parse wrk output: $(cat "$report")"
+  local rps=$WRK_RPS p50=$WRK_P50_MS p99=$WRK_P99_MS errors=$WRK_ERRORS
   ((errors == 0)) || warn "$runtime $workload -c$connections: $errors errors"
   local key="$runtime/$workload/$conc"
-  RPS[$key]=$rps P50[$key]=$p50 P99[$key]=$p99 ERR[$key]=$errors
+  RPS[$key]=$rps P50[$key]=$p50 P99[$key]=$p99
   printf '{"time":"%s","runtime":"%s","version":"%s","workload":"%s","connections":%s,"duration_s":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"errors":%s,"cores":%s,"load1":%s}\n' \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$runtime" "${VERSION[$runtime]}" "$workload" "$connections" \
-    "$DURATION" "$rps" "$p50" "$p99" "$errors" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" >>"$RESULTS_FILE"
+    "$DURATION" "$rps" "$p50" "$p99" "$errors" "$(nproc)" "$(load_average)" >>"$RESULTS_FILE"
   log "$runtime $workload -c$connections: $rps req/s, p50 ${p50} ms, p99 ${p99} ms"
 }
 
@@ -245,9 +136,9 @@ added_us() {
 }
 
 report() {
-  local runtime workload k1 kc added_p50 added_mean verdict ratio
+  local runtime workload k1 kc added_p50 added_mean verdict
   echo
-  echo "# Brink KV benchmark — $(nproc) cores, $(date -u +%Y-%m-%d), 1-min load now $(cut -d' ' -f1 /proc/loadavg)"
+  echo "# Brink KV benchmark — $(nproc) cores, $(date -u +%Y-%m-%d), 1-min load now $(load_average)"
   echo "# wrk -t1, ${DURATION}s per run after ${WARMUP_SECONDS}s warm-up; throughput at -c$CONNECTIONS, latency at -c1"
   echo
   printf '%-6s %-13s %10s %9s %9s | %9s %9s %9s | %11s %12s  %s\n' runtime workload \
@@ -283,15 +174,15 @@ report() {
 }
 
 main() {
-  [[ $DURATION =~ ^[0-9]{1,3}$ ]] && ((DURATION >= 1 && DURATION <= 300)) || die "DURATION must be 1-300"
-  [[ $CONNECTIONS =~ ^[0-9]{1,4}$ ]] && ((CONNECTIONS >= 1)) || die "CONNECTIONS must be a positive number"
+  require_int DURATION 1 300
+  require_int CONNECTIONS 1 9999
   setup
   WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/brink-kv-bench.XXXXXX")
   mkdir -p "$(dirname "$RESULTS_FILE")"
   : >"$RESULTS_FILE"
   local load
-  load=$(cut -d' ' -f1 /proc/loadavg)
-  if awk -v l="$load" -v c="$(nproc)" 'BEGIN { exit !(l > c / 4) }'; then
+  load=$(load_average)
+  if is_busy "$load"; then
     warn "the machine is busy (1-min load $load on $(nproc) cores): absolute numbers will be low"
   fi
   local runtime

@@ -21,8 +21,9 @@
 # Raw results go to bench/results/latest.jsonl, one JSON object per measurement.
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 RESULTS_FILE="$BENCH_DIR/results/latest.jsonl"
 
 DURATION=${DURATION:-5}
@@ -33,8 +34,6 @@ THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-50}
 BRINK_BUILD=${BRINK_BUILD:-1}
 BRINK_CARGO_ARGS=${BRINK_CARGO_ARGS:-}
-WARMUP_SECONDS=1
-READY_TIMEOUT_SECONDS=30
 WORKERD_COMPAT_DATE=2025-01-01
 
 # Workload name -> worker file, request path, and a string the response must contain
@@ -52,63 +51,10 @@ declare -A RUNTIME_SKIPPED=()  # runtime -> why it is not measured
 declare -A SAMPLES=()  # "workload/runtime" -> lines of "rps p50_ms p99_ms errors", one per round
 declare -A RPS=() P50=() P99=() ERRORS=() FAILED=()  # keyed "workload/runtime"; the median round
 
-WORK_DIR=""
-SERVER_PID=""
-WRK_PID=""
 LOAD_AT_START=""
 
-log() { printf '==> %s\n' "$*" >&2; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
-die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
-
 # ---------------------------------------------------------------------------
-# Process lifecycle: one server at a time, always stopped, even on Ctrl-C.
-# ---------------------------------------------------------------------------
-
-# Servers run under setsid in their own process group, so stopping the group also
-# stops anything a runtime may have spawned, and Ctrl-C in the terminal reaches
-# only this script (whose trap then stops the server).
-stop_server() {
-  local pid=$SERVER_PID
-  [[ -n $pid ]] || return 0
-  SERVER_PID=""
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  if [[ -n $WRK_PID ]]; then kill "$WRK_PID" 2>/dev/null || true; fi
-  stop_server
-  if [[ -n $WORK_DIR ]]; then rm -rf "$WORK_DIR"; fi
-}
-trap cleanup EXIT
-trap 'echo >&2; warn "interrupted"; exit 130' INT
-trap 'warn "terminated"; exit 143' TERM
-
-# A port nobody listens on. Random rather than sequential so that a run right
-# after another does not land on a port still in TIME_WAIT.
-free_port() {
-  local port i
-  for ((i = 0; i < 100; i++)); do
-    port=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  die "found no free port on 127.0.0.1"
-}
-
-# ---------------------------------------------------------------------------
-# Setup: apt packages, peers from npm, Brink from cargo.
+# Setup: apt packages, peers from npm, Brink from cargo (finding the binaries is in lib.sh).
 # ---------------------------------------------------------------------------
 
 APT_UPDATED=0
@@ -128,37 +74,6 @@ apt_install() {
     APT_UPDATED=1
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || return 1
-}
-
-# First candidate binary that answers `--version`. The platform packages hold the
-# native binaries; the .bin entries come last because, when npm did not run the
-# packages' install scripts, they are Node launchers that would sit between the
-# harness and the server process.
-first_working_bin() {
-  local candidate
-  for candidate in "$@"; do
-    if [[ -x $candidate ]] && "$candidate" --version >/dev/null 2>&1; then
-      echo "$candidate"
-      return 0
-    fi
-  done
-  return 1
-}
-
-find_peer_bin() {
-  local nm="$BENCH_DIR/node_modules"
-  case $1 in
-    workerd) first_working_bin "$nm"/@cloudflare/workerd-linux-*/bin/workerd "$nm/.bin/workerd" ;;
-    deno) first_working_bin "$nm"/@deno/linux-*/deno "$nm/deno/deno" "$nm/.bin/deno" ;;
-    bun) first_working_bin "$nm/bun/bin/bun.exe" "$nm"/@oven/bun-linux-*/bin/bun "$nm/.bin/bun" ;;
-  esac
-}
-
-# The first version-looking word of the first line:
-# "deno 2.9.6 (stable, ...)" -> "2.9.6"; "1.4.5" -> "1.4.5"; "workerd 2026-11-17" -> "2026-11-17"
-version_of() {
-  { "$1" --version 2>/dev/null || true; } |
-    awk 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^v?[0-9]/) { print $i; exit } }'
 }
 
 wants_runtime() { [[ " $RUNTIMES " == *" $1 "* ]]; }
@@ -206,23 +121,9 @@ setup_peers() {
 
 setup_brink() {
   wants_runtime brink || return 0
-  local bin=${BRINK_BIN:-}
-  if [[ -z $bin ]]; then
-    bin="$REPO_DIR/target/release/brink"
-    if [[ $BRINK_BUILD == 1 ]]; then
-      local -a cargo_args
-      read -ra cargo_args <<<"$BRINK_CARGO_ARGS"
-      log "building brink (cargo build --release -p brink-gateway${BRINK_CARGO_ARGS:+ $BRINK_CARGO_ARGS})"
-      if ! (cd "$REPO_DIR" && cargo build --release -p brink-gateway "${cargo_args[@]}"); then
-        # Never measure a stale binary left over from an earlier build.
-        RUNTIME_SKIPPED[brink]="cargo build --release -p brink-gateway${BRINK_CARGO_ARGS:+ $BRINK_CARGO_ARGS} failed"
-        warn "skipping brink: ${RUNTIME_SKIPPED[brink]}"
-        return 0
-      fi
-    fi
-  fi
-  if [[ ! -x $bin ]]; then
-    RUNTIME_SKIPPED[brink]="no binary at $bin (build it or set BRINK_BIN)"
+  local bin
+  if ! bin=$(brink_binary "$BRINK_CARGO_ARGS"); then
+    RUNTIME_SKIPPED[brink]=$bin
     warn "skipping brink: ${RUNTIME_SKIPPED[brink]}"
     return 0
   fi
@@ -234,14 +135,12 @@ setup_brink() {
 
 # ---------------------------------------------------------------------------
 # One start function per runtime: start_<runtime> <worker.js> <port> <log file>.
-# Each starts the server in the background and sets SERVER_PID.
+# Each starts the server with start_server, which sets SERVER_PID.
 # ---------------------------------------------------------------------------
 
 start_brink() {
   local worker=$1 port=$2 logfile=$3
-  setsid "${RUNTIME_BIN[brink]}" dev "$worker" --port "$port" --host 127.0.0.1 \
-    >"$logfile" 2>&1 </dev/null &
-  SERVER_PID=$!
+  start_server "$logfile" "${RUNTIME_BIN[brink]}" dev "$worker" --port "$port" --host 127.0.0.1
 }
 
 start_workerd() {
@@ -262,75 +161,23 @@ const benchWorker :Workerd.Worker = (
   compatibilityDate = "$WORKERD_COMPAT_DATE",
 );
 EOF
-  setsid "${RUNTIME_BIN[workerd]}" serve "$dir/config.capnp" >"$logfile" 2>&1 </dev/null &
-  SERVER_PID=$!
+  start_server "$logfile" "${RUNTIME_BIN[workerd]}" serve "$dir/config.capnp"
 }
 
 start_deno() {
   local worker=$1 port=$2 logfile=$3
-  DENO_NO_UPDATE_CHECK=1 setsid "${RUNTIME_BIN[deno]}" serve --allow-net \
-    --port "$port" --host 127.0.0.1 "$worker" >"$logfile" 2>&1 </dev/null &
-  SERVER_PID=$!
+  DENO_NO_UPDATE_CHECK=1 start_server "$logfile" "${RUNTIME_BIN[deno]}" serve --allow-net \
+    --port "$port" --host 127.0.0.1 "$worker"
 }
 
 start_bun() {
   local worker=$1 port=$2 logfile=$3
-  DO_NOT_TRACK=1 setsid "${RUNTIME_BIN[bun]}" "$BENCH_DIR/bun-serve.mjs" "$worker" "$port" \
-    >"$logfile" 2>&1 </dev/null &
-  SERVER_PID=$!
+  DO_NOT_TRACK=1 start_server "$logfile" "${RUNTIME_BIN[bun]}" "$BENCH_DIR/bun-serve.mjs" "$worker" "$port"
 }
 
 # ---------------------------------------------------------------------------
 # Measuring
 # ---------------------------------------------------------------------------
-
-# Prints why the server is not ready, if it is not.
-wait_until_ready() {
-  local url=$1 deadline=$((SECONDS + READY_TIMEOUT_SECONDS))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-      echo "exited before answering"
-      return 1
-    fi
-    curl -s -o /dev/null --max-time 1 "$url" && return 0
-    sleep 0.1
-  done
-  echo "did not answer within ${READY_TIMEOUT_SECONDS}s"
-  return 1
-}
-
-# run_wrk <seconds> <url> <report file>
-# wrk catches SIGINT, stops early and exits 0; bash, seeing its child exit normally,
-# would then carry on with a truncated measurement. So wrk runs in its own session,
-# out of reach of the terminal's Ctrl-C, while the script waits for it: the SIGINT
-# goes to the script alone, whose trap stops wrk and the server.
-run_wrk() {
-  setsid wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1s" --latency "$2" >"$3" 2>&1 </dev/null &
-  WRK_PID=$!
-  wait "$WRK_PID" || true
-  WRK_PID=""
-}
-
-# wrk prints latencies as e.g. "812.00us", "1.59ms", "2.01s"; normalise to ms.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-    printf "%.3f", n
-  }'
-}
-
-# Prints "<req/s> <p50> <p99> <errors>" parsed from wrk's output on stdin.
-parse_wrk() {
-  awk '
-    /Requests\/sec:/ { rps = $2 }
-    $1 == "50%" { p50 = $2 }
-    $1 == "99%" { p99 = $2 }
-    /Non-2xx or 3xx responses:/ { errors += $NF }
-    /Socket errors:/ { for (i = 4; i <= NF; i += 2) { v = $i; gsub(/,/, "", v); errors += v } }
-    END { printf "%s %s %s %d\n", rps, p50, p99, errors }
-  '
-}
 
 json_escape() {
   local s=$1
@@ -379,20 +226,15 @@ measure() {
     return 0
   fi
 
-  local report="$WORK_DIR/wrk-$runtime-$workload.out" output rps p50 p99 errors
-  run_wrk "$WARMUP_SECONDS" "$url" "$report"
-  run_wrk "$DURATION" "$url" "$report"
-  output=$(<"$report")
+  local report="$WORK_DIR/wrk-$runtime-$workload.out" loaded=1
+  load_with_wrk "$THREADS" "$CONNECTIONS" "$url" "$report" 3 || loaded=0
   stop_server
-
-  read -r rps p50 p99 errors < <(parse_wrk <<<"$output")
-  if [[ -z $rps || -z $p50 || -z $p99 ]]; then
+  if ((!loaded)); then
     FAILED[$key]="could not parse wrk output"
-    warn "$runtime: ${FAILED[$key]}:"$'\n'"$output"
+    warn "$runtime: ${FAILED[$key]}:"$'\n'"$(<"$report")"
     return 0
   fi
-  p50=$(to_ms "$p50")
-  p99=$(to_ms "$p99")
+  local rps=$WRK_RPS p50=$WRK_P50_MS p99=$WRK_P99_MS errors=$WRK_ERRORS
   if ((errors > 0)); then
     warn "$runtime: $errors non-2xx responses or socket errors during the $workload run"
   fi
@@ -436,14 +278,6 @@ print_table() {
   done
 }
 
-# require_int <variable name> <min> <max>: the bounds keep every load finite.
-require_int() {
-  local value=${!1}
-  if [[ ! $value =~ ^[0-9]{1,6}$ ]] || ((10#$value < $2 || 10#$value > $3)); then
-    die "$1 must be a whole number between $2 and $3 (got '$value')"
-  fi
-}
-
 main() {
   require_int DURATION 1 300
   require_int ROUNDS 1 10
@@ -466,8 +300,8 @@ main() {
   mkdir -p "$(dirname "$RESULTS_FILE")"
   : >"$RESULTS_FILE"
 
-  LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
-  if awk -v l="$LOAD_AT_START" -v c="$(nproc)" 'BEGIN { exit !(l > c / 4) }'; then
+  LOAD_AT_START=$(load_average)
+  if is_busy "$LOAD_AT_START"; then
     warn "the machine is busy (1-min load $LOAD_AT_START on $(nproc) cores): absolute numbers" \
       "will be low; ratios hold up better, more so with ROUNDS=3"
   fi

@@ -2,41 +2,25 @@
 
 mod common;
 
-use brink_kv::{AtomicCheck, AtomicOperation, KvError, Mutation, PutOptions};
+use std::time::Duration;
+
+use brink_kv::{AtomicOperation, AtomicOutcome, KvError, Mutation};
 use bytes::Bytes;
-use common::temp_store;
-
-fn set(key: &str, value: &'static [u8]) -> Mutation {
-    Mutation::Set {
-        key: key.into(),
-        value: Bytes::from_static(value),
-        options: PutOptions::default(),
-    }
-}
-
-fn check(key: &str, version: Option<u64>) -> AtomicCheck {
-    AtomicCheck {
-        key: key.into(),
-        version,
-    }
-}
+use common::{check, get_text, put, set, temp_store};
 
 #[test]
 fn success_applies_all_mutations_with_one_version() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
-    let v0 = kv
-        .put("a", Bytes::from_static(b"a0"), PutOptions::default())
-        .unwrap();
-    kv.put("gone", Bytes::from_static(b"x"), PutOptions::default())
-        .unwrap();
+    let v0 = put(&kv, "a", "a0");
+    put(&kv, "gone", "x");
 
     let out = kv
         .atomic(AtomicOperation {
             checks: vec![check("a", Some(v0)), check("b", None)],
             mutations: vec![
-                set("a", b"a1"),
-                set("b", b"b1"),
+                set("a", "a1"),
+                set("b", "b1"),
                 Mutation::Delete { key: "gone".into() },
             ],
         })
@@ -46,10 +30,7 @@ fn success_applies_all_mutations_with_one_version() {
     assert!(v > v0);
     assert_eq!(kv.get("a", None).unwrap().unwrap().version, v);
     assert_eq!(kv.get("b", None).unwrap().unwrap().version, v);
-    assert_eq!(
-        kv.get("a", None).unwrap().unwrap().value,
-        Bytes::from_static(b"a1")
-    );
+    assert_eq!(get_text(&kv, "a", None).as_deref(), Some("a1"));
     assert!(kv.get("gone", None).unwrap().is_none());
 }
 
@@ -57,26 +38,21 @@ fn success_applies_all_mutations_with_one_version() {
 fn conflict_writes_nothing() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
-    let v0 = kv
-        .put("a", Bytes::from_static(b"a0"), PutOptions::default())
-        .unwrap();
+    let v0 = put(&kv, "a", "a0");
     // Warm the cache so a wrong invalidation would show.
-    kv.get("a", Some(std::time::Duration::from_secs(60)))
-        .unwrap();
-    let v1 = kv
-        .put("a", Bytes::from_static(b"a1"), PutOptions::default())
-        .unwrap();
+    kv.get("a", Some(Duration::from_secs(60))).unwrap();
+    let v1 = put(&kv, "a", "a1");
 
     // Stale version.
     let out = kv
         .atomic(AtomicOperation {
             checks: vec![check("a", Some(v0))],
-            mutations: vec![set("a", b"lost"), set("c", b"lost")],
+            mutations: vec![set("a", "lost"), set("c", "lost")],
         })
         .unwrap();
     assert_eq!(
         out,
-        brink_kv::AtomicOutcome {
+        AtomicOutcome {
             ok: false,
             version: None
         }
@@ -85,7 +61,7 @@ fn conflict_writes_nothing() {
     let out = kv
         .atomic(AtomicOperation {
             checks: vec![check("a", None)],
-            mutations: vec![set("c", b"lost")],
+            mutations: vec![set("c", "lost")],
         })
         .unwrap();
     assert!(!out.ok);
@@ -93,15 +69,12 @@ fn conflict_writes_nothing() {
     let out = kv
         .atomic(AtomicOperation {
             checks: vec![check("nope", Some(v1))],
-            mutations: vec![set("c", b"lost")],
+            mutations: vec![set("c", "lost")],
         })
         .unwrap();
     assert!(!out.ok);
 
-    let a = kv
-        .get("a", Some(std::time::Duration::from_secs(60)))
-        .unwrap()
-        .unwrap();
+    let a = kv.get("a", Some(Duration::from_secs(60))).unwrap().unwrap();
     assert_eq!((a.value, a.version), (Bytes::from_static(b"a1"), v1));
     assert!(kv.get("c", None).unwrap().is_none());
 }
@@ -110,8 +83,7 @@ fn conflict_writes_nothing() {
 fn compare_and_set_loop_under_contention() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
-    kv.put("counter", Bytes::from_static(b"0"), PutOptions::default())
-        .unwrap();
+    put(&kv, "counter", "0");
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let kv = kv.clone();
@@ -122,11 +94,7 @@ fn compare_and_set_loop_under_contention() {
                         let n: u64 = std::str::from_utf8(&e.value).unwrap().parse().unwrap();
                         let op = AtomicOperation {
                             checks: vec![check("counter", Some(e.version))],
-                            mutations: vec![Mutation::Set {
-                                key: "counter".into(),
-                                value: Bytes::from((n + 1).to_string()),
-                                options: PutOptions::default(),
-                            }],
+                            mutations: vec![set("counter", (n + 1).to_string())],
                         };
                         if kv.atomic(op).unwrap().ok {
                             break;
@@ -140,11 +108,8 @@ fn compare_and_set_loop_under_contention() {
         t.join().unwrap();
     }
     assert_eq!(
-        kv.get("counter", Some(std::time::Duration::from_secs(60)))
-            .unwrap()
-            .unwrap()
-            .value,
-        Bytes::from_static(b"40")
+        get_text(&kv, "counter", Some(Duration::from_secs(60))).as_deref(),
+        Some("40")
     );
 }
 
@@ -155,14 +120,7 @@ fn invalid_mutation_rejects_the_whole_operation() {
     let err = kv
         .atomic(AtomicOperation {
             checks: vec![],
-            mutations: vec![
-                set("ok", b"v"),
-                Mutation::Set {
-                    key: "k".repeat(513),
-                    value: Bytes::new(),
-                    options: PutOptions::default(),
-                },
-            ],
+            mutations: vec![set("ok", "v"), set(&"k".repeat(513), Bytes::new())],
         })
         .unwrap_err();
     assert!(matches!(err, KvError::KeyTooLong { op: "atomic", .. }));
@@ -190,7 +148,7 @@ fn checks_only_commit_reports_ok_without_version() {
         .unwrap();
     assert_eq!(
         out,
-        brink_kv::AtomicOutcome {
+        AtomicOutcome {
             ok: true,
             version: None
         }

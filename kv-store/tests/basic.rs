@@ -2,9 +2,13 @@
 
 mod common;
 
+use std::time::Duration;
+
 use brink_kv::{KvError, KvOptions, KvStore, ListOptions, PutOptions};
 use bytes::Bytes;
-use common::temp_store;
+use common::{
+    expires_at, expires_in, get_text, key_names, put, temp_store, unix_now, with_metadata,
+};
 
 #[test]
 fn put_get_delete_round_trip() {
@@ -13,23 +17,16 @@ fn put_get_delete_round_trip() {
     assert_eq!(kv.name(), "TEST");
     assert!(kv.get("k", None).unwrap().is_none());
 
-    let v1 = kv
-        .put("k", Bytes::from_static(b"one"), PutOptions::default())
-        .unwrap();
+    let v1 = put(&kv, "k", "one");
     let e = kv.get("k", None).unwrap().unwrap();
     assert_eq!(e.value, Bytes::from_static(b"one"));
     assert_eq!(e.version, v1);
     assert_eq!(e.metadata, None);
     assert_eq!(e.expiration, None);
 
-    let v2 = kv
-        .put("k", Bytes::from_static(b"two"), PutOptions::default())
-        .unwrap();
+    let v2 = put(&kv, "k", "two");
     assert!(v2 > v1, "versions increase: {v1} then {v2}");
-    assert_eq!(
-        kv.get("k", None).unwrap().unwrap().value,
-        Bytes::from_static(b"two")
-    );
+    assert_eq!(get_text(&kv, "k", None).as_deref(), Some("two"));
 
     kv.delete("k").unwrap();
     assert!(kv.get("k", None).unwrap().is_none());
@@ -42,10 +39,8 @@ fn binary_and_empty_values() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
     let bin: Vec<u8> = (0..=255u8).collect();
-    kv.put("bin", Bytes::from(bin.clone()), PutOptions::default())
-        .unwrap();
-    kv.put("empty", Bytes::new(), PutOptions::default())
-        .unwrap();
+    put(&kv, "bin", bin.clone());
+    put(&kv, "empty", Bytes::new());
     assert_eq!(
         kv.get("bin", None).unwrap().unwrap().value.as_ref(),
         bin.as_slice()
@@ -58,22 +53,12 @@ fn namespaces_are_isolated() {
     let (_dir, store) = temp_store();
     let a = store.namespace("A").unwrap();
     let ab = store.namespace("AB").unwrap();
-    a.put("Bx", Bytes::from_static(b"a"), PutOptions::default())
-        .unwrap();
-    ab.put("x", Bytes::from_static(b"ab"), PutOptions::default())
-        .unwrap();
+    put(&a, "Bx", "a");
+    put(&ab, "x", "ab");
     assert!(ab.get("Bx", None).unwrap().is_none());
     assert!(a.get("x", None).unwrap().is_none());
-    let names = |ns: &brink_kv::KvNamespace| -> Vec<String> {
-        ns.list(ListOptions::default())
-            .unwrap()
-            .keys
-            .into_iter()
-            .map(|k| k.name)
-            .collect()
-    };
-    assert_eq!(names(&a), vec!["Bx"]);
-    assert_eq!(names(&ab), vec!["x"]);
+    assert_eq!(key_names(&a.list(ListOptions::default()).unwrap()), ["Bx"]);
+    assert_eq!(key_names(&ab.list(ListOptions::default()).unwrap()), ["x"]);
 }
 
 #[test]
@@ -95,15 +80,8 @@ fn metadata_round_trips_in_get_and_list() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
     let meta = r#"{"owner":"ann","n":[1,2,3]}"#.to_string();
-    kv.put(
-        "k",
-        Bytes::from_static(b"v"),
-        PutOptions {
-            metadata: Some(meta.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    kv.put("k", Bytes::from_static(b"v"), with_metadata(meta.clone()))
+        .unwrap();
     assert_eq!(
         kv.get("k", None).unwrap().unwrap().metadata.as_deref(),
         Some(meta.as_str())
@@ -111,8 +89,7 @@ fn metadata_round_trips_in_get_and_list() {
     let page = kv.list(ListOptions::default()).unwrap();
     assert_eq!(page.keys[0].metadata.as_deref(), Some(meta.as_str()));
     // Overwriting without metadata drops it, as in Workers KV.
-    kv.put("k", Bytes::from_static(b"v2"), PutOptions::default())
-        .unwrap();
+    put(&kv, "k", "v2");
     assert_eq!(kv.get("k", None).unwrap().unwrap().metadata, None);
 }
 
@@ -121,12 +98,7 @@ fn get_many_returns_in_request_order() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
     for i in 0..5 {
-        kv.put(
-            &format!("k{i}"),
-            Bytes::from(format!("v{i}")),
-            PutOptions::default(),
-        )
-        .unwrap();
+        put(&kv, &format!("k{i}"), format!("v{i}"));
     }
     let keys: Vec<String> = ["k3", "missing", "k0", "k4"]
         .iter()
@@ -150,9 +122,7 @@ fn get_many_returns_in_request_order() {
         ]
     );
     // Cached path gives the same answers.
-    let cached = kv
-        .get_many(&keys, Some(std::time::Duration::from_secs(60)))
-        .unwrap();
+    let cached = kv.get_many(&keys, Some(Duration::from_secs(60))).unwrap();
     assert_eq!(cached, got);
 
     let hundred: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
@@ -171,17 +141,9 @@ fn data_persists_across_reopen() {
         let store = KvStore::open(dir.path(), KvOptions::default()).unwrap();
         let kv = store.namespace("TEST").unwrap();
         v = kv
-            .put(
-                "k",
-                Bytes::from_static(b"durable"),
-                PutOptions {
-                    metadata: Some("1".into()),
-                    ..Default::default()
-                },
-            )
+            .put("k", Bytes::from_static(b"durable"), with_metadata("1"))
             .unwrap();
-        kv.put("gone", Bytes::from_static(b"x"), PutOptions::default())
-            .unwrap();
+        put(&kv, "gone", "x");
         kv.delete("gone").unwrap();
     }
     let store = KvStore::open(dir.path(), KvOptions::default()).unwrap();
@@ -192,9 +154,7 @@ fn data_persists_across_reopen() {
     assert_eq!(e.version, v);
     assert!(kv.get("gone", None).unwrap().is_none());
     // The version counter survives too.
-    let next = kv
-        .put("k2", Bytes::from_static(b"x"), PutOptions::default())
-        .unwrap();
+    let next = put(&kv, "k2", "x");
     assert!(next > v);
 }
 
@@ -203,10 +163,11 @@ fn data_persists_across_reopen() {
 fn limit_violations_store_nothing() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
-    let put =
+    // Returns the Result, unlike common::put: here most puts must fail.
+    let try_put =
         |key: &str, len: usize, opts: PutOptions| kv.put(key, Bytes::from(vec![b'x'; len]), opts);
 
-    let err = put(&"k".repeat(513), 1, PutOptions::default()).unwrap_err();
+    let err = try_put(&"k".repeat(513), 1, PutOptions::default()).unwrap_err();
     assert!(matches!(err, KvError::KeyTooLong { len: 513, .. }));
     assert!(err.is_range_error());
     assert_eq!(
@@ -214,77 +175,45 @@ fn limit_violations_store_nothing() {
         "KV put() failed: key length 513 exceeds the limit of 512 bytes"
     );
     // Length counts UTF-8 bytes: 171 × 'é' (2 bytes) = 342 ok; 257 × 2 = 514 too long.
-    assert!(put(&"é".repeat(171), 1, PutOptions::default()).is_ok());
+    assert!(try_put(&"é".repeat(171), 1, PutOptions::default()).is_ok());
     kv.delete(&"é".repeat(171)).unwrap();
     assert!(matches!(
-        put(&"é".repeat(257), 1, PutOptions::default()),
+        try_put(&"é".repeat(257), 1, PutOptions::default()),
         Err(KvError::KeyTooLong { len: 514, .. })
     ));
-    assert!(put(&"k".repeat(512), 1, PutOptions::default()).is_ok());
+    assert!(try_put(&"k".repeat(512), 1, PutOptions::default()).is_ok());
     kv.delete(&"k".repeat(512)).unwrap();
 
-    let err = put("", 1, PutOptions::default()).unwrap_err();
+    let err = try_put("", 1, PutOptions::default()).unwrap_err();
     assert!(matches!(err, KvError::EmptyKey { .. }) && !err.is_range_error());
     for reserved in [".", ".."] {
-        let err = put(reserved, 1, PutOptions::default()).unwrap_err();
+        let err = try_put(reserved, 1, PutOptions::default()).unwrap_err();
         assert!(matches!(err, KvError::ReservedKey { .. }) && !err.is_range_error());
     }
 
-    let err = put("big", 26_214_401, PutOptions::default()).unwrap_err();
+    let err = try_put("big", 26_214_401, PutOptions::default()).unwrap_err();
     assert!(matches!(err, KvError::ValueTooLarge { len: 26_214_401 }));
     assert!(err.is_range_error());
     assert!(err.to_string().contains("26214400"), "{err}");
 
     let meta = format!("\"{}\"", "m".repeat(1023)); // 1025 bytes serialized
-    let err = put(
-        "meta",
-        1,
-        PutOptions {
-            metadata: Some(meta),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
+    let err = try_put("meta", 1, with_metadata(meta)).unwrap_err();
     assert!(matches!(err, KvError::MetadataTooLarge { len: 1025 }));
     assert!(err.is_range_error());
     assert!(err.to_string().contains("1024"), "{err}");
-    let err = put(
-        "meta",
-        1,
-        PutOptions {
-            metadata: Some("{not json".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
+    let err = try_put("meta", 1, with_metadata("{not json")).unwrap_err();
     assert!(matches!(err, KvError::InvalidMetadata { .. }) && !err.is_range_error());
 
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    for opts in [
-        PutOptions {
-            expiration: Some(0),
-            ..Default::default()
-        },
-        PutOptions {
-            expiration: Some(now - 10),
-            ..Default::default()
-        },
-        PutOptions {
-            expiration_ttl: Some(0),
-            ..Default::default()
-        },
-    ] {
-        let err = put("exp", 1, opts.clone()).unwrap_err();
+    let now = unix_now();
+    for opts in [expires_at(0), expires_at(now - 10), expires_in(0)] {
+        let err = try_put("exp", 1, opts.clone()).unwrap_err();
         assert!(
             matches!(err, KvError::InvalidExpiration { .. }),
             "{opts:?}: {err}"
         );
         assert!(err.to_string().contains("expiration"), "{err}");
     }
-    let err = put(
+    let err = try_put(
         "exp",
         1,
         PutOptions {
@@ -301,15 +230,7 @@ fn limit_violations_store_nothing() {
 
     // Exactly at the limits is accepted.
     let meta = format!("\"{}\"", "m".repeat(1022)); // 1024 bytes
-    put(
-        "max",
-        26_214_400,
-        PutOptions {
-            metadata: Some(meta),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    try_put("max", 26_214_400, with_metadata(meta)).unwrap();
     assert_eq!(
         kv.get("max", None).unwrap().unwrap().value.len(),
         26_214_400

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brink_kv::{
-    AtomicCheck, AtomicOutcome, KvBackend, KvEntry, KvError, KvOptions, KvStore, ListQuery,
-    ListSlice, PutOptions, RedbBackend, StoredWrite,
+    AtomicCheck, AtomicOperation, AtomicOutcome, KvBackend, KvEntry, KvError, KvOptions, KvStore,
+    ListQuery, ListSlice, RedbBackend, StoredWrite,
 };
 use bytes::Bytes;
+use common::{get_text, put, set};
 
 struct CountingBackend {
     inner: RedbBackend,
@@ -55,12 +56,18 @@ impl KvBackend for CountingBackend {
 }
 
 fn counting_store() -> (tempfile::TempDir, Arc<CountingBackend>, Arc<KvStore>) {
+    counting_store_with(KvOptions::default())
+}
+
+fn counting_store_with(
+    options: KvOptions,
+) -> (tempfile::TempDir, Arc<CountingBackend>, Arc<KvStore>) {
     let dir = tempfile::tempdir().unwrap();
     let backend = Arc::new(CountingBackend {
         inner: RedbBackend::open(&dir.path().join("kv.redb")).unwrap(),
         reads: AtomicUsize::new(0),
     });
-    let store = KvStore::with_backend(backend.clone(), KvOptions::default()).unwrap();
+    let store = KvStore::with_backend(backend.clone(), options).unwrap();
     (dir, backend, store)
 }
 
@@ -81,14 +88,10 @@ const MINUTE: Option<Duration> = Some(Duration::from_secs(60));
 fn cache_ttl_serves_cached_copy_until_it_is_older_than_ttl() {
     let (_dir, backend, store) = counting_store();
     let kv = store.namespace("TEST").unwrap();
-    kv.put("k", Bytes::from_static(b"v1"), PutOptions::default())
-        .unwrap();
+    put(&kv, "k", "v1");
     let reads = || backend.reads.load(Ordering::SeqCst);
 
-    assert_eq!(
-        kv.get("k", MINUTE).unwrap().unwrap().value,
-        Bytes::from_static(b"v1")
-    );
+    assert_eq!(get_text(&kv, "k", MINUTE).as_deref(), Some("v1"));
     assert_eq!(reads(), 1);
     kv.get("k", MINUTE).unwrap();
     assert_eq!(
@@ -99,18 +102,12 @@ fn cache_ttl_serves_cached_copy_until_it_is_older_than_ttl() {
 
     remote_put(&backend, "k", b"v2");
     // Within cacheTtl the stale copy may be served...
-    assert_eq!(
-        kv.get("k", MINUTE).unwrap().unwrap().value,
-        Bytes::from_static(b"v1")
-    );
+    assert_eq!(get_text(&kv, "k", MINUTE).as_deref(), Some("v1"));
     // ...but not once it is older than the caller's cacheTtl.
     std::thread::sleep(Duration::from_millis(150));
     assert_eq!(
-        kv.get("k", Some(Duration::from_millis(100)))
-            .unwrap()
-            .unwrap()
-            .value,
-        Bytes::from_static(b"v2")
+        get_text(&kv, "k", Some(Duration::from_millis(100))).as_deref(),
+        Some("v2")
     );
     assert_eq!(reads(), 2);
 }
@@ -119,20 +116,13 @@ fn cache_ttl_serves_cached_copy_until_it_is_older_than_ttl() {
 fn no_cache_ttl_reads_the_store_and_refreshes_the_cache() {
     let (_dir, backend, store) = counting_store();
     let kv = store.namespace("TEST").unwrap();
-    kv.put("k", Bytes::from_static(b"v1"), PutOptions::default())
-        .unwrap();
+    put(&kv, "k", "v1");
     kv.get("k", MINUTE).unwrap();
     remote_put(&backend, "k", b"v2");
-    assert_eq!(
-        kv.get("k", None).unwrap().unwrap().value,
-        Bytes::from_static(b"v2")
-    );
+    assert_eq!(get_text(&kv, "k", None).as_deref(), Some("v2"));
     // The uncached read refreshed the cache.
     let before = backend.reads.load(Ordering::SeqCst);
-    assert_eq!(
-        kv.get("k", MINUTE).unwrap().unwrap().value,
-        Bytes::from_static(b"v2")
-    );
+    assert_eq!(get_text(&kv, "k", MINUTE).as_deref(), Some("v2"));
     assert_eq!(backend.reads.load(Ordering::SeqCst), before);
 }
 
@@ -140,40 +130,24 @@ fn no_cache_ttl_reads_the_store_and_refreshes_the_cache() {
 fn local_writes_invalidate() {
     let (_dir, backend, store) = counting_store();
     let kv = store.namespace("TEST").unwrap();
-    kv.put("k", Bytes::from_static(b"v1"), PutOptions::default())
-        .unwrap();
+    put(&kv, "k", "v1");
     kv.get("k", MINUTE).unwrap();
-    kv.put("k", Bytes::from_static(b"v2"), PutOptions::default())
-        .unwrap();
-    assert_eq!(
-        kv.get("k", MINUTE).unwrap().unwrap().value,
-        Bytes::from_static(b"v2")
-    );
+    put(&kv, "k", "v2");
+    assert_eq!(get_text(&kv, "k", MINUTE).as_deref(), Some("v2"));
     kv.delete("k").unwrap();
     assert!(kv.get("k", MINUTE).unwrap().is_none());
     let out = kv
-        .atomic(brink_kv::AtomicOperation {
+        .atomic(AtomicOperation {
             checks: vec![],
-            mutations: vec![brink_kv::Mutation::Set {
-                key: "k".into(),
-                value: Bytes::from_static(b"v3"),
-                options: PutOptions::default(),
-            }],
+            mutations: vec![set("k", "v3")],
         })
         .unwrap();
     assert!(out.ok);
-    assert_eq!(
-        kv.get("k", MINUTE).unwrap().unwrap().value,
-        Bytes::from_static(b"v3")
-    );
+    assert_eq!(get_text(&kv, "k", MINUTE).as_deref(), Some("v3"));
     // A clone of the namespace shares the same cache.
     let kv2 = kv.clone();
-    kv2.put("k", Bytes::from_static(b"v4"), PutOptions::default())
-        .unwrap();
-    assert_eq!(
-        kv.get("k", MINUTE).unwrap().unwrap().value,
-        Bytes::from_static(b"v4")
-    );
+    put(&kv2, "k", "v4");
+    assert_eq!(get_text(&kv, "k", MINUTE).as_deref(), Some("v4"));
     let _ = backend;
 }
 
@@ -190,8 +164,7 @@ fn misses_are_cached_too() {
     assert!(kv.get("absent", None).unwrap().is_some());
     // A local put is visible at once.
     assert!(kv.get("other", MINUTE).unwrap().is_none());
-    kv.put("other", Bytes::from_static(b"v"), PutOptions::default())
-        .unwrap();
+    put(&kv, "other", "v");
     assert!(kv.get("other", MINUTE).unwrap().is_some());
 }
 
@@ -199,8 +172,7 @@ fn misses_are_cached_too() {
 fn get_many_uses_and_fills_the_cache() {
     let (_dir, backend, store) = counting_store();
     let kv = store.namespace("TEST").unwrap();
-    kv.put("a", Bytes::from_static(b"1"), PutOptions::default())
-        .unwrap();
+    put(&kv, "a", "1");
     kv.get("a", MINUTE).unwrap();
     assert_eq!(backend.reads.load(Ordering::SeqCst), 1);
     let keys = vec!["a".to_string(), "b".to_string()];
@@ -216,27 +188,15 @@ fn get_many_uses_and_fills_the_cache() {
 
 #[test]
 fn cache_is_bounded_by_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let backend = Arc::new(CountingBackend {
-        inner: RedbBackend::open(&dir.path().join("kv.redb")).unwrap(),
-        reads: AtomicUsize::new(0),
+    let (_dir, backend, store) = counting_store_with(KvOptions {
+        cache_max_bytes: 64 * 1024,
+        ..Default::default()
     });
-    let store = KvStore::with_backend(
-        backend.clone(),
-        KvOptions {
-            cache_max_bytes: 64 * 1024,
-            ..Default::default()
-        },
-    )
-    .unwrap();
     let kv = store.namespace("TEST").unwrap();
-    let mut op = brink_kv::AtomicOperation::default();
+    let mut op = AtomicOperation::default();
     for i in 0..64 {
-        op.mutations.push(brink_kv::Mutation::Set {
-            key: format!("k{i}"),
-            value: Bytes::from(vec![0u8; 16 * 1024]),
-            options: PutOptions::default(),
-        });
+        op.mutations
+            .push(set(&format!("k{i}"), vec![0u8; 16 * 1024]));
     }
     kv.atomic(op).unwrap();
     for round in 0..2 {

@@ -4,22 +4,21 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use brink_kv::{AtomicCheck, AtomicOperation, ListOptions, PutOptions};
+use brink_kv::{AtomicOperation, KvOptions, KvStore, ListOptions};
 use bytes::Bytes;
-use common::{fast_sweep, temp_store_with};
+use common::{
+    check, expires_at, expires_in, fast_sweep, get_text, key_names, put, temp_store_with, unix_now,
+};
 
 #[test]
 fn short_ttl_expires_and_is_reclaimed() {
     let (_dir, store) = temp_store_with(fast_sweep());
     let kv = store.namespace("TEST").unwrap();
-    let ttl = |secs| PutOptions {
-        expiration_ttl: Some(secs),
-        ..Default::default()
-    };
-    kv.put("short", Bytes::from_static(b"v"), ttl(1)).unwrap();
-    kv.put("keep", Bytes::from_static(b"v"), PutOptions::default())
+    kv.put("short", Bytes::from_static(b"v"), expires_in(1))
         .unwrap();
-    kv.put("long", Bytes::from_static(b"v"), ttl(3600)).unwrap();
+    put(&kv, "keep", "v");
+    kv.put("long", Bytes::from_static(b"v"), expires_in(3600))
+        .unwrap();
 
     // Read through the cache too, so a cached copy must also respect expiry.
     let cached = kv
@@ -27,10 +26,7 @@ fn short_ttl_expires_and_is_reclaimed() {
         .unwrap()
         .unwrap();
     let exp = cached.expiration.unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = unix_now();
     assert!(exp > now && exp <= now + 2, "exp {exp} now {now}");
     assert_eq!(kv.list(ListOptions::default()).unwrap().keys.len(), 3);
 
@@ -41,20 +37,13 @@ fn short_ttl_expires_and_is_reclaimed() {
         .unwrap()
         .is_none());
     assert!(kv.get_many(&["short".to_string()], None).unwrap()[0].is_none());
-    let names: Vec<String> = kv
-        .list(ListOptions::default())
-        .unwrap()
-        .keys
-        .into_iter()
-        .map(|k| k.name)
-        .collect();
-    assert_eq!(names, ["keep", "long"]);
+    assert_eq!(
+        key_names(&kv.list(ListOptions::default()).unwrap()),
+        ["keep", "long"]
+    );
     // An expired key counts as absent for atomic checks.
     let op = AtomicOperation {
-        checks: vec![AtomicCheck {
-            key: "short".into(),
-            version: None,
-        }],
+        checks: vec![check("short", None)],
         mutations: vec![],
     };
     assert!(kv.atomic(op).unwrap().ok);
@@ -76,45 +65,24 @@ fn short_ttl_expires_and_is_reclaimed() {
 fn overwriting_removes_the_old_expiry() {
     let (_dir, store) = temp_store_with(fast_sweep());
     let kv = store.namespace("TEST").unwrap();
-    kv.put(
-        "k",
-        Bytes::from_static(b"old"),
-        PutOptions {
-            expiration_ttl: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    kv.put("k", Bytes::from_static(b"new"), PutOptions::default())
+    kv.put("k", Bytes::from_static(b"old"), expires_in(1))
         .unwrap();
+    put(&kv, "k", "new");
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(store.reclaim_expired().unwrap(), 0);
-    assert_eq!(
-        kv.get("k", None).unwrap().unwrap().value,
-        Bytes::from_static(b"new")
-    );
+    assert_eq!(get_text(&kv, "k", None).as_deref(), Some("new"));
 }
 
 #[test]
 fn absolute_expiration_and_manual_reclaim() {
-    let (_dir, store) = temp_store_with(brink_kv::KvOptions {
+    let (_dir, store) = temp_store_with(KvOptions {
         reclaim_interval: Duration::ZERO, // no background sweep
         ..Default::default()
     });
     let kv = store.namespace("TEST").unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    kv.put(
-        "k",
-        Bytes::from_static(b"v"),
-        PutOptions {
-            expiration: Some(now + 2),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let now = unix_now();
+    kv.put("k", Bytes::from_static(b"v"), expires_at(now + 2))
+        .unwrap();
     assert_eq!(
         kv.get("k", None).unwrap().unwrap().expiration,
         Some(now + 2)
@@ -129,11 +97,11 @@ fn absolute_expiration_and_manual_reclaim() {
 #[test]
 fn dropping_the_store_stops_the_sweep_and_releases_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let store = brink_kv::KvStore::open(dir.path(), fast_sweep()).unwrap();
+    let store = KvStore::open(dir.path(), fast_sweep()).unwrap();
     let kv = store.namespace("TEST").unwrap();
     drop(store);
     drop(kv);
     // Reopening succeeds only if the sweep thread let go of the database.
-    let again = brink_kv::KvStore::open(dir.path(), fast_sweep());
+    let again = KvStore::open(dir.path(), fast_sweep());
     assert!(again.is_ok(), "{:?}", again.err());
 }

@@ -2,12 +2,13 @@
 
 mod common;
 
-use brink_kv::{KvError, ListOptions, PutOptions};
+use brink_kv::{AtomicOperation, KvError, KvNamespace, ListOptions};
 use bytes::Bytes;
-use common::temp_store;
+use common::{expires_at, key_names, put, set, temp_store, unix_now};
 
+/// Follows cursors to the end: every name in order, and how many pages it took.
 fn collect_all(
-    kv: &brink_kv::KvNamespace,
+    kv: &KvNamespace,
     prefix: Option<&str>,
     limit: Option<usize>,
 ) -> (Vec<String>, usize) {
@@ -42,7 +43,7 @@ fn paginates_2500_keys_with_two_prefixes() {
     let mut expected_a = Vec::new();
     let mut expected_b = Vec::new();
     for chunk in 0..5 {
-        let mut op = brink_kv::AtomicOperation::default();
+        let mut op = AtomicOperation::default();
         for i in chunk * 500..(chunk + 1) * 500 {
             let key = if i % 2 == 0 {
                 format!("user:{i:05}")
@@ -54,11 +55,7 @@ fn paginates_2500_keys_with_two_prefixes() {
             } else {
                 expected_b.push(key.clone())
             }
-            op.mutations.push(brink_kv::Mutation::Set {
-                key,
-                value: Bytes::from_static(b"v"),
-                options: PutOptions::default(),
-            });
+            op.mutations.push(set(&key, "v"));
         }
         assert!(kv.atomic(op).unwrap().ok);
     }
@@ -104,8 +101,7 @@ fn cursor_survives_concurrent_writes() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
     for k in ["a", "b", "c", "d"] {
-        kv.put(k, Bytes::from_static(b"v"), PutOptions::default())
-            .unwrap();
+        put(&kv, k, "v");
     }
     let page = kv
         .list(ListOptions {
@@ -113,16 +109,9 @@ fn cursor_survives_concurrent_writes() {
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(
-        page.keys
-            .iter()
-            .map(|k| k.name.as_str())
-            .collect::<Vec<_>>(),
-        ["a", "b"]
-    );
+    assert_eq!(key_names(&page), ["a", "b"]);
     kv.delete("b").unwrap();
-    kv.put("bb", Bytes::from_static(b"v"), PutOptions::default())
-        .unwrap();
+    put(&kv, "bb", "v");
     let next = kv
         .list(ListOptions {
             limit: Some(2),
@@ -130,32 +119,16 @@ fn cursor_survives_concurrent_writes() {
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(
-        next.keys
-            .iter()
-            .map(|k| k.name.as_str())
-            .collect::<Vec<_>>(),
-        ["bb", "c"]
-    );
+    assert_eq!(key_names(&next), ["bb", "c"]);
 }
 
 #[test]
 fn list_reports_expiration_and_rejects_bad_options() {
     let (_dir, store) = temp_store();
     let kv = store.namespace("TEST").unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    kv.put(
-        "k",
-        Bytes::from_static(b"v"),
-        PutOptions {
-            expiration: Some(now + 3600),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let now = unix_now();
+    kv.put("k", Bytes::from_static(b"v"), expires_at(now + 3600))
+        .unwrap();
     assert_eq!(
         kv.list(ListOptions::default()).unwrap().keys[0].expiration,
         Some(now + 3600)
