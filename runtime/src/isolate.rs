@@ -45,6 +45,8 @@ pub struct WorkerCode {
 }
 
 /// What an isolate thread accepts.
+// `Fetch` is the large, hot variant; boxing it would allocate per request.
+#[allow(clippy::large_enum_variant)]
 pub enum IsolateCommand {
     /// Load the worker into this blank isolate.
     Load {
