@@ -224,11 +224,14 @@ async fn run_isolate(
                 loader.set_root(code.root.clone());
                 install_policy(&outbound, code.outbound.clone());
                 watch.begin_turn();
-                let result = load_worker(&mut runtime, &host, id, &code).await;
+                let result = load_worker(&mut runtime, &host, &watch, id, &code).await;
                 watch.end_turn();
                 let failed = result.is_err();
                 let result = match watch.termination() {
-                    Some(reason) => Err(WorkerError::LimitExceeded(reason.limit_name())),
+                    Some(reason) => Err(WorkerError::Load(format!(
+                        "its top-level code exceeded the {}",
+                        reason.limit_name()
+                    ))),
                     None => result,
                 };
                 let _ = reply.send(result);
@@ -262,6 +265,7 @@ async fn run_isolate(
 async fn load_worker(
     runtime: &mut JsRuntime,
     host: &HostFunctions,
+    watch: &IsolateWatch,
     id: u64,
     code: &WorkerCode,
 ) -> Result<(), WorkerError> {
@@ -285,10 +289,15 @@ async fn load_worker(
         .await
         .map_err(|e| WorkerError::Load(e.to_string()))?;
     let evaluation = runtime.mod_evaluate(module_id);
-    runtime
-        .with_event_loop_future(evaluation, PollEventLoopOptions::default())
-        .await
-        .map_err(|e| WorkerError::Load(e.to_string()))?;
+    // A module that never finishes evaluating (a top-level endless loop) is
+    // terminated by the supervisor, but its evaluation promise then never
+    // settles: stop waiting as soon as the isolate is terminated.
+    tokio::select! {
+        evaluated = runtime.with_event_loop_future(evaluation, PollEventLoopOptions::default()) => {
+            evaluated.map_err(|e| WorkerError::Load(e.to_string()))?;
+        }
+        reason = terminated(watch) => return Err(WorkerError::LimitExceeded(reason.limit_name())),
+    }
     let namespace = runtime
         .get_module_namespace(module_id)
         .map_err(|e| WorkerError::Load(e.to_string()))?;
@@ -300,6 +309,16 @@ async fn load_worker(
     )?;
     tracing::info!(worker = %code.name, isolate = id, format = %format, "worker loaded");
     Ok(())
+}
+
+/// Resolves once the supervisor has terminated the isolate.
+async fn terminated(watch: &IsolateWatch) -> Termination {
+    loop {
+        if let Some(reason) = watch.termination() {
+            return reason;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 /// A service-worker script has no `export`; a module worker has one.

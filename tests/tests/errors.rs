@@ -93,3 +93,29 @@ async fn a_handler_that_never_responds_times_out() {
     let ok = client().get(brink.url("/ok")).send().await.unwrap();
     assert_eq!(ok.text().await.unwrap(), "ok");
 }
+
+#[test]
+fn infinite_loop_at_module_top_level_fails_at_start() {
+    let (status, logs) = Brink::start_expecting_failure(worker("loops-at-start.js"), &["--cpu-ms", "200"]);
+    assert!(!status.success());
+    assert!(logs.contains("CPU time limit"), "{logs}");
+}
+
+#[tokio::test]
+async fn infinite_loop_in_a_timer_is_stopped_and_the_worker_recovers() {
+    let brink = Brink::start(worker("background-loop.js"), &["--cpu-ms", "200"]);
+    let response = client().get(brink.url("/spin-later")).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "scheduled");
+    assert!(brink.wait_for_log("CPU time limit", Duration::from_secs(10)), "{}", brink.logs());
+    let ok = client().get(brink.url("/")).send().await.unwrap();
+    assert_eq!(ok.text().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn endless_promise_chain_is_stopped_and_the_worker_recovers() {
+    let brink = Brink::start(worker("background-loop.js"), &["--cpu-ms", "200"]);
+    let response = client().get(brink.url("/microtask-loop")).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let ok = client().get(brink.url("/")).send().await.unwrap();
+    assert_eq!(ok.text().await.unwrap(), "ok");
+}

@@ -72,3 +72,23 @@ fn invalid_binding_names_are_rejected() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("must be a JavaScript identifier"), "{stderr}");
 }
+
+#[test]
+fn invalid_kv_namespace_is_rejected_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let (status, logs) = Brink::start_expecting_failure(
+        example("hello/worker.js"),
+        &["--kv", "KV=not a valid/name", "--data-dir", data_dir],
+    );
+    assert!(!status.success());
+    assert!(logs.to_lowercase().contains("namespace"), "{logs}");
+}
+
+#[test]
+fn duplicate_binding_names_are_rejected() {
+    let (status, logs) =
+        Brink::start_expecting_failure(example("hello/worker.js"), &["--var", "X=1", "--kv", "X"]);
+    assert!(!status.success());
+    assert!(logs.contains("defined twice"), "{logs}");
+}
