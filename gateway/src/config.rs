@@ -30,6 +30,8 @@ pub struct DevConfig {
     pub max_request_body: u64,
     /// Limits per isolate.
     pub limits: Limits,
+    /// How long a client may take to send a request's head.
+    pub header_read_timeout: Duration,
     /// How long a graceful shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
 }

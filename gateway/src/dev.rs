@@ -55,7 +55,12 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
     let address = listener.local_addr()?;
     tracing::info!(worker = %config.name, %address, "brink dev listening on http://{address}");
     let router = Arc::new(Router::catch_all(worker));
-    server::serve(listener, router, config.max_request_body, config.shutdown_grace, shutdown).await?;
+    let options = server::ServeOptions {
+        max_request_body: config.max_request_body,
+        header_read_timeout: config.header_read_timeout,
+        shutdown_grace: config.shutdown_grace,
+    };
+    server::serve(listener, router, options, shutdown).await?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
@@ -15,16 +15,29 @@ use tokio::net::TcpListener;
 use crate::router::Router;
 use crate::worker_bridge;
 
+/// How the listener treats connections.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Largest request body accepted, in bytes.
+    pub max_request_body: u64,
+    /// How long a client may take to send a request's head (slow clients
+    /// holding connections open are cut off after this).
+    pub header_read_timeout: Duration,
+    /// How long a graceful shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
 /// Accepts connections on `listener` until `shutdown` resolves, then stops
-/// accepting and waits up to `grace` for open connections to finish.
+/// accepting and waits up to `options.shutdown_grace` for open connections.
 pub async fn serve(
     listener: TcpListener,
     router: Arc<Router>,
-    max_request_body: u64,
-    grace: Duration,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let ServeOptions { max_request_body, header_read_timeout, shutdown_grace: grace } = options;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

@@ -129,6 +129,9 @@ struct DevArgs {
     /// Outbound fetch() calls one request may make.
     #[arg(long, default_value_t = 50)]
     subrequests: u32,
+    /// Milliseconds a client may take to send a request's head.
+    #[arg(long, default_value_t = 30_000)]
+    header_timeout_ms: u64,
 }
 
 impl DevArgs {
@@ -158,6 +161,7 @@ impl DevArgs {
                 heap_bytes: self.heap_mib * 1024 * 1024,
                 subrequests: self.subrequests,
             },
+            header_read_timeout: Duration::from_millis(self.header_timeout_ms),
             shutdown_grace: Duration::from_secs(30),
         }
     }
