@@ -11,8 +11,10 @@
 //!   find expired records without scanning everything.
 //! - `meta`: `"version"` → the last version handed out (global across namespaces).
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 
 use bytes::Bytes;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -38,10 +40,32 @@ const RECLAIM_BATCH: usize = 1000;
 pub const STORE_FILE_NAME: &str = "kv.redb";
 
 /// KV storage in a single redb file. Every write commits with fsync
-/// (`Durability::Immediate`, redb's default).
+/// (`Durability::Immediate`, redb's default). Concurrent commits share
+/// transactions (group commit): whoever finds no commit in progress writes
+/// everything queued so far in one transaction with one fsync, and each
+/// caller returns only once the transaction holding its write is durable.
 pub struct RedbBackend {
     db: Database,
     path: PathBuf,
+    queue: Mutex<CommitQueue>,
+    committed: Condvar,
+}
+
+/// One atomic commit waiting for a transaction.
+struct QueuedCommit {
+    ticket: u64,
+    namespace: String,
+    checks: Vec<AtomicCheck>,
+    writes: Vec<StoredWrite>,
+    now_ms: u64,
+}
+
+#[derive(Default)]
+struct CommitQueue {
+    next_ticket: u64,
+    pending: Vec<QueuedCommit>,
+    done: HashMap<u64, Result<AtomicOutcome, KvError>>,
+    committing: bool,
 }
 
 macro_rules! from_redb {
@@ -84,12 +108,94 @@ impl RedbBackend {
         Ok(RedbBackend {
             db,
             path: path.to_owned(),
+            queue: Mutex::new(CommitQueue::default()),
+            committed: Condvar::new(),
         })
     }
 
     /// The store file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Applies `batch` in order in one write transaction: each commit's
+    /// checks see the writes of the commits before it, a commit whose check
+    /// fails writes nothing, and each commit that writes gets its own version.
+    /// Any storage error fails the whole batch, with nothing written.
+    fn commit_batch(&self, batch: &[QueuedCommit]) -> Result<Vec<AtomicOutcome>, KvError> {
+        let txn = self.db.begin_write()?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut wrote = false;
+        {
+            let mut entries = txn.open_table(ENTRIES)?;
+            let mut values = txn.open_table(VALUES)?;
+            let mut expiry = txn.open_table(EXPIRY)?;
+            let mut meta = txn.open_table(META)?;
+            let mut last_version = meta.get(VERSION_KEY)?.map(|v| v.value()).unwrap_or(0);
+            for commit in batch {
+                let mut checks_pass = true;
+                for check in &commit.checks {
+                    let rk = record_key(&commit.namespace, &check.key);
+                    let current = match entries.get(rk.as_slice())? {
+                        Some(h) => {
+                            let h = Header::decode(h.value(), &rk)?;
+                            (!is_expired(h.expiration, commit.now_ms)).then_some(h.version)
+                        }
+                        None => None,
+                    };
+                    if current != check.version {
+                        checks_pass = false;
+                        break;
+                    }
+                }
+                if !checks_pass {
+                    outcomes.push(AtomicOutcome { ok: false, version: None });
+                    continue;
+                }
+                if commit.writes.is_empty() {
+                    outcomes.push(AtomicOutcome { ok: true, version: None });
+                    continue;
+                }
+                let version = last_version
+                    .checked_add(1)
+                    .ok_or_else(|| KvError::backend("version counter exhausted"))?;
+                last_version = version;
+                for write in &commit.writes {
+                    let rk = record_key(&commit.namespace, write.key());
+                    let old_expiration = match entries.remove(rk.as_slice())? {
+                        Some(old) => Header::decode(old.value(), &rk)?.expiration,
+                        None => None,
+                    };
+                    if let Some(at) = old_expiration {
+                        expiry.remove(expiry_key(at, &rk).as_slice())?;
+                    }
+                    match write {
+                        StoredWrite::Put { value, expiration, metadata, .. } => {
+                            let header = Header { version, expiration: *expiration, metadata: metadata.clone() };
+                            entries.insert(rk.as_slice(), header.encode().as_slice())?;
+                            values.insert(rk.as_slice(), value.as_ref())?;
+                            if let Some(at) = expiration {
+                                expiry.insert(expiry_key(*at, &rk).as_slice(), ())?;
+                            }
+                        }
+                        StoredWrite::Delete { .. } => {
+                            values.remove(rk.as_slice())?;
+                        }
+                    }
+                }
+                wrote = true;
+                outcomes.push(AtomicOutcome { ok: true, version: Some(version) });
+            }
+            if wrote {
+                meta.insert(VERSION_KEY, last_version)?;
+            }
+        }
+        if wrote {
+            txn.commit()?;
+        } else {
+            txn.abort()?;
+        }
+        Ok(outcomes)
     }
 }
 
@@ -267,82 +373,47 @@ impl KvBackend for RedbBackend {
         writes: &[StoredWrite],
         now_ms: u64,
     ) -> Result<AtomicOutcome, KvError> {
-        let txn = self.db.begin_write()?;
-        let version;
-        {
-            let mut entries = txn.open_table(ENTRIES)?;
-            for check in checks {
-                let rk = record_key(namespace, &check.key);
-                let current = match entries.get(rk.as_slice())? {
-                    Some(h) => {
-                        let h = Header::decode(h.value(), &rk)?;
-                        (!is_expired(h.expiration, now_ms)).then_some(h.version)
-                    }
-                    None => None,
-                };
-                if current != check.version {
-                    drop(entries);
-                    txn.abort()?;
-                    return Ok(AtomicOutcome {
-                        ok: false,
-                        version: None,
-                    });
-                }
+        let poisoned = || KvError::backend("the commit queue was poisoned by a panic");
+        let mut queue = self.queue.lock().map_err(|_| poisoned())?;
+        let ticket = queue.next_ticket;
+        queue.next_ticket += 1;
+        queue.pending.push(QueuedCommit {
+            ticket,
+            namespace: namespace.to_owned(),
+            checks: checks.to_vec(),
+            writes: writes.to_vec(),
+            now_ms,
+        });
+        loop {
+            if let Some(result) = queue.done.remove(&ticket) {
+                return result;
             }
-            if writes.is_empty() {
-                drop(entries);
-                txn.abort()?;
-                return Ok(AtomicOutcome {
-                    ok: true,
-                    version: None,
-                });
-            }
-            let mut values = txn.open_table(VALUES)?;
-            let mut expiry = txn.open_table(EXPIRY)?;
-            let mut meta = txn.open_table(META)?;
-            let last = meta.get(VERSION_KEY)?.map(|v| v.value()).unwrap_or(0);
-            version = last
-                .checked_add(1)
-                .ok_or_else(|| KvError::backend("version counter exhausted"))?;
-            for write in writes {
-                let rk = record_key(namespace, write.key());
-                let old_expiration = match entries.remove(rk.as_slice())? {
-                    Some(old) => Header::decode(old.value(), &rk)?.expiration,
-                    None => None,
-                };
-                if let Some(at) = old_expiration {
-                    expiry.remove(expiry_key(at, &rk).as_slice())?;
-                }
-                match write {
-                    StoredWrite::Put {
-                        value,
-                        expiration,
-                        metadata,
-                        ..
-                    } => {
-                        let header = Header {
-                            version,
-                            expiration: *expiration,
-                            metadata: metadata.clone(),
-                        };
-                        entries.insert(rk.as_slice(), header.encode().as_slice())?;
-                        values.insert(rk.as_slice(), value.as_ref())?;
-                        if let Some(at) = expiration {
-                            expiry.insert(expiry_key(*at, &rk).as_slice(), ())?;
+            if !queue.committing {
+                // Commit everything queued so far, ours included.
+                queue.committing = true;
+                let batch = std::mem::take(&mut queue.pending);
+                drop(queue);
+                let outcome = self.commit_batch(&batch);
+                queue = self.queue.lock().map_err(|_| poisoned())?;
+                match outcome {
+                    Ok(outcomes) => {
+                        for (commit, outcome) in batch.iter().zip(outcomes) {
+                            queue.done.insert(commit.ticket, Ok(outcome));
                         }
                     }
-                    StoredWrite::Delete { .. } => {
-                        values.remove(rk.as_slice())?;
+                    Err(error) => {
+                        let message = error.to_string();
+                        for commit in &batch {
+                            queue.done.insert(commit.ticket, Err(KvError::backend(message.clone())));
+                        }
                     }
                 }
+                queue.committing = false;
+                self.committed.notify_all();
+                continue;
             }
-            meta.insert(VERSION_KEY, version)?;
+            queue = self.committed.wait(queue).map_err(|_| poisoned())?;
         }
-        txn.commit()?;
-        Ok(AtomicOutcome {
-            ok: true,
-            version: Some(version),
-        })
     }
 
     fn reclaim_expired(&self, now_ms: u64) -> Result<usize, KvError> {
