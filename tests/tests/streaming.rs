@@ -62,3 +62,15 @@ async fn oversized_body_is_refused_with_413() {
     let ok = client().post(brink.url("/echo")).body("small").send().await.unwrap();
     assert_eq!(ok.text().await.unwrap(), "small");
 }
+
+#[tokio::test]
+async fn h2c_upload_is_echoed_back_streaming() {
+    let brink = Brink::start(worker("echo.js"), &[]);
+    let h2 = reqwest::Client::builder().no_proxy().http2_prior_knowledge().build().unwrap();
+    let total = 32 * MIB;
+    let response = h2.post(brink.url("/echo")).body(body_stream(total)).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(bytes.len(), total);
+    assert!(bytes.iter().all(|&b| b == b'x'));
+}
