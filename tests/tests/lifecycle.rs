@@ -21,7 +21,7 @@ async fn wait_until_work_runs_after_the_response() {
     let origin = Origin::start();
     let origin_var = format!("ORIGIN={}", origin.url(""));
     let brink = Brink::start(worker("wait-until.js"), &["--allow-private-host", "127.0.0.1", "--var", &origin_var]);
-    let response = client().get(brink.url("/?tag=first&delay=300")).send().await.unwrap();
+    let response = client().get(brink.url("/?tag=first&delay=1500")).send().await.unwrap();
     assert_eq!(response.text().await.unwrap(), "responded before the background work");
     // The response came before the background work finished…
     assert!(origin.requests().is_empty());
