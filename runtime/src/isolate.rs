@@ -87,16 +87,11 @@ impl IsolateHandle {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Resolves once the isolate thread has finished (its channel closed and
-    /// its in-flight work, `waitUntil` included, done).
-    pub async fn exited(&self) {
-        let mut exited = self.exited.clone();
-        let _ = exited.wait_for(|done| *done).await;
-    }
-
-    /// Stops accepting new requests: the isolate finishes what it has and exits.
-    pub fn close(self) -> tokio::sync::watch::Receiver<bool> {
-        self.exited
+    /// A signal that turns true when the isolate thread has exited. The
+    /// thread exits once every handle is dropped (its channel closes) and its
+    /// in-flight work is done.
+    pub fn exit_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.exited.clone()
     }
 
     /// A counter the caller bumps around each request it sends.

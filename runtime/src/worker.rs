@@ -126,13 +126,11 @@ impl Worker {
     /// in-flight work, `ctx.waitUntil()` included.
     pub async fn shutdown(&self) {
         let isolates: Vec<Arc<IsolateHandle>> = std::mem::take(&mut *self.isolates.lock().await);
-        let mut exits = Vec::new();
-        for isolate in isolates {
-            match Arc::try_unwrap(isolate) {
-                Ok(isolate) => exits.push(isolate.close()),
-                Err(shared) => shared.exited().await,
-            }
-        }
+        // Drop our handles first: an isolate exits only when its channel
+        // closes, i.e. when the last handle (ours, or an in-flight request's,
+        // bounded by the wall-clock limit) is gone.
+        let exits: Vec<_> = isolates.iter().map(|isolate| isolate.exit_signal()).collect();
+        drop(isolates);
         for mut exited in exits {
             let _ = exited.wait_for(|done| *done).await;
         }
