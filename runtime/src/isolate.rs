@@ -4,7 +4,7 @@
 //! one `Load` for its worker, and then serves `Fetch`es until its channel
 //! closes or the supervisor terminates it.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -242,7 +242,7 @@ async fn run_isolate(
         }
     };
 
-    serve(&mut runtime, &host, &watch, &mut receiver).await;
+    serve(&mut runtime, &host, &watch, &mut receiver, code.limits.wall_clock).await;
     let reason = watch.termination();
     if let Some(reason) = reason {
         tracing::warn!(worker = %code.name, isolate = id, limit = reason.limit_name(), "worker exceeded a limit; isolate terminated");
@@ -389,16 +389,20 @@ fn describe_exception(scope: &mut v8::PinScope<'_, '_>, exception: v8::Local<v8:
     exception.to_rust_string_lossy(scope)
 }
 
-/// Serves requests until the channel closes (and in-flight work is done) or
-/// the supervisor terminates the isolate.
+/// Serves requests until the channel closes (and in-flight work is done, or
+/// `drain_limit` has passed since) or the supervisor terminates the isolate.
 async fn serve(
     runtime: &mut JsRuntime,
     host: &HostFunctions,
     watch: &IsolateWatch,
     receiver: &mut mpsc::UnboundedReceiver<IsolateCommand>,
+    drain_limit: std::time::Duration,
 ) {
     let op_state = runtime.op_state();
     let mut closed = false;
+    // Set when the channel closes: `waitUntil` work that never settles must
+    // not keep a shutting-down process alive forever.
+    let mut drain_deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     poll_fn(|cx| {
         while !closed {
             match receiver.poll_recv(cx) {
@@ -434,6 +438,15 @@ async fn serve(
             let state = op_state.borrow();
             let table = state.borrow::<RequestTable>();
             if table.is_empty() && table.pending_wait_until == 0 {
+                return Poll::Ready(());
+            }
+            let deadline = drain_deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(drain_limit)));
+            if deadline.as_mut().poll(cx).is_ready() {
+                tracing::warn!(
+                    requests = table.len(),
+                    wait_until = table.pending_wait_until,
+                    "shutting down with unfinished work after the drain limit"
+                );
                 return Poll::Ready(());
             }
         }

@@ -61,3 +61,14 @@ async fn sigterm_finishes_a_slow_in_flight_request() {
     // New connections are refused once shutting down.
     assert!(std::net::TcpStream::connect(("127.0.0.1", brink.port)).is_err());
 }
+
+#[tokio::test]
+async fn wait_until_that_never_settles_does_not_block_shutdown_forever() {
+    let mut brink = Brink::start(worker("wait-until.js"), &["--wall-ms", "1000"]);
+    let response = client().get(brink.url("/?forever")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    brink.terminate();
+    let status = brink.wait_exit(Duration::from_secs(20)).expect("brink hung on a waitUntil that never settles");
+    assert!(status.success(), "{status}");
+    assert!(brink.logs().contains("unfinished work after the drain limit"), "{}", brink.logs());
+}

@@ -2,6 +2,11 @@
 export default {
   fetch(request, env, ctx) {
     const { searchParams } = new URL(request.url);
+    if (searchParams.has("forever")) {
+      // Never settles, and a live interval keeps the event loop busy.
+      ctx.waitUntil(new Promise(() => setInterval(() => {}, 50)));
+      return new Response("waiting forever in the background");
+    }
     const delay = Number(searchParams.get("delay") ?? 300);
     ctx.waitUntil(
       (async () => {
