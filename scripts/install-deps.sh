@@ -3,11 +3,16 @@
 # Idempotent: installs only what is missing.
 #   cmake, libsimde-dev  the QuickJS engine's WebAssembly interpreter (WAMR)
 #                        builds with CMake against Debian's SIMDe headers
-#   clang, pkg-config    C/C++ toolchain pieces used by -sys crates
+#   build-essential, pkg-config  C/C++ toolchain pieces used by -sys crates
+#   nodejs, npm          js-sdk's TypeScript checks (only if npm is missing)
 #   wrk, curl, libc++1   benchmarks (wrk load, workerd needs libc++1)
 set -euo pipefail
 
 packages=(cmake libsimde-dev build-essential pkg-config curl)
+# js-sdk's type tests run on Node.js; use the machine's own if it has one.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk libc++1)
 fi
