@@ -3,37 +3,8 @@
 // (no `Deno` namespace, no filesystem). Rarely used APIs are installed as lazy
 // getters so an isolate only pays for what its worker touches.
 import { core, internals, primordials } from "ext:core/mod.js";
+import { defineGlobal, defineLazyGlobal } from "ext:brink_runtime/globals.js";
 import { installWorkerHost } from "ext:brink_runtime/worker_host.js";
-
-const { ObjectDefineProperty } = primordials;
-
-function defineValue(name, value, enumerable = false) {
-  ObjectDefineProperty(globalThis, name, {
-    __proto__: null,
-    value,
-    enumerable,
-    configurable: true,
-    writable: true,
-  });
-}
-
-// Defines `name` as a getter that loads its backing script on first use and
-// then replaces itself with a plain data property.
-function defineLazy(name, load, enumerable = false) {
-  ObjectDefineProperty(globalThis, name, {
-    __proto__: null,
-    enumerable,
-    configurable: true,
-    get() {
-      const value = load();
-      defineValue(name, value, enumerable);
-      return value;
-    },
-    set(value) {
-      defineValue(name, value, enumerable);
-    },
-  });
-}
 
 const ext = (path) => core.loadExtScript(path);
 const web = (file) => () => ext(`ext:deno_web/${file}`);
@@ -77,20 +48,20 @@ const response = ext("ext:deno_fetch/23_response.js");
 const fetchModule = ext("ext:deno_fetch/26_fetch.js");
 const consoleModule = ext("ext:deno_web/01_console.js");
 
-defineValue("URL", url.URL);
-defineValue("URLSearchParams", url.URLSearchParams);
-defineValue("Event", event.Event);
-defineValue("EventTarget", event.EventTarget);
-defineValue("CustomEvent", event.CustomEvent);
-defineValue("ErrorEvent", event.ErrorEvent);
-defineValue("PromiseRejectionEvent", event.PromiseRejectionEvent);
-defineValue("reportError", event.reportError, true);
-defineValue("setTimeout", timers.setTimeout, true);
-defineValue("setInterval", timers.setInterval, true);
-defineValue("clearTimeout", timers.clearTimeout, true);
-defineValue("clearInterval", timers.clearInterval, true);
-defineValue("AbortController", abortSignal.AbortController);
-defineValue("AbortSignal", abortSignal.AbortSignal);
+defineGlobal("URL", url.URL);
+defineGlobal("URLSearchParams", url.URLSearchParams);
+defineGlobal("Event", event.Event);
+defineGlobal("EventTarget", event.EventTarget);
+defineGlobal("CustomEvent", event.CustomEvent);
+defineGlobal("ErrorEvent", event.ErrorEvent);
+defineGlobal("PromiseRejectionEvent", event.PromiseRejectionEvent);
+defineGlobal("reportError", event.reportError, true);
+defineGlobal("setTimeout", timers.setTimeout, true);
+defineGlobal("setInterval", timers.setInterval, true);
+defineGlobal("clearTimeout", timers.clearTimeout, true);
+defineGlobal("clearInterval", timers.clearInterval, true);
+defineGlobal("AbortController", abortSignal.AbortController);
+defineGlobal("AbortSignal", abortSignal.AbortSignal);
 for (
   const name of [
     "ReadableStream",
@@ -108,40 +79,39 @@ for (
     "CountQueuingStrategy",
   ]
 ) {
-  defineValue(name, streams[name]);
+  defineGlobal(name, streams[name]);
 }
-defineValue("TextEncoder", encoding.TextEncoder);
-defineValue("TextDecoder", encoding.TextDecoder);
-defineValue("TextEncoderStream", encoding.TextEncoderStream);
-defineValue("TextDecoderStream", encoding.TextDecoderStream);
-defineValue("Headers", headers.Headers);
-defineValue("Request", request.Request);
-defineValue("Response", response.Response);
-defineValue("fetch", fetchModule.fetch, true);
+defineGlobal("TextEncoder", encoding.TextEncoder);
+defineGlobal("TextDecoder", encoding.TextDecoder);
+defineGlobal("TextEncoderStream", encoding.TextEncoderStream);
+defineGlobal("TextDecoderStream", encoding.TextDecoderStream);
+defineGlobal("Headers", headers.Headers);
+defineGlobal("Request", request.Request);
+defineGlobal("Response", response.Response);
 // deno_core installs its queueMicrotask (which routes a callback's exception
 // to the report-exception callback) as a primordial; `core` does not export it.
-defineValue("queueMicrotask", primordials.queueMicrotask, true);
+defineGlobal("queueMicrotask", primordials.queueMicrotask, true);
 
 const base64 = lazyModule(web("05_base64.js"));
-defineLazy("atob", () => base64().atob, true);
-defineLazy("btoa", () => base64().btoa, true);
+defineLazyGlobal("atob", () => base64().atob, true);
+defineLazyGlobal("btoa", () => base64().btoa, true);
 const domException = lazyModule(web("01_dom_exception.js"));
-defineLazy("DOMException", () => domException().DOMException);
-defineLazy("URLPattern", () => web("01_urlpattern.js")().URLPattern);
+defineLazyGlobal("DOMException", () => domException().DOMException);
+defineLazyGlobal("URLPattern", () => web("01_urlpattern.js")().URLPattern);
 const file = lazyModule(web("09_file.js"));
-defineLazy("Blob", () => file().Blob);
-defineLazy("File", () => file().File);
-defineLazy(
+defineLazyGlobal("Blob", () => file().Blob);
+defineLazyGlobal("File", () => file().File);
+defineLazyGlobal(
   "FormData",
   () => ext("ext:deno_fetch/21_formdata.js").FormData,
 );
 const compression = lazyModule(web("14_compression.js"));
-defineLazy("CompressionStream", () => compression().CompressionStream);
-defineLazy("DecompressionStream", () => compression().DecompressionStream);
+defineLazyGlobal("CompressionStream", () => compression().CompressionStream);
+defineLazyGlobal("DecompressionStream", () => compression().DecompressionStream);
 const messagePort = lazyModule(web("13_message_port.js"));
-defineLazy("structuredClone", () => messagePort().structuredClone, true);
-defineLazy("MessageChannel", () => messagePort().MessageChannel);
-defineLazy("MessagePort", () => messagePort().MessagePort);
+defineLazyGlobal("structuredClone", () => messagePort().structuredClone, true);
+defineLazyGlobal("MessageChannel", () => messagePort().MessageChannel);
+defineLazyGlobal("MessagePort", () => messagePort().MessagePort);
 const performance = lazyModule(() => {
   const module = web("15_performance.js")();
   // Deno's own runtime bootstrap sets the time origin; without this call
@@ -149,15 +119,15 @@ const performance = lazyModule(() => {
   module.setTimeOrigin();
   return module;
 });
-defineLazy("performance", () => performance().performance, true);
-defineLazy("Performance", () => performance().Performance);
+defineLazyGlobal("performance", () => performance().performance, true);
+defineLazyGlobal("Performance", () => performance().Performance);
 const crypto = lazyModule(() => ext("ext:deno_crypto/00_crypto.js"));
-defineLazy("crypto", () => crypto().crypto, true);
-defineLazy("Crypto", () => crypto().Crypto);
-defineLazy("CryptoKey", () => crypto().CryptoKey);
-defineLazy("SubtleCrypto", () => crypto().SubtleCrypto);
-defineValue("navigator", Object.freeze({ userAgent: "Brink/0.1" }), true);
-defineValue("self", globalThis, true);
+defineLazyGlobal("crypto", () => crypto().crypto, true);
+defineLazyGlobal("Crypto", () => crypto().Crypto);
+defineLazyGlobal("CryptoKey", () => crypto().CryptoKey);
+defineLazyGlobal("SubtleCrypto", () => crypto().SubtleCrypto);
+defineGlobal("navigator", Object.freeze({ userAgent: "Brink/0.1" }), true);
+defineGlobal("self", globalThis, true);
 
 // Ops name the JS class of the errors they throw. deno_core knows only the
 // built-in ones; an op error of any other class would reach the worker as
@@ -226,6 +196,7 @@ installWorkerHost({
   response,
   streams,
   event,
+  fetch: fetchModule.fetch,
 });
 
 // A worker must not see the engine's internals (nor force a collection).

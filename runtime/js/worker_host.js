@@ -12,6 +12,7 @@ import {
   op_brink_wait_until_done,
   op_brink_wait_until_started,
 } from "ext:core/ops";
+import { defineGlobal } from "ext:brink_runtime/globals.js";
 import { KvNamespace } from "ext:brink_runtime/kv.js";
 
 const {
@@ -255,17 +256,11 @@ function startWorker(namespace, env) {
 /** Service-worker format: bindings are globals. */
 function defineBindingGlobals(env) {
   for (const name of Object.keys(env)) {
-    Object.defineProperty(globalThis, name, {
-      __proto__: null,
-      value: env[name],
-      enumerable: true,
-      configurable: true,
-      writable: true,
-    });
+    defineGlobal(name, env[name], true);
   }
 }
 
-export function installWorkerHost({ consoleModule, request, response, streams, event }) {
+export function installWorkerHost({ consoleModule, request, response, streams, event, fetch: innerFetch }) {
   FetchEvent = defineFetchEvent(event.Event);
   requestModule = request;
   responseModule = response;
@@ -273,41 +268,22 @@ export function installWorkerHost({ consoleModule, request, response, streams, e
   InnerBody = core.loadExtScript("ext:deno_fetch/22_body.js").InnerBody;
 
   const printer = (message, level) => op_brink_log(level, message.replace(/\n$/, ""));
-  Object.defineProperty(globalThis, "console", {
-    __proto__: null,
-    value: new consoleModule.Console(printer),
-    enumerable: false,
-    configurable: true,
-    writable: true,
-  });
+  defineGlobal("console", new consoleModule.Console(printer));
 
-  const innerFetch = globalThis.fetch;
-  Object.defineProperty(globalThis, "fetch", {
-    __proto__: null,
-    value: function fetch(input, init = undefined) {
-      const id = core.getAsyncContext();
-      if (!op_brink_count_subrequest(typeof id === "number" ? id : 0)) {
-        return Promise.reject(
-          new Error("Too many subrequests: this request reached its subrequest limit"),
-        );
-      }
-      return innerFetch(input, init);
-    },
-    enumerable: true,
-    configurable: true,
-    writable: true,
-  });
+  // deno_fetch's fetch, charged against the current request's subrequests.
+  defineGlobal("fetch", function fetch(input, init = undefined) {
+    const id = core.getAsyncContext();
+    if (!op_brink_count_subrequest(typeof id === "number" ? id : 0)) {
+      return Promise.reject(
+        new Error("Too many subrequests: this request reached its subrequest limit"),
+      );
+    }
+    return innerFetch(input, init);
+  }, true);
 
-  const addEventListenerForWorker = (type, listener) => {
+  defineGlobal("addEventListener", (type, listener) => {
     if (type === "fetch") ArrayPrototypePush(fetchListeners, listener);
-  };
-  Object.defineProperty(globalThis, "addEventListener", {
-    __proto__: null,
-    value: addEventListenerForWorker,
-    enumerable: true,
-    configurable: true,
-    writable: true,
-  });
+  }, true);
 
   core.setUnhandledPromiseRejectionHandler((_promise, reason) => {
     op_brink_log(3, `Uncaught (in promise) ${describeError(reason)}`);

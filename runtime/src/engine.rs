@@ -50,7 +50,7 @@ deno_core::extension!(
         op_brink_kv_atomic,
     ],
     esm_entry_point = "ext:brink_runtime/bootstrap.js",
-    esm = [dir "js", "bootstrap.js", "worker_host.js", "kv.js"],
+    esm = [dir "js", "bootstrap.js", "globals.js", "worker_host.js", "kv.js"],
     state = |state| {
         state.put(RequestTable::default());
         state.put(LogIdentity::default());
