@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::api::console::LogIdentity;
 use crate::api::kv::KvBindings;
 use crate::api::outbound_fetch::{install_policy, OutboundPolicy};
-use crate::api::request::{RequestBodyResource, RequestTable, ResponseSender};
+use crate::api::request::{fail_request, RequestBodyResource, RequestTable, ResponseSender};
 use crate::body::RequestBody;
 use crate::engine::{new_blank_isolate, BlankIsolate};
 use crate::error::WorkerError;
@@ -366,13 +366,16 @@ fn call_host(
     let undefined = v8::undefined(tc).into();
     match function.call(tc, undefined, &args) {
         Some(result) => Ok(result.to_rust_string_lossy(tc)),
-        None => {
-            let message = match tc.exception() {
-                Some(exception) => describe_exception(tc, exception),
-                None => "execution terminated".to_string(),
-            };
-            Err(WorkerError::Load(message))
-        }
+        None => Err(WorkerError::Load(caught_exception(tc))),
+    }
+}
+
+/// The exception a failed call left in `tc` (with its stack), or a note that
+/// the call was terminated and left none.
+fn caught_exception(tc: &mut v8::PinnedRef<'_, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>) -> String {
+    match tc.exception() {
+        Some(exception) => describe_exception(tc, exception),
+        None => "execution terminated".to_string(),
     }
 }
 
@@ -480,20 +483,12 @@ fn dispatch(
         let undefined = v8::undefined(tc).into();
         match args {
             Some(args) if function.call(tc, undefined, &args).is_some() => Ok(()),
-            Some(_) => Err(match tc.exception() {
-                Some(exception) => describe_exception(tc, exception),
-                None => "execution terminated".to_string(),
-            }),
+            Some(_) => Err(caught_exception(tc)),
             None => Err("out of memory building the request".to_string()),
         }
     };
     if let Err(message) = outcome {
-        let mut state = op_state.borrow_mut();
-        let error = match state.try_borrow::<Arc<IsolateWatch>>().and_then(|watch| watch.termination()) {
-            Some(reason) => WorkerError::LimitExceeded(reason.limit_name()),
-            None => WorkerError::Exception(message),
-        };
-        state.borrow_mut::<RequestTable>().complete(id, Err(error));
+        fail_request(&mut op_state.borrow_mut(), id, message);
     }
 }
 

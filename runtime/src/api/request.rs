@@ -111,8 +111,8 @@ fn body_bytes(scope: &mut v8::PinScope<'_, '_>, body: v8::Local<v8::Value>) -> O
     Some(Bytes::from(body.to_rust_string_lossy(scope)))
 }
 
-/// Reads a flat `[name, value, name, value, ...]` array of byte strings
-/// directly, which is several times cheaper than serde on the hot path.
+/// Reads a response's flat `[name, value, name, value, ...]` array of byte
+/// strings directly, which is several times cheaper than serde.
 fn header_list(scope: &mut v8::PinScope<'_, '_>, headers: v8::Local<v8::Value>) -> Result<Vec<ByteString>, WorkerError> {
     let invalid = || WorkerError::Exception("TypeError: invalid response headers".into());
     let array = v8::Local::<v8::Array>::try_from(headers).map_err(|_| invalid())?;
@@ -145,11 +145,11 @@ pub fn op_brink_respond(
     state.borrow_mut().borrow_mut::<RequestTable>().complete(id, result);
 }
 
-/// The handler failed: it threw, rejected, or returned a non-Response.
-#[op2(fast)]
-pub fn op_brink_respond_error(state: &mut OpState, #[smi] id: u32, #[string] message: String) {
-    // On some engines the supervisor's termination surfaces as a catchable
-    // exception; the client must still learn that a limit was hit.
+/// Fails request `id` with the handler's error `message`, or with the limit
+/// the supervisor terminated the isolate for: on some engines termination
+/// surfaces as a catchable exception, and the client must still learn that a
+/// limit was hit.
+pub fn fail_request(state: &mut OpState, id: u32, message: String) {
     let error = match state.try_borrow::<Arc<IsolateWatch>>().and_then(|watch| watch.termination()) {
         Some(reason) => WorkerError::LimitExceeded(reason.limit_name()),
         None => WorkerError::Exception(message),
@@ -157,21 +157,30 @@ pub fn op_brink_respond_error(state: &mut OpState, #[smi] id: u32, #[string] mes
     state.borrow_mut::<RequestTable>().complete(id, Err(error));
 }
 
+/// The handler failed: it threw, rejected, or returned a non-Response.
+#[op2(fast)]
+pub fn op_brink_respond_error(state: &mut OpState, #[smi] id: u32, #[string] message: String) {
+    fail_request(state, id, message);
+}
+
 /// The worker answered with a streamed body: `rid` is a readable resource
 /// made from the response's `ReadableStream`. Chunks are copied to the
 /// gateway as they come, with backpressure from a bounded channel.
-#[op2]
+#[op2(fast)]
 pub fn op_brink_respond_stream(
-    state: &mut OpState,
+    scope: &mut v8::PinScope<'_, '_>,
+    state: Rc<RefCell<OpState>>,
     #[smi] id: u32,
     #[smi] status: u32,
-    #[serde] headers: Vec<ByteString>,
+    headers: v8::Local<v8::Value>,
     #[smi] rid: ResourceId,
 ) -> Result<(), JsErrorBox> {
+    let mut state = state.borrow_mut();
     let resource = state.resource_table.take_any(rid).map_err(JsErrorBox::from_err)?;
     let (tx, rx) = mpsc::channel(4);
-    let result = build_response(status, headers, ResponseBody::Stream(rx));
+    let result = header_list(scope, headers).and_then(|headers| build_response(status, headers, ResponseBody::Stream(rx)));
     state.borrow_mut::<RequestTable>().complete(id, result);
+    drop(state);
     deno_core::unsync::spawn(async move {
         loop {
             match resource.clone().read(64 * 1024).await {
