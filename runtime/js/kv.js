@@ -11,7 +11,7 @@ import {
   op_brink_kv_put,
 } from "ext:core/ops";
 
-const { ArrayIsArray, JSONParse, JSONStringify, SafeMap } = primordials;
+const { ArrayIsArray, JSONParse, JSONStringify } = primordials;
 
 // Created on first use: this module is evaluated before the globals exist.
 let encoderInstance;
@@ -185,37 +185,31 @@ export class KvNamespace {
     this.#handle = handle;
   }
 
-  async get(key, options) {
-    const opts = readOptions("get", options);
+  // One read path for get and getWithMetadata, single key or bulk: `wrap`
+  // turns a stored entry (or null) into what the method returns.
+  async #read(method, key, options, wrap) {
+    const opts = readOptions(method, options);
     const ttl = cacheTtlOf(opts);
     if (ArrayIsArray(key)) {
-      for (const k of key) checkKey("get", k);
-      const entries = await op_brink_kv_get_many(this.#handle, key, ttl);
-      const result = new SafeMap();
-      key.forEach((k, i) => result.set(k, entries[i] ? decodeValue(entries[i].value, opts.type) : null));
-      return new Map(result);
-    }
-    checkKey("get", key);
-    const entry = await op_brink_kv_get(this.#handle, key, ttl);
-    return entry === null ? null : decodeValue(entry.value, opts.type);
-  }
-
-  async getWithMetadata(key, options) {
-    const opts = readOptions("getWithMetadata", options);
-    const ttl = cacheTtlOf(opts);
-    const wrap = (entry) =>
-      entry
-        ? { value: decodeValue(entry.value, opts.type), metadata: decodeMetadata(entry.metadata), version: entry.version, cacheStatus: null }
-        : { value: null, metadata: null, version: null, cacheStatus: null };
-    if (ArrayIsArray(key)) {
-      for (const k of key) checkKey("getWithMetadata", k);
+      for (const k of key) checkKey(method, k);
       const entries = await op_brink_kv_get_many(this.#handle, key, ttl);
       const result = new Map();
-      key.forEach((k, i) => result.set(k, wrap(entries[i])));
+      key.forEach((k, i) => result.set(k, wrap(entries[i], opts.type)));
       return result;
     }
-    checkKey("getWithMetadata", key);
-    return wrap(await op_brink_kv_get(this.#handle, key, ttl));
+    checkKey(method, key);
+    return wrap(await op_brink_kv_get(this.#handle, key, ttl), opts.type);
+  }
+
+  get(key, options) {
+    return this.#read("get", key, options, (entry, type) => (entry ? decodeValue(entry.value, type) : null));
+  }
+
+  getWithMetadata(key, options) {
+    return this.#read("getWithMetadata", key, options, (entry, type) =>
+      entry
+        ? { value: decodeValue(entry.value, type), metadata: decodeMetadata(entry.metadata), version: entry.version, cacheStatus: null }
+        : { value: null, metadata: null, version: null, cacheStatus: null });
   }
 
   async put(key, value, options) {
