@@ -184,6 +184,9 @@ smoke() {
     if out=$(curl -fsS "http://127.0.0.1:$port/" 2>/dev/null); then break; fi
     sleep 0.1
   done
+  # The counter stores its new count in ctx.waitUntil, after the response;
+  # let that background write commit before asking again.
+  sleep 0.5
   out+=" / $(curl -fsS "http://127.0.0.1:$port/" 2>/dev/null || true)"
   kill -TERM "$pid" 2>/dev/null || true
   status=0
