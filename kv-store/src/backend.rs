@@ -69,16 +69,28 @@ pub trait KvBackend: Send + Sync {
     /// Reads one entry.
     fn get(&self, namespace: &str, key: &str, now_ms: u64) -> Result<Option<KvEntry>, KvError>;
 
-    /// Reads several entries, ideally from one consistent snapshot.
+    /// Reads several entries, ideally from one consistent snapshot. Fails with
+    /// [`KvError::GetManyTooLarge`] once the values read add up to more than
+    /// `max_total_bytes`; a backend should stop reading then rather than hold
+    /// every value first.
     fn get_many(
         &self,
         namespace: &str,
         keys: &[&str],
         now_ms: u64,
+        max_total_bytes: usize,
     ) -> Result<Vec<Option<KvEntry>>, KvError> {
-        keys.iter()
-            .map(|key| self.get(namespace, key, now_ms))
-            .collect()
+        let mut total = 0usize;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let entry = self.get(namespace, key, now_ms)?;
+            total = total.saturating_add(entry.as_ref().map_or(0, |e| e.value.len()));
+            if total > max_total_bytes {
+                return Err(KvError::GetManyTooLarge);
+            }
+            out.push(entry);
+        }
+        Ok(out)
     }
 
     /// Lists unexpired keys in byte order.

@@ -12,16 +12,20 @@
 //! - `meta`: `"version"` → the last version handed out (global across namespaces).
 
 use std::collections::HashMap;
+use std::fs::OpenOptions;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, RwLock};
 
 use bytes::Bytes;
+use redb::backends::FileBackend;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::backend::{KvBackend, ListQuery, ListSlice, StoredWrite};
 use crate::error::KvError;
 use crate::limits::is_expired;
+use crate::panic_guard;
 use crate::types::{AtomicCheck, AtomicOutcome, KvEntry, ListKey};
 
 const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("entries");
@@ -44,9 +48,20 @@ pub const STORE_FILE_NAME: &str = "kv.redb";
 /// transactions (group commit): whoever finds no commit in progress writes
 /// everything queued so far in one transaction with one fsync, and each
 /// caller returns only once the transaction holding its write is durable.
+///
+/// After an I/O error (a full disk, say) redb refuses every later
+/// transaction on the same handle, so the backend drops the handle and opens
+/// the file again on the next operation: once the cause is gone, writes
+/// succeed again without a restart. Acknowledged writes were fsynced before
+/// they were acknowledged and survive the reopen (redb repairs the file to its
+/// last complete commit).
 pub struct RedbBackend {
-    db: Database,
+    /// `None` only between dropping a failed handle and a successful reopen.
+    db: RwLock<Option<Database>>,
+    needs_reopen: AtomicBool,
     path: PathBuf,
+    #[cfg(test)]
+    fail_writes: Option<FailWrites>,
     queue: Mutex<CommitQueue>,
     committed: Condvar,
 }
@@ -84,33 +99,232 @@ from_redb!(
     redb::CommitError
 );
 
-impl RedbBackend {
-    /// Opens (creating if needed) the redb file at `path`. Fails with
-    /// [`KvError::StoreLocked`] when another process or another open handle in
-    /// this process holds it.
-    pub fn open(path: &Path) -> Result<Self, KvError> {
-        let db = Database::builder()
-            .set_cache_size(REDB_CACHE_BYTES)
-            .create(path)
-            .map_err(|err| match err {
-                redb::DatabaseError::DatabaseAlreadyOpen => KvError::StoreLocked {
-                    path: path.to_owned(),
-                },
-                other => KvError::backend(redb::Error::from(other)),
-            })?;
-        // Create every table up front so read transactions can always open them.
-        let txn = db.begin_write()?;
-        txn.open_table(ENTRIES)?;
-        txn.open_table(VALUES)?;
-        txn.open_table(EXPIRY)?;
-        txn.open_table(META)?;
-        txn.commit()?;
-        Ok(RedbBackend {
-            db,
+/// True when `error` came from an I/O failure, after which redb needs the
+/// database reopened.
+fn is_io_failure(error: &KvError) -> bool {
+    match error {
+        KvError::Backend(source) => matches!(
+            source.downcast_ref::<redb::Error>(),
+            Some(redb::Error::Io(_) | redb::Error::PreviousIo)
+        ),
+        _ => false,
+    }
+}
+
+fn corrupted(path: &Path, reason: impl Into<String>) -> KvError {
+    KvError::Corrupted {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Classifies a redb error met while opening or probing the file: damage is
+/// [`KvError::Corrupted`], everything else keeps its own kind.
+fn open_error(path: &Path, error: redb::Error) -> KvError {
+    match error {
+        redb::Error::DatabaseAlreadyOpen => KvError::StoreLocked {
             path: path.to_owned(),
+        },
+        redb::Error::Corrupted(reason) => corrupted(path, reason),
+        // redb reports a wrong magic number as InvalidData and a file shorter
+        // than its header as UnexpectedEof.
+        redb::Error::Io(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            corrupted(path, "it is not a redb database file, or its header is damaged")
+        }
+        redb::Error::Io(source) => KvError::OpenFailed {
+            path: path.to_owned(),
+            source,
+        },
+        redb::Error::TableDoesNotExist(table) => corrupted(
+            path,
+            format!("it is not a Brink KV store: table {table:?} is missing"),
+        ),
+        other => KvError::backend(other),
+    }
+}
+
+/// A commit's error, copied for every commit that shared its transaction.
+/// Re-wrapping the error's own text would repeat the "KV storage error:" prefix.
+fn share(error: &KvError) -> KvError {
+    match error {
+        KvError::Corrupted { path, reason } => corrupted(path, reason.clone()),
+        KvError::CorruptRecord { key } => KvError::CorruptRecord { key: key.clone() },
+        KvError::Backend(source) => KvError::backend(source.to_string()),
+        other => KvError::backend(other.to_string()),
+    }
+}
+
+/// Test hook: while set, every write, resize and sync of the store file fails
+/// with `ENOSPC`, as on a full disk; reads still work.
+#[cfg(test)]
+#[derive(Clone, Default, Debug)]
+pub(crate) struct FailWrites(pub(crate) std::sync::Arc<AtomicBool>);
+
+#[cfg(test)]
+#[derive(Debug)]
+struct FailingFile {
+    inner: FileBackend,
+    fail: FailWrites,
+}
+
+#[cfg(test)]
+impl FailingFile {
+    fn check(&self) -> std::io::Result<()> {
+        if self.fail.0.load(Ordering::SeqCst) {
+            Err(std::io::Error::from_raw_os_error(28))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+impl redb::StorageBackend for FailingFile {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        self.inner.read(offset, len)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self, eventual: bool) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.sync_data(eventual)
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.write(offset, data)
+    }
+}
+
+/// Whether [`RedbBackend`] may create a missing store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    CreateIfMissing,
+    ExistingOnly,
+}
+
+impl RedbBackend {
+    /// Opens the redb file at `path`, creating it if it does not exist.
+    ///
+    /// Fails with [`KvError::StoreLocked`] when another process or another
+    /// open handle in this process holds it, and with [`KvError::Corrupted`]
+    /// when the file exists but is not a readable store — including a
+    /// zero-length file: an existing file is never reinitialised.
+    pub fn open(path: &Path) -> Result<Self, KvError> {
+        Self::open_mode(path, Mode::CreateIfMissing)
+    }
+
+    /// Like [`RedbBackend::open`], but fails with [`KvError::NoStore`] instead
+    /// of creating a missing file; for commands that only read.
+    pub fn open_existing(path: &Path) -> Result<Self, KvError> {
+        Self::open_mode(path, Mode::ExistingOnly)
+    }
+
+    fn open_mode(path: &Path, mode: Mode) -> Result<Self, KvError> {
+        let backend = RedbBackend {
+            db: RwLock::new(None),
+            needs_reopen: AtomicBool::new(false),
+            path: path.to_owned(),
+            #[cfg(test)]
+            fail_writes: None,
             queue: Mutex::new(CommitQueue::default()),
             committed: Condvar::new(),
-        })
+        };
+        backend.first_open(mode)
+    }
+
+    /// Opens `path` with writes failing while `fail` is set (see [`FailWrites`]).
+    #[cfg(test)]
+    pub(crate) fn open_with_failing_writes(path: &Path, fail: FailWrites) -> Result<Self, KvError> {
+        let backend = RedbBackend {
+            db: RwLock::new(None),
+            needs_reopen: AtomicBool::new(false),
+            path: path.to_owned(),
+            fail_writes: Some(fail),
+            queue: Mutex::new(CommitQueue::default()),
+            committed: Condvar::new(),
+        };
+        backend.first_open(Mode::CreateIfMissing)
+    }
+
+    fn first_open(self, mode: Mode) -> Result<Self, KvError> {
+        match std::fs::metadata(&self.path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(corrupted(&self.path, "it is not a regular file"))
+            }
+            Ok(meta) if meta.len() == 0 => {
+                return Err(corrupted(&self.path, "the file is empty"))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match mode {
+                Mode::ExistingOnly => {
+                    return Err(KvError::NoStore {
+                        path: self.path.clone(),
+                    })
+                }
+                Mode::CreateIfMissing => create_store_file(&self.path)?,
+            },
+            Err(source) => {
+                return Err(KvError::OpenFailed {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        }
+        let db = self.open_database()?;
+        *self.db.write().map_err(|_| poisoned())? = Some(db);
+        Ok(self)
+    }
+
+    /// Opens the existing, non-empty file and reads its table roots, so a
+    /// damaged file is reported now rather than on some later request.
+    fn open_database(&self) -> Result<Database, KvError> {
+        let path = self.path.as_path();
+        let opened = panic_guard::catch(|| -> Result<Database, KvError> {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(|source| KvError::OpenFailed {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            let file = FileBackend::new(file).map_err(|e| open_error(path, e.into()))?;
+            let builder = {
+                let mut builder = Database::builder();
+                builder.set_cache_size(REDB_CACHE_BYTES);
+                builder
+            };
+            #[cfg(test)]
+            let db = match &self.fail_writes {
+                Some(fail) => builder.create_with_backend(FailingFile {
+                    inner: file,
+                    fail: fail.clone(),
+                }),
+                None => builder.create_with_backend(file),
+            };
+            #[cfg(not(test))]
+            let db = builder.create_with_backend(file);
+            let db = db.map_err(|e| open_error(path, e.into()))?;
+            probe(&db).map_err(|e| open_error(path, e))?;
+            Ok(db)
+        });
+        match opened {
+            Ok(result) => result,
+            Err(panic) => {
+                tracing::debug!(path = %path.display(), %panic, "redb failed an internal check while opening the KV store");
+                Err(corrupted(path, "its internal structures are damaged"))
+            }
+        }
     }
 
     /// The store file.
@@ -118,12 +332,59 @@ impl RedbBackend {
         &self.path
     }
 
+    /// Runs `work` on the open database: first reopening it if an earlier
+    /// operation failed with an I/O error (or hit damage), and turning a
+    /// panic inside redb into [`KvError::Corrupted`].
+    fn with_db<T>(&self, work: impl FnOnce(&Database) -> Result<T, KvError>) -> Result<T, KvError> {
+        if self.needs_reopen.load(Ordering::Acquire) {
+            self.reopen()?;
+        }
+        let guard = self.db.read().map_err(|_| poisoned())?;
+        let Some(db) = guard.as_ref() else {
+            // Only after a failed reopen, which left `needs_reopen` set.
+            return Err(KvError::backend("the store is closed after a storage error"));
+        };
+        match panic_guard::catch(|| work(db)) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                if is_io_failure(&error) {
+                    tracing::warn!(path = %self.path.display(), %error, "KV storage I/O error; the store will be reopened on the next operation");
+                    self.needs_reopen.store(true, Ordering::Release);
+                }
+                Err(error)
+            }
+            Err(panic) => {
+                tracing::error!(path = %self.path.display(), %panic, "redb failed an internal check; the KV store file is damaged");
+                self.needs_reopen.store(true, Ordering::Release);
+                Err(corrupted(&self.path, "a read found damaged data"))
+            }
+        }
+    }
+
+    /// Drops the current handle (releasing the file lock) and opens the file
+    /// again. On failure the store stays closed and the next operation retries.
+    fn reopen(&self) -> Result<(), KvError> {
+        let mut guard = self.db.write().map_err(|_| poisoned())?;
+        if !self.needs_reopen.load(Ordering::Acquire) {
+            return Ok(()); // another thread reopened it while we waited
+        }
+        if let Some(old) = guard.take() {
+            // Its drop tries to write and may fail or assert on a broken handle.
+            let _ = panic_guard::catch(move || drop(old));
+        }
+        let db = self.open_database()?;
+        *guard = Some(db);
+        self.needs_reopen.store(false, Ordering::Release);
+        tracing::info!(path = %self.path.display(), "KV store reopened after a storage error");
+        Ok(())
+    }
+
     /// Applies `batch` in order in one write transaction: each commit's
     /// checks see the writes of the commits before it, a commit whose check
     /// fails writes nothing, and each commit that writes gets its own version.
     /// Any storage error fails the whole batch, with nothing written.
-    fn commit_batch(&self, batch: &[QueuedCommit]) -> Result<Vec<AtomicOutcome>, KvError> {
-        let txn = self.db.begin_write()?;
+    fn commit_batch(db: &Database, batch: &[QueuedCommit]) -> Result<Vec<AtomicOutcome>, KvError> {
+        let txn = db.begin_write()?;
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut wrote = false;
         {
@@ -199,6 +460,73 @@ impl RedbBackend {
     }
 }
 
+fn poisoned() -> KvError {
+    KvError::backend("the KV store's lock was poisoned by a panic")
+}
+
+/// Reads the root of every table, which is where damage to a cleanly closed
+/// file shows first.
+fn probe(db: &Database) -> Result<(), redb::Error> {
+    let txn = db.begin_read()?;
+    let entries = txn.open_table(ENTRIES)?;
+    entries.first()?;
+    entries.last()?;
+    let values = txn.open_table(VALUES)?;
+    values.first()?;
+    let expiry = txn.open_table(EXPIRY)?;
+    expiry.first()?;
+    txn.open_table(META)?.get(VERSION_KEY)?;
+    Ok(())
+}
+
+/// Creates an empty store with all its tables at `path`.
+///
+/// The store is built under a temporary name and then linked into place, so
+/// `path` never exists half-made: a crash during creation must not leave an
+/// empty `kv.redb`, which the next start would (rightly) refuse as corrupted.
+fn create_store_file(path: &Path) -> Result<(), KvError> {
+    let io_error = |source| KvError::OpenFailed {
+        path: path.to_owned(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| STORE_FILE_NAME.to_owned());
+    let temp = path.with_file_name(format!(".{name}.new-{}", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    let built = (|| -> Result<(), KvError> {
+        let db = Database::builder()
+            .create(&temp)
+            .map_err(|e| open_error(path, e.into()))?;
+        let txn = db.begin_write()?;
+        txn.open_table(ENTRIES)?;
+        txn.open_table(VALUES)?;
+        txn.open_table(EXPIRY)?;
+        txn.open_table(META)?;
+        txn.commit()?;
+        drop(db);
+        std::fs::File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .map_err(io_error)?;
+        match std::fs::hard_link(&temp, path) {
+            Ok(()) => Ok(()),
+            // Another process created the store first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            // A file system without hard links: rename may replace a store
+            // created in the meantime, but only by an equally empty one.
+            Err(_) => std::fs::rename(&temp, path).map_err(io_error),
+        }
+    })();
+    let _ = std::fs::remove_file(&temp);
+    built?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Make the new directory entry durable too.
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
 fn record_key(namespace: &str, key: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(namespace.len() + 1 + key.len());
     out.extend_from_slice(namespace.as_bytes());
@@ -267,6 +595,7 @@ fn read_entry(
     values: &impl ReadableTable<&'static [u8], &'static [u8]>,
     rk: &[u8],
     now_ms: u64,
+    max_value_bytes: usize,
 ) -> Result<Option<KvEntry>, KvError> {
     let Some(header) = entries.get(rk)? else {
         return Ok(None);
@@ -276,6 +605,9 @@ fn read_entry(
         return Ok(None);
     }
     let value = match values.get(rk)? {
+        // Checked before copying, so a multi-key get over budget stops
+        // without holding every value at once.
+        Some(v) if v.value().len() > max_value_bytes => return Err(KvError::GetManyTooLarge),
         Some(v) => Bytes::copy_from_slice(v.value()),
         None => {
             return Err(KvError::CorruptRecord {
@@ -293,10 +625,12 @@ fn read_entry(
 
 impl KvBackend for RedbBackend {
     fn get(&self, namespace: &str, key: &str, now_ms: u64) -> Result<Option<KvEntry>, KvError> {
-        let txn = self.db.begin_read()?;
-        let entries = txn.open_table(ENTRIES)?;
-        let values = txn.open_table(VALUES)?;
-        read_entry(&entries, &values, &record_key(namespace, key), now_ms)
+        self.with_db(|db| {
+            let txn = db.begin_read()?;
+            let entries = txn.open_table(ENTRIES)?;
+            let values = txn.open_table(VALUES)?;
+            read_entry(&entries, &values, &record_key(namespace, key), now_ms, usize::MAX)
+        })
     }
 
     fn get_many(
@@ -304,13 +638,23 @@ impl KvBackend for RedbBackend {
         namespace: &str,
         keys: &[&str],
         now_ms: u64,
+        max_total_bytes: usize,
     ) -> Result<Vec<Option<KvEntry>>, KvError> {
-        let txn = self.db.begin_read()?;
-        let entries = txn.open_table(ENTRIES)?;
-        let values = txn.open_table(VALUES)?;
-        keys.iter()
-            .map(|key| read_entry(&entries, &values, &record_key(namespace, key), now_ms))
-            .collect()
+        self.with_db(|db| {
+            let txn = db.begin_read()?;
+            let entries = txn.open_table(ENTRIES)?;
+            let values = txn.open_table(VALUES)?;
+            let mut budget = max_total_bytes;
+            let mut out = Vec::with_capacity(keys.len());
+            for key in keys {
+                let entry = read_entry(&entries, &values, &record_key(namespace, key), now_ms, budget)?;
+                if let Some(entry) = &entry {
+                    budget -= entry.value.len(); // read_entry checked it fits
+                }
+                out.push(entry);
+            }
+            Ok(out)
+        })
     }
 
     fn list(
@@ -319,7 +663,39 @@ impl KvBackend for RedbBackend {
         query: ListQuery<'_>,
         now_ms: u64,
     ) -> Result<ListSlice, KvError> {
-        let txn = self.db.begin_read()?;
+        self.with_db(|db| Self::list_in(db, namespace, query, now_ms))
+    }
+
+    fn commit(
+        &self,
+        namespace: &str,
+        checks: &[AtomicCheck],
+        writes: &[StoredWrite],
+        now_ms: u64,
+    ) -> Result<AtomicOutcome, KvError> {
+        self.enqueue_commit(namespace, checks, writes, now_ms)
+    }
+
+    fn reclaim_expired(&self, now_ms: u64) -> Result<usize, KvError> {
+        self.with_db(|db| Self::reclaim_in(db, now_ms))
+    }
+
+    fn stored_entries(&self) -> Result<u64, KvError> {
+        self.with_db(|db| {
+            let txn = db.begin_read()?;
+            Ok(txn.open_table(ENTRIES)?.len()?)
+        })
+    }
+}
+
+impl RedbBackend {
+    fn list_in(
+        db: &Database,
+        namespace: &str,
+        query: ListQuery<'_>,
+        now_ms: u64,
+    ) -> Result<ListSlice, KvError> {
+        let txn = db.begin_read()?;
         let entries = txn.open_table(ENTRIES)?;
         let prefix = record_key(namespace, query.prefix);
         let start = match query.start_after {
@@ -366,14 +742,13 @@ impl KvBackend for RedbBackend {
         Ok(slice)
     }
 
-    fn commit(
+    fn enqueue_commit(
         &self,
         namespace: &str,
         checks: &[AtomicCheck],
         writes: &[StoredWrite],
         now_ms: u64,
     ) -> Result<AtomicOutcome, KvError> {
-        let poisoned = || KvError::backend("the commit queue was poisoned by a panic");
         let mut queue = self.queue.lock().map_err(|_| poisoned())?;
         let ticket = queue.next_ticket;
         queue.next_ticket += 1;
@@ -393,7 +768,8 @@ impl KvBackend for RedbBackend {
                 queue.committing = true;
                 let batch = std::mem::take(&mut queue.pending);
                 drop(queue);
-                let outcome = self.commit_batch(&batch);
+                // with_db catches panics, so `committing` is always reset below.
+                let outcome = self.with_db(|db| Self::commit_batch(db, &batch));
                 queue = self.queue.lock().map_err(|_| poisoned())?;
                 match outcome {
                     Ok(outcomes) => {
@@ -402,9 +778,8 @@ impl KvBackend for RedbBackend {
                         }
                     }
                     Err(error) => {
-                        let message = error.to_string();
                         for commit in &batch {
-                            queue.done.insert(commit.ticket, Err(KvError::backend(message.clone())));
+                            queue.done.insert(commit.ticket, Err(share(&error)));
                         }
                     }
                 }
@@ -416,13 +791,13 @@ impl KvBackend for RedbBackend {
         }
     }
 
-    fn reclaim_expired(&self, now_ms: u64) -> Result<usize, KvError> {
+    fn reclaim_in(db: &Database, now_ms: u64) -> Result<usize, KvError> {
         // Every expiry-index key below `upper` has expiration <= now_ms / 1000,
         // i.e. expiration * 1000 <= now_ms.
         let upper = (now_ms / 1000).saturating_add(1).to_be_bytes();
         let mut reclaimed = 0;
         loop {
-            let txn = self.db.begin_write()?;
+            let txn = db.begin_write()?;
             let batch_len;
             {
                 let mut expiry = txn.open_table(EXPIRY)?;
@@ -470,9 +845,97 @@ impl KvBackend for RedbBackend {
         }
         Ok(reclaimed)
     }
+}
 
-    fn stored_entries(&self) -> Result<u64, KvError> {
-        let txn = self.db.begin_read()?;
-        Ok(txn.open_table(ENTRIES)?.len()?)
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{FailWrites, RedbBackend, STORE_FILE_NAME};
+    use crate::{KvError, KvOptions, KvStore, PutOptions};
+
+    fn options() -> KvOptions {
+        KvOptions {
+            cache_max_bytes: 0,
+            reclaim_interval: Duration::ZERO,
+        }
+    }
+
+    fn text(store: &Arc<KvStore>, key: &str) -> Option<String> {
+        let kv = store.namespace("KV").ok()?;
+        kv.get(key, None)
+            .ok()?
+            .map(|e| String::from_utf8_lossy(&e.value).into_owned())
+    }
+
+    fn assert_disk_full(error: &KvError) {
+        let msg = error.to_string();
+        assert!(msg.contains("No space left on device"), "{msg}");
+        assert!(msg.matches("KV storage error").count() <= 1, "repeated prefix: {msg}");
+        assert!(!error.is_invalid_input(), "{msg}");
+    }
+
+    #[test]
+    fn writes_recover_after_a_transient_io_error_without_losing_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE_NAME);
+        let fail = FailWrites::default();
+        let backend = Arc::new(RedbBackend::open_with_failing_writes(&path, fail.clone()).unwrap());
+        let store = KvStore::with_backend(backend, options()).unwrap();
+        let kv = store.namespace("KV").unwrap();
+        kv.put("before", "1".into(), PutOptions::default()).unwrap();
+
+        fail.0.store(true, Ordering::SeqCst);
+        assert_disk_full(&kv.put("during", "2".into(), PutOptions::default()).unwrap_err());
+        // While the disk stays full, later writes fail the same clear way,
+        // including several that share one group commit.
+        assert_disk_full(&kv.delete("before").unwrap_err());
+        let writers: Vec<_> = (0..4)
+            .map(|i| {
+                let kv = kv.clone();
+                std::thread::spawn(move || kv.put(&format!("w{i}"), "x".into(), PutOptions::default()))
+            })
+            .collect();
+        for writer in writers {
+            assert_disk_full(&writer.join().unwrap().unwrap_err());
+        }
+
+        // Space is back: the store reopens itself and the next write succeeds.
+        fail.0.store(false, Ordering::SeqCst);
+        kv.put("after", "3".into(), PutOptions::default()).unwrap();
+        assert_eq!(text(&store, "before").as_deref(), Some("1"));
+        assert_eq!(text(&store, "during"), None);
+        assert_eq!(text(&store, "after").as_deref(), Some("3"));
+        drop(kv);
+        drop(store);
+
+        // Everything acknowledged is on disk for the next process.
+        let store = KvStore::open(dir.path(), options()).unwrap();
+        assert_eq!(text(&store, "before").as_deref(), Some("1"));
+        assert_eq!(text(&store, "after").as_deref(), Some("3"));
+        assert_eq!(text(&store, "w0"), None);
+    }
+
+    #[test]
+    fn reads_during_an_outage_fail_clearly_and_recover() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE_NAME);
+        let fail = FailWrites::default();
+        let backend = Arc::new(RedbBackend::open_with_failing_writes(&path, fail.clone()).unwrap());
+        let store = KvStore::with_backend(backend, options()).unwrap();
+        let kv = store.namespace("KV").unwrap();
+        kv.put("a", "1".into(), PutOptions::default()).unwrap();
+        fail.0.store(true, Ordering::SeqCst);
+        assert!(kv.put("b", "2".into(), PutOptions::default()).is_err());
+        // Reopening repairs the file, which needs to write; the hook fails
+        // every write (a real full disk usually still lets redb overwrite
+        // pages it already has), so the read reports the outage.
+        assert_disk_full(&kv.get("a", None).unwrap_err());
+        fail.0.store(false, Ordering::SeqCst);
+        assert_eq!(text(&store, "a").as_deref(), Some("1"));
+        kv.put("b", "2".into(), PutOptions::default()).unwrap();
+        assert_eq!(text(&store, "b").as_deref(), Some("2"));
     }
 }

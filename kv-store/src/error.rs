@@ -8,8 +8,9 @@
 use std::path::PathBuf;
 
 use crate::limits::{
-    MAX_ATOMIC_CHECKS, MAX_ATOMIC_MUTATIONS, MAX_GET_MANY_KEYS, MAX_KEY_BYTES, MAX_LIST_LIMIT,
-    MAX_METADATA_BYTES, MAX_NAMESPACE_NAME_BYTES, MAX_VALUE_BYTES,
+    MAX_ATOMIC_BYTES, MAX_ATOMIC_CHECKS, MAX_ATOMIC_MUTATIONS, MAX_GET_MANY_BYTES,
+    MAX_GET_MANY_KEYS, MAX_KEY_BYTES, MAX_LIST_LIMIT, MAX_METADATA_BYTES,
+    MAX_NAMESPACE_NAME_BYTES, MAX_VALUE_BYTES,
 };
 
 /// Everything that can go wrong in a KV operation.
@@ -77,6 +78,13 @@ pub enum KvError {
         /// How many keys were requested.
         count: usize,
     },
+    /// The values a multi-key get would return add up to more than
+    /// [`MAX_GET_MANY_BYTES`]. Reported as soon as the running total passes the
+    /// limit, so the full total is not known.
+    #[error(
+        "KV get() failed: the values requested add up to more than {MAX_GET_MANY_BYTES} bytes (25 MiB), the limit of one multi-key get; read large values one key at a time"
+    )]
+    GetManyTooLarge,
     /// A list limit was 0 or above [`MAX_LIST_LIMIT`].
     #[error(
         "KV list() failed: limit {limit} is invalid; it must be between 1 and {MAX_LIST_LIMIT}"
@@ -106,6 +114,14 @@ pub enum KvError {
         /// How many mutations were given.
         count: usize,
     },
+    /// The values of one atomic operation add up to more than [`MAX_ATOMIC_BYTES`].
+    #[error(
+        "KV atomic() failed: values totalling {len} bytes exceed the limit of {MAX_ATOMIC_BYTES} bytes (25 MiB) per commit"
+    )]
+    AtomicTooLarge {
+        /// The values' total length in bytes.
+        len: usize,
+    },
     /// A namespace name was empty, too long, or used characters outside `[A-Za-z0-9_-]`.
     #[error(
         "invalid KV namespace name {name:?}: it must be 1 to {MAX_NAMESPACE_NAME_BYTES} characters of [A-Za-z0-9_-]"
@@ -127,6 +143,33 @@ pub enum KvError {
     #[error("cannot create KV data directory {}: {source}", path.display())]
     DataDir {
         /// The directory.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A command that only reads found no store to read (and created none).
+    #[error("no KV store at {}", path.display())]
+    NoStore {
+        /// The data directory (or store file) that does not exist.
+        path: PathBuf,
+    },
+    /// The store file exists but is not a readable store: empty, truncated,
+    /// garbled, or not a redb file. Brink refuses to use it rather than
+    /// overwrite what may be the only copy of the data.
+    #[error(
+        "KV store {} is corrupted ({reason}); brink will not use or overwrite it: restore it from a backup, or move it aside to start with an empty store",
+        path.display()
+    )]
+    Corrupted {
+        /// The store file.
+        path: PathBuf,
+        /// What is wrong with it, as far as it could be told.
+        reason: String,
+    },
+    /// The store file could not be opened (permissions, I/O).
+    #[error("cannot open KV store {}: {source}", path.display())]
+    OpenFailed {
+        /// The store file.
         path: PathBuf,
         /// The underlying I/O error.
         source: std::io::Error,
@@ -159,6 +202,8 @@ impl KvError {
                 | KvError::PrefixTooLong { .. }
                 | KvError::TooManyChecks { .. }
                 | KvError::TooManyMutations { .. }
+                | KvError::GetManyTooLarge
+                | KvError::AtomicTooLarge { .. }
         )
     }
 
@@ -169,6 +214,9 @@ impl KvError {
             self,
             KvError::StoreLocked { .. }
                 | KvError::DataDir { .. }
+                | KvError::NoStore { .. }
+                | KvError::Corrupted { .. }
+                | KvError::OpenFailed { .. }
                 | KvError::CorruptRecord { .. }
                 | KvError::Backend(_)
         )

@@ -25,6 +25,7 @@ mod embedded;
 mod error;
 mod limits;
 mod namespace;
+mod panic_guard;
 mod reclaim;
 mod store;
 mod types;
@@ -33,8 +34,9 @@ pub use backend::{KvBackend, ListQuery, ListSlice, StoredWrite};
 pub use embedded::{RedbBackend, STORE_FILE_NAME};
 pub use error::KvError;
 pub use limits::{
-    MAX_ATOMIC_CHECKS, MAX_ATOMIC_MUTATIONS, MAX_GET_MANY_KEYS, MAX_KEY_BYTES, MAX_LIST_LIMIT,
-    MAX_METADATA_BYTES, MAX_NAMESPACE_NAME_BYTES, MAX_VALUE_BYTES,
+    MAX_ATOMIC_BYTES, MAX_ATOMIC_CHECKS, MAX_ATOMIC_MUTATIONS, MAX_GET_MANY_BYTES,
+    MAX_GET_MANY_KEYS, MAX_KEY_BYTES, MAX_LIST_LIMIT, MAX_METADATA_BYTES,
+    MAX_NAMESPACE_NAME_BYTES, MAX_VALUE_BYTES,
 };
 pub use namespace::KvNamespace;
 pub use store::{KvOptions, KvStore};

@@ -14,12 +14,20 @@ pub const MAX_VALUE_BYTES: usize = 26_214_400;
 pub const MAX_METADATA_BYTES: usize = 1024;
 /// Most keys one multi-key `get` may ask for (Workers KV: 100).
 pub const MAX_GET_MANY_KEYS: usize = 100;
+/// Most bytes of values one multi-key `get` may return (Workers KV caps the
+/// total of a bulk get too). Without it, 100 keys × 25 MiB would be read into
+/// memory outside the worker's heap in one call.
+pub const MAX_GET_MANY_BYTES: usize = 26_214_400;
 /// Largest (and default) page size of `list` (Workers KV: 1000).
 pub const MAX_LIST_LIMIT: usize = 1000;
 /// Most checks in one atomic operation.
 pub const MAX_ATOMIC_CHECKS: usize = 100;
 /// Most mutations in one atomic operation.
 pub const MAX_ATOMIC_MUTATIONS: usize = 1000;
+/// Most bytes of values one atomic operation may write, for the same reason
+/// as [`MAX_GET_MANY_BYTES`]: 1000 mutations × 25 MiB would otherwise be held
+/// outside the worker's heap until the commit.
+pub const MAX_ATOMIC_BYTES: usize = 26_214_400;
 /// Longest namespace name, in bytes.
 pub const MAX_NAMESPACE_NAME_BYTES: usize = 64;
 

@@ -13,7 +13,8 @@ use crate::cursor;
 use crate::error::KvError;
 use crate::limits::{
     resolve_expiration, resolve_list_limit, validate_key, validate_metadata, validate_value,
-    MAX_ATOMIC_CHECKS, MAX_ATOMIC_MUTATIONS, MAX_GET_MANY_KEYS, MAX_KEY_BYTES,
+    MAX_ATOMIC_BYTES, MAX_ATOMIC_CHECKS, MAX_ATOMIC_MUTATIONS, MAX_GET_MANY_BYTES,
+    MAX_GET_MANY_KEYS, MAX_KEY_BYTES,
 };
 use crate::store::KvStore;
 use crate::types::{
@@ -74,7 +75,9 @@ impl KvNamespace {
         Ok(self.store.cache.lookup(&self.name, key, max_age, unix_millis_now()))
     }
 
-    /// Reads up to 100 keys; results are in the order of `keys`.
+    /// Reads up to 100 keys; results are in the order of `keys`. Fails with
+    /// [`KvError::GetManyTooLarge`] when the values found add up to more than
+    /// [`MAX_GET_MANY_BYTES`] (25 MiB).
     pub fn get_many(
         &self,
         keys: &[String],
@@ -96,6 +99,13 @@ impl KvNamespace {
                 None => misses.push(i),
             }
         }
+        let cached_bytes = results
+            .iter()
+            .flatten()
+            .fold(0usize, |sum, entry| sum.saturating_add(entry.value.len()));
+        let Some(budget) = MAX_GET_MANY_BYTES.checked_sub(cached_bytes) else {
+            return Err(KvError::GetManyTooLarge);
+        };
         if misses.is_empty() {
             return Ok(results);
         }
@@ -107,7 +117,7 @@ impl KvNamespace {
         let fetched = self
             .store
             .backend
-            .get_many(&self.name, &miss_keys, now_ms)?;
+            .get_many(&self.name, &miss_keys, now_ms, budget)?;
         for ((i, ticket), entry) in misses.into_iter().zip(tickets).zip(fetched) {
             cache.fill(ticket, entry.clone());
             results[i] = entry;
@@ -173,7 +183,8 @@ impl KvNamespace {
         })
     }
 
-    /// Applies `op` all-or-nothing: if every check matches the key's current
+    /// Applies `op` all-or-nothing (at most [`MAX_ATOMIC_BYTES`] of values in
+    /// all, else [`KvError::AtomicTooLarge`]): if every check matches the key's current
     /// version (`None` = must be absent; expired keys are absent), every mutation
     /// is written with one new version. `ok: false` means nothing was written.
     pub fn atomic(&self, op: AtomicOperation) -> Result<AtomicOutcome, KvError> {
@@ -186,6 +197,17 @@ impl KvNamespace {
             return Err(KvError::TooManyMutations {
                 count: op.mutations.len(),
             });
+        }
+        let value_bytes = op
+            .mutations
+            .iter()
+            .map(|m| match m {
+                Mutation::Set { value, .. } => value.len(),
+                Mutation::Delete { .. } => 0,
+            })
+            .fold(0usize, usize::saturating_add);
+        if value_bytes > MAX_ATOMIC_BYTES {
+            return Err(KvError::AtomicTooLarge { len: value_bytes });
         }
         for check in &op.checks {
             validate_key("atomic", &check.key)?;

@@ -55,7 +55,10 @@ impl KvStore {
     /// file if needed.
     ///
     /// Fails with [`KvError::StoreLocked`] while another process (typically a
-    /// running `brink`) or another `KvStore` in this process holds the file.
+    /// running `brink`) or another `KvStore` in this process holds the file,
+    /// and with [`KvError::Corrupted`] when the file exists but is not a
+    /// readable store (an empty file included: existing data is never
+    /// reinitialised).
     pub fn open(data_dir: &Path, options: KvOptions) -> Result<Arc<KvStore>, KvError> {
         std::fs::create_dir_all(data_dir).map_err(|source| KvError::DataDir {
             path: data_dir.to_owned(),
@@ -63,6 +66,22 @@ impl KvStore {
         })?;
         let path = data_dir.join(STORE_FILE_NAME);
         let backend = Arc::new(RedbBackend::open(&path)?);
+        let mut store = Self::build(backend, options)?;
+        store.location = Some(path);
+        Ok(Arc::new(store))
+    }
+
+    /// Opens the existing embedded store `<data_dir>/kv.redb` without creating
+    /// anything: fails with [`KvError::NoStore`] when the directory or the
+    /// file does not exist. For commands that only read.
+    pub fn open_existing(data_dir: &Path, options: KvOptions) -> Result<Arc<KvStore>, KvError> {
+        let path = data_dir.join(STORE_FILE_NAME);
+        if !data_dir.is_dir() || !path.exists() {
+            return Err(KvError::NoStore {
+                path: data_dir.to_owned(),
+            });
+        }
+        let backend = Arc::new(RedbBackend::open_existing(&path)?);
         let mut store = Self::build(backend, options)?;
         store.location = Some(path);
         Ok(Arc::new(store))

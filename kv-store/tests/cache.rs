@@ -31,9 +31,10 @@ impl KvBackend for CountingBackend {
         ns: &str,
         keys: &[&str],
         now_ms: u64,
+        max_total_bytes: usize,
     ) -> Result<Vec<Option<KvEntry>>, KvError> {
         self.reads.fetch_add(keys.len(), Ordering::SeqCst);
-        self.inner.get_many(ns, keys, now_ms)
+        self.inner.get_many(ns, keys, now_ms, max_total_bytes)
     }
     fn list(&self, ns: &str, q: ListQuery<'_>, now_ms: u64) -> Result<ListSlice, KvError> {
         self.inner.list(ns, q, now_ms)
