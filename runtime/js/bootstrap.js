@@ -5,6 +5,8 @@
 import { core, internals, primordials } from "ext:core/mod.js";
 import { defineGlobal, defineLazyGlobal } from "ext:brink_runtime/globals.js";
 import { installWorkerHost } from "ext:brink_runtime/worker_host.js";
+import { hideEngineInternals } from "ext:brink_runtime/hide_engine_internals.js";
+import { limitCryptoCost } from "ext:brink_runtime/crypto_limits.js";
 
 const ext = (path) => core.loadExtScript(path);
 const web = (file) => () => ext(`ext:deno_web/${file}`);
@@ -121,7 +123,11 @@ const performance = lazyModule(() => {
 });
 defineLazyGlobal("performance", () => performance().performance, true);
 defineLazyGlobal("Performance", () => performance().Performance);
-const crypto = lazyModule(() => ext("ext:deno_crypto/00_crypto.js"));
+const crypto = lazyModule(() => {
+  const module = ext("ext:deno_crypto/00_crypto.js");
+  limitCryptoCost(module.SubtleCrypto, domException().DOMException);
+  return module;
+});
 defineLazyGlobal("crypto", () => crypto().crypto, true);
 defineLazyGlobal("Crypto", () => crypto().Crypto);
 defineLazyGlobal("CryptoKey", () => crypto().CryptoKey);
@@ -203,3 +209,4 @@ installWorkerHost({
 delete globalThis.Deno;
 delete globalThis.__bootstrap;
 delete globalThis.gc;
+hideEngineInternals();

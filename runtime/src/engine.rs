@@ -15,7 +15,7 @@ use crate::api::console::{op_brink_log, LogIdentity};
 use crate::api::kv::{
     op_brink_kv_atomic, op_brink_kv_delete, op_brink_kv_get, op_brink_kv_get_many, op_brink_kv_list, op_brink_kv_put,
 };
-use crate::api::outbound_fetch::{check_outbound_request, GuardedResolver, OutboundPolicy, SharedPolicy};
+use crate::api::outbound_fetch::{check_outbound_request, GuardedResolver, SharedPolicy};
 use crate::api::request::{
     op_brink_count_subrequest, op_brink_respond, op_brink_respond_error, op_brink_respond_stream,
     op_brink_wait_until_done, op_brink_wait_until_started, RequestTable,
@@ -50,7 +50,15 @@ deno_core::extension!(
         op_brink_kv_atomic,
     ],
     esm_entry_point = "ext:brink_runtime/bootstrap.js",
-    esm = [dir "js", "bootstrap.js", "globals.js", "worker_host.js", "kv.js"],
+    esm = [
+        dir "js",
+        "bootstrap.js",
+        "globals.js",
+        "worker_host.js",
+        "kv.js",
+        "hide_engine_internals.js",
+        "crypto_limits.js",
+    ],
     state = |state| {
         state.put(RequestTable::default());
         state.put(LogIdentity::default());
@@ -97,7 +105,11 @@ fn extensions(fetch_options: deno_fetch::Options) -> Vec<deno_core::Extension> {
 /// snapshot where the engine has one (`v8`), by running the bootstrap
 /// otherwise (`quickjs`).
 pub fn new_blank_isolate(limits: &Limits) -> Result<BlankIsolate, WorkerError> {
-    let outbound: SharedPolicy = Arc::new(RwLock::new(OutboundPolicy::default()));
+    let outbound: SharedPolicy = Arc::new(RwLock::new(Default::default()));
+    // deno_fetch has no option to ignore proxy variables: the binary removes
+    // them at start (`outbound_fetch::ignore_proxy_environment`), and the
+    // request hook refuses every request while they are still set, so a
+    // proxy never picks a worker's final address.
     let fetch_options = deno_fetch::Options {
         user_agent: "Brink/0.1".to_string(),
         request_builder_hook: Some(check_outbound_request),

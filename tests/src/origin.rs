@@ -42,8 +42,8 @@ impl Drop for Origin {
 
 impl Origin {
     /// Starts the origin on a free port. Routes: `/redirect` → 302 to
-    /// `/hello`; `/hello` → "hello from origin"; anything else echoes the
-    /// method and path.
+    /// `/hello`; `/redirect-to/URL` → 302 to URL; `/hello` → "hello from
+    /// origin"; anything else echoes the method and path.
     pub fn start() -> Origin {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind origin");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -102,6 +102,10 @@ async fn respond(request: Request<hyper::body::Incoming>, log: &Mutex<Vec<Seen>>
     });
     let response = match path.as_str() {
         "/redirect" => Response::builder().status(302).header("location", "/hello").body(Full::new(Bytes::new())),
+        _ if path.starts_with("/redirect-to/") => Response::builder()
+            .status(302)
+            .header("location", &path["/redirect-to/".len()..])
+            .body(Full::new(Bytes::new())),
         "/hello" => Response::builder().body(Full::new(Bytes::from("hello from origin"))),
         _ => Response::builder().body(Full::new(Bytes::from(format!("{method} {path}")))),
     };

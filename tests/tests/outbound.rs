@@ -1,8 +1,12 @@
 //! Outbound fetch() goes through Brink: limits, redirects, and no private
 //! addresses unless the config allows the host.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
 use brink_tests::origin::Origin;
-use brink_tests::{client, worker, Brink};
+use brink_tests::{brink_bin, client, worker, Brink};
 
 fn fetch_url(brink: &Brink, target: &str) -> String {
     let encoded: String = target
@@ -65,4 +69,178 @@ async fn subrequest_limit_per_request() {
     let again = format!("{}&n=2", fetch_url(&brink, &origin.url("/count")));
     assert_eq!(client().get(again).send().await.unwrap().status(), 200);
     assert_eq!(origin.requests().len(), 3 + 3 + 2);
+}
+
+/// `brink dev` started with extra environment variables, which the shared
+/// harness does not pass.
+struct BrinkWithEnv {
+    child: Child,
+    base: String,
+}
+
+impl BrinkWithEnv {
+    fn start(entry: &str, args: &[&str], env: &[(&str, String)]) -> BrinkWithEnv {
+        let mut child = Command::new(brink_bin())
+            .arg("dev")
+            .arg(worker(entry))
+            .args(["--port", "0", "--host", "127.0.0.1"])
+            .args(args)
+            .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn brink");
+        let stderr = child.stderr.take().expect("stderr");
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            const MARK: &str = "listening on http://127.0.0.1:";
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[brink] {line}");
+                if let Some(at) = line.find(MARK) {
+                    let digits: String = line[at + MARK.len()..].chars().take_while(char::is_ascii_digit).collect();
+                    if let Ok(port) = digits.parse::<u16>() {
+                        let _ = port_tx.send(port);
+                    }
+                }
+            }
+        });
+        let port = port_rx.recv_timeout(Duration::from_secs(60)).expect("brink did not start listening");
+        BrinkWithEnv { child, base: format!("http://127.0.0.1:{port}") }
+    }
+
+    fn fetch_url(&self, target: &str) -> String {
+        let encoded: String = target
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        format!("{}/?url={encoded}", self.base)
+    }
+}
+
+impl Drop for BrinkWithEnv {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// With proxy variables in brink's environment, deno_fetch would hand every
+/// request to the proxy, which then connects wherever the name resolves for
+/// it (127.0.0.1 included). Brink ignores them: requests go direct, through
+/// the address checks, and the proxy sees nothing.
+#[tokio::test]
+async fn proxy_variables_in_the_environment_are_ignored() {
+    let proxy = Origin::start();
+    let origin = Origin::start();
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let env: Vec<(&str, String)> = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .into_iter()
+        .map(|name| (name, proxy_url.clone()))
+        .collect();
+    let allow = format!("127.0.0.1:{}", origin.port);
+    let brink = BrinkWithEnv::start("outbound.js", &["--allow-private-host", &allow], &env);
+
+    for target in ["http://example.invalid/secret", "https://example.invalid/secret", "http://internal.example.invalid:8080/"] {
+        let response = client().get(brink.fetch_url(target)).send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, 502, "{target}: {text}");
+        assert!(text.contains("fetch failed"), "{target}: {text}");
+    }
+    // A direct request still works: the variables are ignored, not fatal.
+    let response = client().get(brink.fetch_url(&origin.url("/hello"))).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "200 hello from origin");
+    assert_eq!(origin.requests().len(), 1);
+    assert!(proxy.requests().is_empty(), "the proxy got {:?}", proxy.requests());
+}
+
+/// Every spelling the URL parser turns into a loopback, private or
+/// otherwise non-public address is refused before a connection is made.
+#[tokio::test]
+async fn ip_literal_forms_are_refused() {
+    let origin = Origin::start();
+    let brink = Brink::start(worker("outbound.js"), &[]);
+    let port = origin.port;
+    for target in [
+        format!("http://2130706433:{port}/hello"),
+        format!("http://0177.0.0.1:{port}/hello"),
+        format!("http://0x7f.1:{port}/hello"),
+        format!("http://0x7f000001:{port}/hello"),
+        format!("http://127.1:{port}/hello"),
+        format!("http://127.0.0.1.:{port}/hello"),
+        format!("http://0:{port}/hello"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hello"),
+        format!("http://[::ffff:7f00:1]:{port}/hello"),
+        format!("http://[::127.0.0.1]:{port}/hello"),
+        format!("http://[::ffff:0:127.0.0.1]:{port}/hello"),
+        format!("http://[64:ff9b::127.0.0.1]:{port}/hello"),
+        format!("http://[2002:7f00:1::1]:{port}/hello"),
+        format!("http://[2001:0:808:808::80ff:fffe]:{port}/hello"),
+        format!("http://[::]:{port}/hello"),
+        format!("http://localhost.:{port}/hello"),
+        format!("http://api.localhost:{port}/hello"),
+        "http://[fd00::1]/".to_string(),
+        "http://[fe80::1]/".to_string(),
+        "http://100.64.0.1/".to_string(),
+        "http://198.18.0.1/".to_string(),
+        "http://192.0.0.170/".to_string(),
+        "http://0xa9fea9fe/latest/meta-data".to_string(),
+    ] {
+        let response = client().get(fetch_url(&brink, &target)).send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, 502, "{target}: {text}");
+        assert!(text.contains("fetch() to") && text.contains("refused"), "{target} must be refused: {text}");
+    }
+    assert!(origin.requests().is_empty(), "a private request got through: {:?}", origin.requests());
+}
+
+/// `--allow-private-host HOST:PORT` opens that port only: another port of
+/// the same host (an admin port, say) stays refused.
+#[tokio::test]
+async fn allowed_private_host_with_a_port_allows_only_that_port() {
+    let allowed = Origin::start();
+    let other = Origin::start();
+    let entry = format!("127.0.0.1:{}", allowed.port);
+    let brink = Brink::start(worker("outbound.js"), &["--allow-private-host", &entry]);
+
+    let text = client().get(fetch_url(&brink, &allowed.url("/hello"))).send().await.unwrap().text().await.unwrap();
+    assert_eq!(text, "200 hello from origin");
+    let response = client().get(fetch_url(&brink, &other.url("/admin"))).send().await.unwrap();
+    assert_eq!(response.status(), 502);
+    assert!(response.text().await.unwrap().contains("refused: --allow-private-host allows this host on other ports only"));
+    // A redirect from the allowed port to another port is refused too.
+    let hop = allowed.url(&format!("/redirect-to/{}", other.url("/admin")));
+    let response = client().get(fetch_url(&brink, &hop)).send().await.unwrap();
+    assert_eq!(response.status(), 502);
+    assert!(response.text().await.unwrap().contains("refused: --allow-private-host allows this host on other ports only"));
+    assert!(other.requests().is_empty(), "the other port got {:?}", other.requests());
+    assert_eq!(allowed.requests().len(), 2);
+}
+
+/// A host name entry with a port: the name may resolve to a private address
+/// on that port, and on no other.
+#[tokio::test]
+async fn allowed_private_name_with_a_port_allows_only_that_port() {
+    let allowed = Origin::start();
+    let other = Origin::start();
+    let entry = format!("localhost:{}", allowed.port);
+    let brink = Brink::start(worker("outbound.js"), &["--allow-private-host", &entry]);
+
+    let target = format!("http://localhost:{}/hello", allowed.port);
+    let text = client().get(fetch_url(&brink, &target)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(text, "200 hello from origin");
+    let target = format!("http://localhost:{}/admin", other.port);
+    let response = client().get(fetch_url(&brink, &target)).send().await.unwrap();
+    assert_eq!(response.status(), 502);
+    assert!(response.text().await.unwrap().contains("refused: --allow-private-host allows this host on other ports only"));
+    // The name entry does not open the address it resolves to.
+    let response = client().get(fetch_url(&brink, &allowed.url("/hello"))).send().await.unwrap();
+    assert_eq!(response.status(), 502);
+    assert!(other.requests().is_empty(), "the other port got {:?}", other.requests());
+    assert_eq!(allowed.requests().len(), 1);
 }

@@ -576,8 +576,20 @@ async function run(name, check) {
   }
 }
 
+// What a worker can see on its global object, before any lazy global has
+// been touched: `/?surface` answers with the own property names and symbols.
+function globalSurface() {
+  return {
+    names: Object.getOwnPropertyNames(globalThis).sort(),
+    symbols: Object.getOwnPropertySymbols(globalThis).map(String).sort(),
+  };
+}
+
 export default {
   async fetch(request, env, ctx) {
+    if (new URL(request.url).searchParams.has("surface")) {
+      return Response.json(globalSurface());
+    }
     const only = new URL(request.url).searchParams.get("only");
     const results = {};
     for (const [name, check] of Object.entries(checks)) {

@@ -168,6 +168,9 @@ impl DevArgs {
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists (see its docs): a proxy from the environment
+    // would carry workers' requests past the outbound address checks.
+    brink_runtime::api::outbound_fetch::ignore_proxy_environment();
     brink_gateway::logging::init();
     // The startup snapshot is made by this binary re-run in a child process
     // (see brink_runtime::snapshot).
