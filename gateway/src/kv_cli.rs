@@ -1,6 +1,8 @@
 //! `brink kv get|put|delete|list`: operate on a local embedded store. The
 //! store file is locked by a running `brink`; the commands then refuse with
-//! a message saying so rather than risk the data.
+//! a message saying so rather than risk the data. Reading commands never
+//! create a store: on a missing data directory they say so and leave the
+//! file system as it was.
 
 use std::io::Write;
 use std::path::Path;
@@ -39,7 +41,10 @@ pub enum KvCliError {
 /// writing results to `out`.
 pub fn run(data_dir: &Path, namespace: &str, command: KvCommand, out: &mut dyn Write) -> Result<(), KvCliError> {
     let options = KvOptions { cache_max_bytes: 0, reclaim_interval: std::time::Duration::ZERO };
-    let store = KvStore::open(data_dir, options)?;
+    let store = match command {
+        KvCommand::Get { .. } | KvCommand::List { .. } => KvStore::open_existing(data_dir, options)?,
+        KvCommand::Put { .. } | KvCommand::Delete { .. } => KvStore::open(data_dir, options)?,
+    };
     let namespace = store.namespace(namespace)?;
     match command {
         KvCommand::Get { key } => {

@@ -1,6 +1,7 @@
 // Workers KV namespaces as a worker sees them (`env.MY_KV`), plus Brink's
-// Deno-KV-style `atomic()`. Argument types are checked here; sizes, limits
-// and expirations are checked by the store (src/api/kv.rs → brink-kv).
+// Deno-KV-style `atomic()`. Argument types and forms are checked here, and
+// sizes too where a huge argument would otherwise be copied out of the JS
+// heap first; the store (src/api/kv.rs → brink-kv) checks every limit again.
 import { primordials } from "ext:core/mod.js";
 import {
   op_brink_kv_atomic,
@@ -11,20 +12,60 @@ import {
   op_brink_kv_put,
 } from "ext:core/ops";
 
-const { ArrayIsArray, JSONParse, JSONStringify } = primordials;
+const {
+  ArrayIsArray,
+  JSONParse,
+  JSONStringify,
+  NumberIsFinite,
+  NumberIsInteger,
+  NumberIsSafeInteger,
+  RegExpPrototypeTest,
+  StringPrototypeIsWellFormed,
+} = primordials;
 
 // Created on first use: this module is evaluated before the globals exist.
 let encoderInstance;
 let decoderInstance;
 const encoder = { encode: (text) => (encoderInstance ??= new TextEncoder()).encode(text) };
 const decoder = { decode: (bytes) => (decoderInstance ??= new TextDecoder()).decode(bytes) };
+// The store's limits (brink-kv's limits.rs), checked here too so that an
+// oversized argument fails before it is copied out of the JS heap.
 const MAX_VALUE_BYTES = 25 * 1024 * 1024;
+const MAX_KEY_BYTES = 512;
+const MAX_METADATA_BYTES = 1024;
+const MAX_GET_MANY_KEYS = 100;
+const MAX_LIST_LIMIT = 1000;
+const MAX_CURSOR_LENGTH = 2 * MAX_KEY_BYTES; // a cursor is a key in hex
+const MAX_ATOMIC_CHECKS = 100;
+const MAX_ATOMIC_MUTATIONS = 1000;
+const MAX_ATOMIC_BYTES = 25 * 1024 * 1024;
 const DEFAULT_CACHE_TTL = 60;
+
+// A lone surrogate has no UTF-8 form: converting it for the store would
+// replace it with U+FFFD, so "\ud800" and "\udbff" would name the same key.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const isWellFormed = StringPrototypeIsWellFormed ?? ((text) => !RegExpPrototypeTest(LONE_SURROGATE, text));
+
+function utf8Length(text) {
+  return encoder.encode(text).byteLength;
+}
+
+// Checks a key's (or prefix's) form and, when it is obviously too long,
+// its length: UTF-8 never has fewer bytes than a string has UTF-16 units.
+function checkKeyText(method, text, what) {
+  if (!isWellFormed(text)) {
+    throw new TypeError(`KV ${method}() failed: ${what} must be well-formed Unicode; it contains a lone surrogate`);
+  }
+  if (text.length > MAX_KEY_BYTES) {
+    throw new RangeError(`KV ${method}() failed: ${what} length ${utf8Length(text)} exceeds the limit of ${MAX_KEY_BYTES} bytes`);
+  }
+}
 
 function checkKey(method, key) {
   if (typeof key !== "string") {
     throw new TypeError(`KV ${method}() failed: key must be a string, got ${key === null ? "null" : typeof key}`);
   }
+  checkKeyText(method, key, "key");
 }
 
 const VALUE_TYPES = ["text", "json", "arrayBuffer", "stream"];
@@ -46,6 +87,7 @@ function readOptions(method, options) {
 function cacheTtlOf(options) {
   const ttl = options.cacheTtl;
   if (ttl === undefined) return DEFAULT_CACHE_TTL;
+  // Infinity is allowed: "cache for as long as the cache keeps it".
   if (typeof ttl !== "number" || !(ttl >= 0)) {
     throw new TypeError(`KV get() failed: cacheTtl must be a non-negative number of seconds, got ${ttl}`);
   }
@@ -120,18 +162,36 @@ function encodePutOptions(method, options) {
     const value = options[name];
     if (value === undefined || value === null) continue;
     const number = typeof value === "string" ? Number(value) : value;
-    if (typeof number !== "number" || !Number.isFinite(number) || number < 0) {
+    if (typeof number !== "number" || !NumberIsFinite(number) || number < 0) {
       const shown = typeof value === "number" ? String(value) : JSONStringify(value);
       throw new TypeError(`KV ${method}() failed: ${name} must be a non-negative number of seconds, got ${shown}`);
+    }
+    if (number > Number.MAX_SAFE_INTEGER) {
+      throw new RangeError(
+        `KV ${method}() failed: ${name} ${number} is out of range; it must be at most ${Number.MAX_SAFE_INTEGER} seconds`,
+      );
     }
     out[name] = number;
   }
   if (options.metadata !== undefined && options.metadata !== null) {
     const json = JSONStringify(options.metadata);
     if (json === undefined) throw new TypeError(`KV ${method}() failed: metadata must be JSON-serializable`);
+    if (json.length > MAX_METADATA_BYTES) {
+      throw new RangeError(
+        `KV ${method}() failed: metadata length ${utf8Length(json)} exceeds the limit of ${MAX_METADATA_BYTES} bytes serialized`,
+      );
+    }
     out.metadata = json;
   }
   return out;
+}
+
+function checkValueSize(bytes) {
+  if (bytes.byteLength > MAX_VALUE_BYTES) {
+    throw new RangeError(
+      `KV put() failed: value length ${bytes.byteLength} exceeds the limit of ${MAX_VALUE_BYTES} bytes (25 MiB)`,
+    );
+  }
 }
 
 class KvAtomicOperation {
@@ -149,7 +209,7 @@ class KvAtomicOperation {
       if (check === null || typeof check !== "object") throw new TypeError("KV atomic() check must be {key, version}");
       checkKey("atomic", check.key);
       const version = check.version ?? null;
-      if (version !== null && (typeof version !== "number" || !Number.isSafeInteger(version) || version < 0)) {
+      if (version !== null && (typeof version !== "number" || !NumberIsSafeInteger(version) || version < 0)) {
         throw new TypeError("KV atomic() check version must be a non-negative integer or null");
       }
       this.#checks.push({ key: check.key, version });
@@ -173,6 +233,25 @@ class KvAtomicOperation {
 
   async commit() {
     await Promise.all(this.#pending);
+    if (this.#checks.length > MAX_ATOMIC_CHECKS) {
+      throw new RangeError(`KV atomic() failed: ${this.#checks.length} checks exceed the limit of ${MAX_ATOMIC_CHECKS}`);
+    }
+    if (this.#mutations.length > MAX_ATOMIC_MUTATIONS) {
+      throw new RangeError(
+        `KV atomic() failed: ${this.#mutations.length} mutations exceed the limit of ${MAX_ATOMIC_MUTATIONS}`,
+      );
+    }
+    let total = 0;
+    for (const mutation of this.#mutations) {
+      if (mutation.value === null) continue;
+      checkValueSize(mutation.value);
+      total += mutation.value.byteLength;
+    }
+    if (total > MAX_ATOMIC_BYTES) {
+      throw new RangeError(
+        `KV atomic() failed: values totalling ${total} bytes exceed the limit of ${MAX_ATOMIC_BYTES} bytes (25 MiB) per commit`,
+      );
+    }
     return await op_brink_kv_atomic(this.#handle, { checks: this.#checks, mutations: this.#mutations });
   }
 }
@@ -191,6 +270,11 @@ export class KvNamespace {
     const opts = readOptions(method, options);
     const ttl = cacheTtlOf(opts);
     if (ArrayIsArray(key)) {
+      if (key.length > MAX_GET_MANY_KEYS) {
+        throw new RangeError(
+          `KV get() failed: ${key.length} keys requested, the limit is ${MAX_GET_MANY_KEYS} keys per call`,
+        );
+      }
       for (const k of key) checkKey(method, k);
       const entries = await op_brink_kv_get_many(this.#handle, key, ttl);
       const result = new Map();
@@ -216,6 +300,7 @@ export class KvNamespace {
     checkKey("put", key);
     const encodedOptions = encodePutOptions("put", options);
     const bytes = await encodeValue("put", value);
+    checkValueSize(bytes);
     await op_brink_kv_put(this.#handle, key, bytes, encodedOptions);
   }
 
@@ -227,14 +312,22 @@ export class KvNamespace {
   async list(options) {
     const opts = options ?? {};
     if (typeof opts !== "object") throw new TypeError("KV list() failed: options must be an object");
-    if (opts.prefix !== undefined && opts.prefix !== null && typeof opts.prefix !== "string") {
-      throw new TypeError("KV list() failed: prefix must be a string");
+    if (opts.prefix !== undefined && opts.prefix !== null) {
+      if (typeof opts.prefix !== "string") throw new TypeError("KV list() failed: prefix must be a string");
+      checkKeyText("list", opts.prefix, "prefix");
     }
-    if (opts.cursor !== undefined && opts.cursor !== null && typeof opts.cursor !== "string") {
-      throw new TypeError("KV list() failed: cursor must be a string");
+    if (opts.cursor !== undefined && opts.cursor !== null) {
+      if (typeof opts.cursor !== "string") throw new TypeError("KV list() failed: cursor must be a string");
+      if (opts.cursor.length > MAX_CURSOR_LENGTH) throw new TypeError("KV list() failed: invalid cursor");
     }
-    if (opts.limit !== undefined && opts.limit !== null && typeof opts.limit !== "number") {
-      throw new TypeError("KV list() failed: limit must be a number");
+    if (opts.limit !== undefined && opts.limit !== null) {
+      if (typeof opts.limit !== "number") throw new TypeError("KV list() failed: limit must be a number");
+      if (!NumberIsInteger(opts.limit)) {
+        throw new TypeError(`KV list() failed: limit must be a whole number, got ${opts.limit}`);
+      }
+      if (opts.limit < 1 || opts.limit > MAX_LIST_LIMIT) {
+        throw new RangeError(`KV list() failed: limit ${opts.limit} is invalid; it must be between 1 and ${MAX_LIST_LIMIT}`);
+      }
     }
     const page = await op_brink_kv_list(this.#handle, {
       prefix: opts.prefix ?? null,
