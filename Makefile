@@ -11,6 +11,7 @@ EXAMPLE ?= hello
 
 deps:
 	bash scripts/install-deps.sh
+	bash scripts/vendor-v8x.sh
 
 build: deps
 	$(CARGO) build --release -p brink-gateway
@@ -27,7 +28,7 @@ test: deps
 
 # The real-V8 engine cannot be downloaded here; type-check it against a
 # placeholder static library so that code path never rots.
-check-v8:
+check-v8: deps
 	mkdir -p target
 	printf '!<arch>\n' > target/rusty_v8_placeholder.a
 	RUSTY_V8_ARCHIVE=$(CURDIR)/target/rusty_v8_placeholder.a \

@@ -3,7 +3,7 @@
 //!
 //! deno_core records extension sources by absolute path and reads them from
 //! disk when an isolate starts, unless a startup snapshot carries them. The
-//! quickjs engine cannot use snapshots (DESIGN.md), so without this a `brink`
+//! quickjs engine cannot use snapshots (docs/architecture.md), so without this a `brink`
 //! binary would only work next to the source tree and cargo registry it was
 //! built from. The generated table maps each path to its source; sources are
 //! ASCII-escaped because deno_core keeps them as one-byte V8 strings.

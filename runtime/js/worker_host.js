@@ -22,6 +22,9 @@ const {
   TypedArrayPrototypeGetSymbolToStringTag,
 } = primordials;
 
+// Must match `SUBREQUEST_DEPTH_HEADER` in context.rs.
+const SUBREQUEST_DEPTH_HEADER = "brink-subrequest-depth";
+
 let requestModule;
 let responseModule;
 let streamsModule;
@@ -60,8 +63,12 @@ class ExecutionContext {
   }
   waitUntil(promise) {
     const id = this.#id;
-    op_brink_wait_until_started(id);
-    const done = () => op_brink_wait_until_done(id);
+    // The promise belongs to the request's context, which lives until it
+    // settles; once the request has ended, new work is not accounted for.
+    const tracked = op_brink_wait_until_started(id);
+    const done = () => {
+      if (tracked) op_brink_wait_until_done(id);
+    };
     PromisePrototypeThen(
       Promise.resolve(promise),
       done,
@@ -270,15 +277,31 @@ export function installWorkerHost({ consoleModule, request, response, streams, e
   const printer = (message, level) => op_brink_log(level, message.replace(/\n$/, ""));
   defineGlobal("console", new consoleModule.Console(printer));
 
-  // deno_fetch's fetch, charged against the current request's subrequests.
+  // deno_fetch's fetch, charged to the current request's context (its id
+  // rides in the async context) and stamped with how deep in worker
+  // subrequests it is, so a worker that fetches itself is stopped.
+  const { Request } = request;
   defineGlobal("fetch", function fetch(input, init = undefined) {
     const id = core.getAsyncContext();
-    if (!op_brink_count_subrequest(typeof id === "number" ? id : 0)) {
+    const depth = op_brink_count_subrequest(typeof id === "number" ? id : 0);
+    if (depth === -1) {
       return Promise.reject(
         new Error("Too many subrequests: this request reached its subrequest limit"),
       );
     }
-    return innerFetch(input, init);
+    if (depth < 0) {
+      return Promise.reject(
+        new Error("fetch() can only be called while handling a request, and this request has ended"),
+      );
+    }
+    let outgoing;
+    try {
+      outgoing = new Request(input, init);
+      outgoing.headers.set(SUBREQUEST_DEPTH_HEADER, `${depth}`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return innerFetch(outgoing);
   }, true);
 
   defineGlobal("addEventListener", (type, listener) => {

@@ -2,7 +2,7 @@
 //! blank isolate, ready for a worker's code.
 //!
 //! On the `quickjs` engine every isolate runs the bootstrap (snapshots lose
-//! unique-symbol identity there, see DESIGN.md); the cost is kept small by
+//! unique-symbol identity there, see docs/architecture.md); the cost is kept small by
 //! loading rarely used APIs lazily, and hidden by the pre-warmed pool.
 
 use std::rc::Rc;
@@ -18,8 +18,9 @@ use crate::api::kv::{
 use crate::api::outbound_fetch::{check_outbound_request, GuardedResolver, SharedPolicy};
 use crate::api::request::{
     op_brink_count_subrequest, op_brink_respond, op_brink_respond_error, op_brink_respond_stream,
-    op_brink_wait_until_done, op_brink_wait_until_started, RequestTable,
+    op_brink_wait_until_done, op_brink_wait_until_started,
 };
+use crate::context::ContextTable;
 use crate::embedded_js::with_embedded_sources;
 use crate::error::WorkerError;
 use crate::limits::Limits;
@@ -60,7 +61,7 @@ deno_core::extension!(
         "crypto_limits.js",
     ],
     state = |state| {
-        state.put(RequestTable::default());
+        state.put(ContextTable::default());
         state.put(LogIdentity::default());
     },
 );

@@ -19,6 +19,10 @@ pub enum WorkerError {
     /// The worker did not respond within the wall-clock limit.
     #[error("worker did not respond within {0} ms")]
     Timeout(u64),
+    /// The request came through too many nested worker subrequests (a
+    /// worker fetching itself, or workers fetching each other, in a loop).
+    #[error("subrequest loop: the request is {0} worker subrequests deep")]
+    LoopDetected(u32),
     /// The isolate went away (crashed or shut down) before it responded.
     #[error("worker isolate is unavailable")]
     Unavailable,
@@ -35,6 +39,7 @@ impl WorkerError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             WorkerError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            WorkerError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -45,6 +50,7 @@ impl WorkerError {
             WorkerError::LimitExceeded(_) => "Worker exceeded resource limits\n",
             WorkerError::Timeout(_) => "Worker did not respond in time\n",
             WorkerError::Unavailable => "Worker unavailable\n",
+            WorkerError::LoopDetected(_) => "Loop detected: too many nested worker subrequests\n",
             _ => "Worker threw an exception\n",
         }
     }

@@ -17,7 +17,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::api::console::LogIdentity;
 use crate::api::kv::KvBindings;
 use crate::api::outbound_fetch::{install_policy, OutboundPolicy};
-use crate::api::request::{fail_request, RequestBodyResource, RequestTable, ResponseSender};
+use crate::api::request::{fail_request, RequestBodyResource};
+use crate::context::{ContextTable, CpuOverrun, RequestId, ResponseSender, SUBREQUEST_DEPTH_HEADER};
 use crate::body::RequestBody;
 use crate::engine::{new_blank_isolate, BlankIsolate};
 use crate::error::WorkerError;
@@ -57,6 +58,10 @@ pub enum IsolateCommand {
     Fetch {
         request: http::Request<RequestBody>,
         reply: ResponseSender,
+        /// When the response head must exist (arrival + wall-clock limit).
+        deadline: std::time::Instant,
+        /// How many worker subrequests deep the request is.
+        depth: u32,
     },
 }
 
@@ -197,7 +202,7 @@ async fn run_isolate(
             return;
         }
     };
-    let watch = IsolateWatch::register(runtime.v8_isolate().thread_safe_handle(), limits.cpu_per_turn);
+    let watch = IsolateWatch::register(runtime.v8_isolate().thread_safe_handle(), limits.wall_clock);
     runtime.op_state().borrow_mut().put(watch.clone());
     let heap_watch = watch.clone();
     runtime.add_near_heap_limit_callback(move |current, _initial| {
@@ -218,9 +223,9 @@ async fn run_isolate(
             Some(IsolateCommand::Load { code, reply }) => {
                 loader.set_root(code.root.clone());
                 install_policy(&outbound, code.outbound.clone());
-                watch.begin_turn();
+                let started = watch.begin_turn(code.limits.cpu_ns());
                 let result = load_worker(&mut runtime, &host, &watch, id, &code).await;
-                watch.end_turn();
+                watch.end_turn(started);
                 let failed = result.is_err();
                 let result = match watch.termination() {
                     Some(reason) => Err(WorkerError::Load(format!(
@@ -231,6 +236,7 @@ async fn run_isolate(
                 };
                 let _ = reply.send(result);
                 if failed {
+                    watch.finish();
                     return; // the isolate ran foreign code; never reuse it
                 }
                 break code;
@@ -247,13 +253,19 @@ async fn run_isolate(
     if let Some(reason) = reason {
         tracing::warn!(worker = %code.name, isolate = id, limit = reason.limit_name(), "worker exceeded a limit; isolate terminated");
     }
-    let op_state = runtime.op_state();
-    let mut state = op_state.borrow_mut();
-    let table = state.borrow_mut::<RequestTable>();
-    match reason {
-        Some(reason) => table.fail_all(|| WorkerError::LimitExceeded(reason.limit_name())),
-        None => table.fail_all(|| WorkerError::Unavailable),
+    {
+        let op_state = runtime.op_state();
+        let mut state = op_state.borrow_mut();
+        let table = state.borrow_mut::<ContextTable>();
+        match reason {
+            Some(reason) => table.fail_all(|| WorkerError::LimitExceeded(reason.limit_name())),
+            None => table.fail_all(|| WorkerError::Unavailable),
+        }
     }
+    // A terminated isolate never runs JavaScript again: drop it here, on its
+    // own thread, and let the thread exit.
+    drop(runtime);
+    watch.finish();
 }
 
 /// Loads and evaluates the worker's modules and finds its fetch handler.
@@ -268,7 +280,7 @@ async fn load_worker(
         let op_state = runtime.op_state();
         let mut state = op_state.borrow_mut();
         state.put(LogIdentity { worker: code.name.clone(), isolate: id });
-        state.borrow_mut::<RequestTable>().subrequest_limit = code.limits.subrequests;
+        state.put(ContextTable::new(&code.limits));
         state.put(KvBindings::new(code.kv.iter().map(|(_, namespace)| namespace.clone()).collect()));
     }
     let source = std::fs::read_to_string(&code.entry)
@@ -394,6 +406,12 @@ fn describe_exception(scope: &mut v8::PinScope<'_, '_>, exception: v8::Local<v8:
 
 /// Serves requests until the channel closes (and in-flight work is done, or
 /// `drain_limit` has passed since) or the supervisor terminates the isolate.
+///
+/// Every turn of JavaScript is charged to the request contexts it ran for:
+/// a handler's first turn to its request, shared turns (continuations,
+/// timers, I/O callbacks) split over the live requests, or to the background
+/// budget when none is live. A request over its CPU limit, or background
+/// work over its budget, terminates the isolate.
 async fn serve(
     runtime: &mut JsRuntime,
     host: &HostFunctions,
@@ -406,13 +424,29 @@ async fn serve(
     // Set when the channel closes: `waitUntil` work that never settles must
     // not keep a shutting-down process alive forever.
     let mut drain_deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    let mut expiry: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    let charge = |overrun: Option<CpuOverrun>| match overrun {
+        Some(CpuOverrun::Request) => watch.terminate(Termination::CpuTime),
+        Some(CpuOverrun::Background) => {
+            tracing::warn!("background JavaScript, after every request had ended, used up its CPU budget");
+            watch.terminate(Termination::CpuTime);
+        }
+        None => {}
+    };
     poll_fn(|cx| {
         while !closed {
             match receiver.poll_recv(cx) {
-                Poll::Ready(Some(IsolateCommand::Fetch { request, reply })) => {
-                    watch.begin_turn();
-                    dispatch(runtime, host, request, reply);
-                    watch.end_turn();
+                Poll::Ready(Some(IsolateCommand::Fetch { request, reply, deadline, depth })) => {
+                    let (id, budget) = {
+                        let mut state = op_state.borrow_mut();
+                        let table = state.borrow_mut::<ContextTable>();
+                        let id = table.open(reply, deadline, depth);
+                        (id, table.budget_for(id))
+                    };
+                    let started = watch.begin_turn(budget);
+                    dispatch(runtime, host, id, request);
+                    let used = watch.end_turn(started);
+                    charge(op_state.borrow_mut().borrow_mut::<ContextTable>().charge_cpu_to(id, used));
                     if watch.termination().is_some() {
                         return Poll::Ready(());
                     }
@@ -424,9 +458,11 @@ async fn serve(
                 Poll::Pending => break,
             }
         }
-        watch.begin_turn();
+        let budget = op_state.borrow().borrow::<ContextTable>().shared_budget();
+        let started = watch.begin_turn(budget);
         let polled = runtime.poll_event_loop(cx, PollEventLoopOptions::default());
-        watch.end_turn();
+        let used = watch.end_turn(started);
+        charge(op_state.borrow_mut().borrow_mut::<ContextTable>().charge_shared_cpu(used));
         if watch.termination().is_some() {
             return Poll::Ready(());
         }
@@ -437,17 +473,18 @@ async fn serve(
             Poll::Ready(Ok(())) if closed => return Poll::Ready(()),
             _ => {}
         }
+        expire_contexts(&op_state, &mut expiry, cx);
         if closed {
             let state = op_state.borrow();
-            let table = state.borrow::<RequestTable>();
-            if table.is_empty() && table.pending_wait_until == 0 {
+            let table = state.borrow::<ContextTable>();
+            if table.is_empty() {
                 return Poll::Ready(());
             }
             let deadline = drain_deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(drain_limit)));
             if deadline.as_mut().poll(cx).is_ready() {
                 tracing::warn!(
                     requests = table.len(),
-                    wait_until = table.pending_wait_until,
+                    wait_until = table.pending_wait_until(),
                     "shutting down with unfinished work after the drain limit"
                 );
                 return Poll::Ready(());
@@ -458,21 +495,43 @@ async fn serve(
     .await;
 }
 
-/// Hands one request to the worker host's `dispatchFetch`.
-fn dispatch(
-    runtime: &mut JsRuntime,
-    host: &HostFunctions,
-    request: http::Request<RequestBody>,
-    reply: ResponseSender,
+/// Ends the contexts past their deadline and arms a timer for the next one.
+fn expire_contexts(
+    op_state: &std::rc::Rc<std::cell::RefCell<deno_core::OpState>>,
+    timer: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    cx: &mut std::task::Context<'_>,
 ) {
+    loop {
+        let next = {
+            let mut state = op_state.borrow_mut();
+            let table = state.borrow_mut::<ContextTable>();
+            let abandoned = table.expire(std::time::Instant::now());
+            if abandoned > 0 {
+                tracing::warn!(requests = abandoned, "waitUntil work cancelled: it outlived the wall-clock limit");
+            }
+            table.next_deadline()
+        };
+        let Some(next) = next else { return };
+        let next = tokio::time::Instant::from_std(next);
+        let sleep = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(next)));
+        if sleep.deadline() != next {
+            sleep.as_mut().reset(next);
+        }
+        if sleep.as_mut().poll(cx).is_pending() {
+            return;
+        }
+    }
+}
+
+/// Hands one request, whose context is `id`, to the worker host's
+/// `dispatchFetch`.
+fn dispatch(runtime: &mut JsRuntime, host: &HostFunctions, id: RequestId, request: http::Request<RequestBody>) {
     let (parts, body) = request.into_parts();
     let op_state = runtime.op_state();
-    let (id, body_rid) = {
+    let body_rid = {
         let mut state = op_state.borrow_mut();
-        let id = state.borrow_mut::<RequestTable>().insert(reply);
         let no_body = body.is_end_stream() || parts.method == http::Method::GET || parts.method == http::Method::HEAD;
-        let rid = if no_body { -1 } else { state.resource_table.add(RequestBodyResource::new(body)) as i32 };
-        (id, rid)
+        if no_body { -1 } else { state.resource_table.add(RequestBodyResource::new(body)) as i32 }
     };
     let url = parts.uri.to_string();
     let outcome = {
@@ -501,6 +560,9 @@ fn request_args<'s>(
 ) -> Option<Vec<v8::Local<'s, v8::Value>>> {
     let mut headers = Vec::with_capacity(parts.headers.len() * 2);
     for (name, value) in &parts.headers {
+        if name.as_str() == SUBREQUEST_DEPTH_HEADER {
+            continue; // Brink's own bookkeeping, not the worker's business
+        }
         headers.push(v8::String::new_from_one_byte(scope, name.as_str().as_bytes(), v8::NewStringType::Normal)?.into());
         headers.push(v8::String::new_from_one_byte(scope, value.as_bytes(), v8::NewStringType::Normal)?.into());
     }

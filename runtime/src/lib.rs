@@ -1,6 +1,6 @@
 //! Brink's JavaScript runtime.
 //!
-//! Every live isolate owns one OS thread (DESIGN.md: `TerminateExecution` is
+//! Every live isolate owns one OS thread (docs/architecture.md: `TerminateExecution` is
 //! only reliable with one isolate per thread), runs a current-thread tokio
 //! runtime inside it, and talks to the gateway over channels. The pieces:
 //!
@@ -8,12 +8,15 @@
 //! - [`isolate`]: the isolate thread and the commands it accepts.
 //! - [`pool`]: pre-warmed blank isolates, so a deployment starts without
 //!   paying the bootstrap.
+//! - [`context`]: the per-request context that owns a request's counters,
+//!   `waitUntil` work, body pump and deadline.
 //! - [`supervisor`]: enforces the [`Limits`] (CPU, heap, wall clock).
 //! - [`worker`]: a deployment's worker as the gateway sees it: `fetch()`.
 //! - [`api`]: the ops behind the globals and bindings a worker sees.
 
 pub mod api;
 pub mod body;
+pub mod context;
 mod embedded_js;
 pub mod engine;
 pub mod error;

@@ -3,7 +3,7 @@
 //! the bootstrap.
 //!
 //! Only the `v8` engine uses it. On `quickjs`, snapshots do not keep the
-//! identity of unique symbols, which deno_web relies on (DESIGN.md), so
+//! identity of unique symbols, which deno_web relies on (docs/architecture.md), so
 //! isolates run the bootstrap and the pre-warmed pool hides its cost.
 //!
 //! V8 can run in snapshotting mode or in serving mode, not both in one

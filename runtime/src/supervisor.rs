@@ -2,15 +2,24 @@
 //! isolate in the process, and the per-isolate [`IsolateWatch`] it reads.
 //!
 //! The isolate thread marks the start and end of each *turn* (one
-//! uninterrupted run of JavaScript) with two atomic stores; no clock is read
-//! on the hot path. The watchdog ticks every few milliseconds: a turn it sees
-//! twice is measured with the isolate thread's own CPU clock
-//! (`pthread_getcpuclockid`), and terminated once it has used more CPU than
-//! the limit allows. Time the thread spends blocked does not count.
+//! uninterrupted run of JavaScript) with a few atomic stores, and reads its
+//! own CPU clock around the turn so the request context can charge it
+//! (`crate::context`). The watchdog ticks every few milliseconds: a turn it
+//! sees twice is measured with the isolate thread's CPU clock
+//! (`pthread_getcpuclockid`) and terminated once it has used more CPU than
+//! the turn's budget (what its requests have left). Time the thread spends
+//! blocked does not count toward CPU, but a turn that lasts longer than the
+//! wall-clock limit while mostly idle is stuck (blocked in native code) and
+//! is terminated too.
+//!
+//! Termination sticks: the engine may swallow one termination (a catchable
+//! error, a microtask flood that keeps re-queueing jobs), so the watchdog
+//! terminates a terminated isolate again on every tick for as long as it is
+//! still running JavaScript. The isolate thread then stops serving and exits.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deno_core::v8;
 
@@ -19,10 +28,14 @@ const TICK: Duration = Duration::from_millis(5);
 /// Why an isolate's execution was terminated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Termination {
-    /// A turn used more CPU than `Limits::cpu_per_turn`.
+    /// A request (or background work after every request ended) used more
+    /// CPU than `Limits::cpu_per_request`.
     CpuTime,
     /// The heap reached `Limits::heap_bytes`.
     Memory,
+    /// One turn ran longer than the wall-clock limit without returning:
+    /// the thread is blocked in native code.
+    StuckTurn,
 }
 
 impl Termination {
@@ -31,6 +44,24 @@ impl Termination {
         match self {
             Termination::CpuTime => "CPU time limit",
             Termination::Memory => "memory limit",
+            Termination::StuckTurn => "wall-clock limit",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Termination::CpuTime => 1,
+            Termination::Memory => 2,
+            Termination::StuckTurn => 3,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Termination> {
+        match code {
+            1 => Some(Termination::CpuTime),
+            2 => Some(Termination::Memory),
+            3 => Some(Termination::StuckTurn),
+            _ => None,
         }
     }
 }
@@ -38,21 +69,28 @@ impl Termination {
 /// What the watchdog knows about one isolate.
 pub struct IsolateWatch {
     cpu_clock: libc::clockid_t,
-    cpu_limit_ns: u64,
+    stuck_after: Duration,
     handle: v8::IsolateHandle,
     turn: AtomicU64,
     in_turn: AtomicBool,
+    /// CPU the current turn may use, set by the isolate thread at the start
+    /// of each turn from what its requests have left.
+    turn_budget_ns: AtomicU64,
     terminated: AtomicU8,
-    // Watchdog-only bookkeeping: the turn it last saw and the thread's CPU
-    // clock when it first saw it.
+    /// Set when the isolate thread has stopped running JavaScript for good.
+    finished: AtomicBool,
+    // Watchdog-only bookkeeping: the turn it last saw, and the thread's CPU
+    // clock and the wall clock when it first saw it.
     seen_turn: AtomicU64,
     seen_cpu_ns: AtomicU64,
+    seen_at: Mutex<Option<Instant>>,
 }
 
 impl IsolateWatch {
     /// Registers the calling thread's isolate with the watchdog. Must be
-    /// called on the isolate's own thread.
-    pub fn register(handle: v8::IsolateHandle, cpu_limit: Duration) -> Arc<IsolateWatch> {
+    /// called on the isolate's own thread. A turn running longer than
+    /// `stuck_after` (wall clock) is terminated.
+    pub fn register(handle: v8::IsolateHandle, stuck_after: Duration) -> Arc<IsolateWatch> {
         let mut clock: libc::clockid_t = libc::CLOCK_THREAD_CPUTIME_ID;
         // SAFETY: pthread_self() is always valid for the calling thread and
         // `clock` is a valid out-pointer.
@@ -61,49 +99,54 @@ impl IsolateWatch {
         }
         let watch = Arc::new(IsolateWatch {
             cpu_clock: clock,
-            cpu_limit_ns: cpu_limit.as_nanos().min(u64::MAX as u128) as u64,
+            stuck_after,
             handle,
             turn: AtomicU64::new(0),
             in_turn: AtomicBool::new(false),
+            turn_budget_ns: AtomicU64::new(u64::MAX),
             terminated: AtomicU8::new(0),
+            finished: AtomicBool::new(false),
             seen_turn: AtomicU64::new(u64::MAX),
             seen_cpu_ns: AtomicU64::new(0),
+            seen_at: Mutex::new(None),
         });
         watchdog().add(&watch);
         watch
     }
 
-    /// Marks the start of a turn.
+    /// Marks the start of a turn that may use `budget` CPU nanoseconds, and
+    /// returns the thread's CPU clock (pass it to [`IsolateWatch::end_turn`]).
     #[inline]
-    pub fn begin_turn(&self) {
+    pub fn begin_turn(&self, budget_ns: u64) -> u64 {
+        self.turn_budget_ns.store(budget_ns, Ordering::Relaxed);
         self.turn.fetch_add(1, Ordering::Relaxed);
         self.in_turn.store(true, Ordering::Release);
+        thread_cpu_now()
     }
 
-    /// Marks the end of a turn.
+    /// Marks the end of a turn; returns the CPU nanoseconds it used.
     #[inline]
-    pub fn end_turn(&self) {
+    pub fn end_turn(&self, started_cpu_ns: u64) -> u64 {
         self.in_turn.store(false, Ordering::Release);
+        thread_cpu_now().saturating_sub(started_cpu_ns)
     }
 
-    /// Terminates the isolate's execution for `reason`.
+    /// Terminates the isolate's execution for `reason` (the first reason
+    /// wins).
     pub fn terminate(&self, reason: Termination) {
-        let code = match reason {
-            Termination::CpuTime => 1,
-            Termination::Memory => 2,
-        };
-        if self.terminated.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            self.handle.terminate_execution();
-        }
+        let _ = self.terminated.compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire);
+        self.handle.terminate_execution();
     }
 
     /// Why the isolate was terminated, if it was.
     pub fn termination(&self) -> Option<Termination> {
-        match self.terminated.load(Ordering::Acquire) {
-            1 => Some(Termination::CpuTime),
-            2 => Some(Termination::Memory),
-            _ => None,
-        }
+        Termination::from_code(self.terminated.load(Ordering::Acquire))
+    }
+
+    /// Called by the isolate thread once it will never run JavaScript again,
+    /// so the watchdog stops terminating it.
+    pub fn finish(&self) {
+        self.finished.store(true, Ordering::Release);
     }
 
     fn thread_cpu_ns(&self) -> Option<u64> {
@@ -115,22 +158,57 @@ impl IsolateWatch {
     }
 
     fn check(&self) {
-        if !self.in_turn.load(Ordering::Acquire) || self.termination().is_some() {
+        if self.finished.load(Ordering::Acquire) {
+            return;
+        }
+        let in_turn = self.in_turn.load(Ordering::Acquire);
+        if self.termination().is_some() {
+            // The engine can swallow a termination; repeat it until the
+            // isolate thread has stopped running JavaScript.
+            if in_turn {
+                self.handle.terminate_execution();
+            }
+            return;
+        }
+        if !in_turn {
             self.seen_turn.store(u64::MAX, Ordering::Relaxed);
             return;
         }
         let turn = self.turn.load(Ordering::Relaxed);
         let Some(now) = self.thread_cpu_ns() else { return };
+        let Ok(mut seen_at) = self.seen_at.lock() else { return };
         if self.seen_turn.load(Ordering::Relaxed) != turn {
             self.seen_turn.store(turn, Ordering::Relaxed);
             self.seen_cpu_ns.store(now, Ordering::Relaxed);
+            *seen_at = Some(Instant::now());
             return;
         }
         // The turn started before we first saw it, so add one tick of slack
         // at most: the measured CPU is a lower bound of the turn's real use.
-        if now.saturating_sub(self.seen_cpu_ns.load(Ordering::Relaxed)) > self.cpu_limit_ns {
+        let budget = self.turn_budget_ns.load(Ordering::Relaxed);
+        let cpu_used = now.saturating_sub(self.seen_cpu_ns.load(Ordering::Relaxed));
+        if cpu_used > budget {
             self.terminate(Termination::CpuTime);
+            return;
         }
+        // A turn past the wall-clock limit that is mostly not using CPU is
+        // blocked (a busy one is the CPU limit's business).
+        let wall = seen_at.map(|at| at.elapsed()).unwrap_or_default();
+        if wall > self.stuck_after && u128::from(cpu_used) < wall.as_nanos() / 2 {
+            self.terminate(Termination::StuckTurn);
+        }
+    }
+}
+
+/// The calling thread's CPU clock in nanoseconds.
+pub fn thread_cpu_now() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer and the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc == 0 {
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    } else {
+        0
     }
 }
 

@@ -1,10 +1,10 @@
-//! The request/response boundary inside an isolate: the table of requests in
-//! flight, the ops the worker host JS calls to answer them, and the resource
-//! that streams a request body into JS.
+//! The request/response boundary inside an isolate: the ops the worker host
+//! JS calls to answer requests, count their subrequests and register their
+//! `waitUntil` work (all kept in the request's context, `crate::context`),
+//! and the resource that streams a request body into JS.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -15,67 +15,11 @@ use http::{HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::body::{RequestBody, ResponseBody};
+use crate::context::{ContextTable, RequestId, SubrequestVerdict};
+
+use crate::body::{BodyError, RequestBody, ResponseBody};
 use crate::error::WorkerError;
 use crate::supervisor::IsolateWatch;
-
-/// What the gateway waits on for one request.
-pub type ResponseSender = oneshot::Sender<Result<Response<ResponseBody>, WorkerError>>;
-
-/// One request in flight in this isolate.
-struct InFlight {
-    respond: Option<ResponseSender>,
-    subrequests: u32,
-}
-
-/// Requests in flight in one isolate, keyed by the id JS sees.
-#[derive(Default)]
-pub struct RequestTable {
-    next_id: u32,
-    in_flight: HashMap<u32, InFlight>,
-    /// `ctx.waitUntil()` promises not yet settled, over all requests.
-    pub pending_wait_until: u32,
-    /// Subrequests each request may make.
-    pub subrequest_limit: u32,
-}
-
-impl RequestTable {
-    /// Registers a request and returns the id to hand to JS.
-    pub fn insert(&mut self, respond: ResponseSender) -> u32 {
-        self.next_id = self.next_id.wrapping_add(1) & 0x3fff_ffff;
-        let id = self.next_id;
-        self.in_flight.insert(id, InFlight { respond: Some(respond), subrequests: 0 });
-        id
-    }
-
-    /// Answers request `id` (if it is still waiting) and forgets it.
-    pub fn complete(&mut self, id: u32, result: Result<Response<ResponseBody>, WorkerError>) {
-        if let Some(mut entry) = self.in_flight.remove(&id) {
-            if let Some(sender) = entry.respond.take() {
-                let _ = sender.send(result);
-            }
-        }
-    }
-
-    /// Fails every request in flight, e.g. after the isolate was terminated.
-    pub fn fail_all(&mut self, error: impl Fn() -> WorkerError) {
-        for (_, mut entry) in self.in_flight.drain() {
-            if let Some(sender) = entry.respond.take() {
-                let _ = sender.send(Err(error()));
-            }
-        }
-    }
-
-    /// Number of requests still waiting for a response.
-    pub fn len(&self) -> usize {
-        self.in_flight.len()
-    }
-
-    /// True when no request is waiting for a response.
-    pub fn is_empty(&self) -> bool {
-        self.in_flight.is_empty()
-    }
-}
 
 fn build_response(
     status: u32,
@@ -142,19 +86,19 @@ pub fn op_brink_respond(
         None => ResponseBody::empty(),
     };
     let result = header_list(scope, headers).and_then(|headers| build_response(status, headers, body));
-    state.borrow_mut().borrow_mut::<RequestTable>().complete(id, result);
+    state.borrow_mut().borrow_mut::<ContextTable>().respond(id, result);
 }
 
 /// Fails request `id` with the handler's error `message`, or with the limit
 /// the supervisor terminated the isolate for: on some engines termination
 /// surfaces as a catchable exception, and the client must still learn that a
 /// limit was hit.
-pub fn fail_request(state: &mut OpState, id: u32, message: String) {
+pub fn fail_request(state: &mut OpState, id: RequestId, message: String) {
     let error = match state.try_borrow::<Arc<IsolateWatch>>().and_then(|watch| watch.termination()) {
         Some(reason) => WorkerError::LimitExceeded(reason.limit_name()),
         None => WorkerError::Exception(message),
     };
-    state.borrow_mut::<RequestTable>().complete(id, Err(error));
+    state.borrow_mut::<ContextTable>().respond(id, Err(error));
 }
 
 /// The handler failed: it threw, rejected, or returned a non-Response.
@@ -165,7 +109,9 @@ pub fn op_brink_respond_error(state: &mut OpState, #[smi] id: u32, #[string] mes
 
 /// The worker answered with a streamed body: `rid` is a readable resource
 /// made from the response's `ReadableStream`. Chunks are copied to the
-/// gateway as they come, with backpressure from a bounded channel.
+/// gateway as they come, with backpressure from a bounded channel. The pump
+/// belongs to the request's context: the context lives until the body is
+/// sent, the client goes away, or the isolate ends it.
 #[op2(fast)]
 pub fn op_brink_respond_stream(
     scope: &mut v8::PinScope<'_, '_>,
@@ -175,65 +121,79 @@ pub fn op_brink_respond_stream(
     headers: v8::Local<v8::Value>,
     #[smi] rid: ResourceId,
 ) -> Result<(), JsErrorBox> {
-    let mut state = state.borrow_mut();
-    let resource = state.resource_table.take_any(rid).map_err(JsErrorBox::from_err)?;
+    let mut op_state = state.borrow_mut();
+    let resource = op_state.resource_table.take_any(rid).map_err(JsErrorBox::from_err)?;
     let (tx, rx) = mpsc::channel(4);
+    let (cancel, cancelled) = oneshot::channel();
     let result = header_list(scope, headers).and_then(|headers| build_response(status, headers, ResponseBody::Stream(rx)));
-    state.borrow_mut::<RequestTable>().complete(id, result);
-    drop(state);
-    deno_core::unsync::spawn(async move {
-        loop {
-            match resource.clone().read(64 * 1024).await {
-                Ok(view) if view.is_empty() => break,
-                Ok(view) => {
-                    if tx.send(Ok(Bytes::copy_from_slice(&view))).await.is_err() {
-                        break; // the client went away
-                    }
-                }
-                Err(error) => {
-                    let _ = tx.send(Err(error.to_string().into())).await;
-                    break;
-                }
-            }
-        }
+    let table = op_state.borrow_mut::<ContextTable>();
+    let pumping = result.is_ok() && table.body_pump_started(id, cancel);
+    table.respond(id, result);
+    drop(op_state);
+    if !pumping {
         resource.close();
+        return Ok(());
+    }
+    deno_core::unsync::spawn(async move {
+        pump_body(resource, tx, cancelled).await;
+        state.borrow_mut().borrow_mut::<ContextTable>().body_pump_finished(id);
     });
     Ok(())
 }
 
-#[op2(fast)]
-pub fn op_brink_wait_until_started(state: &mut OpState) {
-    state.borrow_mut::<RequestTable>().pending_wait_until += 1;
-}
-
-#[op2(fast)]
-pub fn op_brink_wait_until_done(state: &mut OpState) {
-    let table = state.borrow_mut::<RequestTable>();
-    table.pending_wait_until = table.pending_wait_until.saturating_sub(1);
-}
-
-/// Counts one outbound `fetch()` against request `id`'s subrequest limit.
-/// Returns false when the limit is exhausted.
-#[op2(fast)]
-pub fn op_brink_count_subrequest(state: &mut OpState, #[smi] id: u32) -> bool {
-    let table = state.borrow_mut::<RequestTable>();
-    let limit = table.subrequest_limit;
-    // A fetch outside any request (e.g. at module top level) or after the
-    // response was sent is charged to the only request in flight, if any.
-    let only_one = table.in_flight.len() == 1;
-    let entry = if table.in_flight.contains_key(&id) {
-        table.in_flight.get_mut(&id)
-    } else if only_one {
-        table.in_flight.values_mut().next()
-    } else {
-        None
-    };
-    match entry {
-        Some(entry) => {
-            entry.subrequests += 1;
-            entry.subrequests <= limit
+async fn pump_body(
+    resource: Rc<dyn Resource>,
+    tx: mpsc::Sender<Result<Bytes, BodyError>>,
+    mut cancelled: oneshot::Receiver<()>,
+) {
+    loop {
+        let chunk = tokio::select! {
+            chunk = resource.clone().read(64 * 1024) => chunk,
+            _ = tx.closed() => break, // the client went away
+            _ = &mut cancelled => {
+                let _ = tx.try_send(Err("the worker's response body was cut off".into()));
+                break;
+            }
+        };
+        let item = match chunk {
+            Ok(view) if view.is_empty() => break,
+            Ok(view) => Ok(Bytes::copy_from_slice(&view)),
+            Err(error) => Err(BodyError::from(error.to_string())),
+        };
+        let failed = item.is_err();
+        tokio::select! {
+            sent = tx.send(item) => if sent.is_err() { break },
+            _ = &mut cancelled => break,
         }
-        None => true,
+        if failed {
+            break;
+        }
+    }
+    resource.close();
+}
+
+/// Registers a `ctx.waitUntil()` promise with request `id`'s context.
+/// Returns false when the request has already ended.
+#[op2(fast)]
+pub fn op_brink_wait_until_started(state: &mut OpState, #[smi] id: u32) -> bool {
+    state.borrow_mut::<ContextTable>().wait_until_started(id)
+}
+
+/// A `ctx.waitUntil()` promise of request `id` settled.
+#[op2(fast)]
+pub fn op_brink_wait_until_done(state: &mut OpState, #[smi] id: u32) {
+    state.borrow_mut::<ContextTable>().wait_until_settled(id);
+}
+
+/// Charges one outbound `fetch()` to request `id`. Returns the nesting depth
+/// to stamp on the outgoing request (>= 1), `-1` when the request has used up
+/// its subrequests, or `-2` when it has ended (its work is cancelled).
+#[op2(fast)]
+pub fn op_brink_count_subrequest(state: &mut OpState, #[smi] id: u32) -> i32 {
+    match state.borrow_mut::<ContextTable>().charge_subrequest(id) {
+        SubrequestVerdict::Allowed { depth } => i32::try_from(depth).unwrap_or(i32::MAX),
+        SubrequestVerdict::LimitReached => -1,
+        SubrequestVerdict::NoRequest => -2,
     }
 }
 
