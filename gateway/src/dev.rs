@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use brink_runtime::{IsolatePool, OutboundPolicy, Worker, WorkerSpec};
+use brink_runtime::{IsolatePool, ModuleBundle, OutboundPolicy, Scaling, Worker, WorkerError, WorkerSpec};
 use tokio::net::TcpListener;
 
 use crate::config::DevConfig;
@@ -40,13 +40,18 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
     // One warm isolate in reserve replaces a terminated one quickly.
     let pool = IsolatePool::new(1, config.limits.clone());
     let kv = bind_kv(&config)?;
+    let bundle = ModuleBundle::from_entry_file(&config.entry).map_err(|error| WorkerError::Load(error.to_string()))?;
     let spec = WorkerSpec {
         name: config.name.clone(),
-        entry: config.entry.clone(),
+        version: 0,
+        bundle: Arc::new(bundle),
         vars: config.vars.clone(),
+        secrets: Vec::new(),
         kv,
         outbound: OutboundPolicy { allowed_private_hosts: config.allowed_private_hosts.clone() },
-        isolates: config.isolates,
+        limits: config.limits.clone(),
+        scaling: Scaling::fixed(config.isolates),
+        log_sink: None,
     };
     let worker = Arc::new(Worker::start(spec, pool).await?);
     let listener = TcpListener::bind(config.listen)
@@ -58,6 +63,8 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
     let options = server::ServeOptions {
         max_request_body: config.max_request_body,
         header_read_timeout: config.header_read_timeout,
+        idle_timeout: config.idle_timeout,
+        max_connections: config.max_connections,
         shutdown_grace: config.shutdown_grace,
     };
     server::serve(listener, router, options, shutdown).await?;

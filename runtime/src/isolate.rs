@@ -5,7 +5,6 @@
 //! closes or the supervisor terminates it.
 
 use std::future::{poll_fn, Future};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
@@ -15,6 +14,8 @@ use http_body::Body;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::console::LogIdentity;
+use crate::bundle::ModuleBundle;
+use crate::logs::LogSink;
 use crate::api::kv::KvBindings;
 use crate::api::outbound_fetch::{install_policy, OutboundPolicy};
 use crate::api::request::{fail_request, RequestBodyResource};
@@ -25,24 +26,67 @@ use crate::error::WorkerError;
 use crate::limits::Limits;
 use crate::supervisor::{IsolateWatch, Termination};
 
-/// Everything an isolate needs to run one worker.
-#[derive(Clone, Debug)]
+/// Everything an isolate needs to run one worker version. Immutable: every
+/// isolate of the version loads exactly this.
 pub struct WorkerCode {
-    /// Name used in logs.
+    /// Name used in logs and metrics.
     pub name: String,
-    /// The entry module (canonical path).
-    pub entry: PathBuf,
-    /// Directory the worker's modules may be imported from (canonical).
-    pub root: PathBuf,
+    /// The version number (logs).
+    pub version: u64,
+    /// The version's modules.
+    pub bundle: Arc<ModuleBundle>,
     /// Plain-text bindings: `env.NAME` (or the global `NAME` in
     /// service-worker format).
     pub vars: Vec<(String, String)>,
+    /// Secret bindings, exposed like vars; never logged.
+    pub secrets: Vec<(String, String)>,
     /// KV bindings: `env.NAME` → namespace.
     pub kv: Vec<(String, brink_kv::KvNamespace)>,
     /// Where outbound `fetch()` may go.
     pub outbound: OutboundPolicy,
     /// Limits to enforce.
     pub limits: Limits,
+    /// The worker's own log stream (`brink tail`).
+    pub log_sink: Option<LogSink>,
+    /// Counters every isolate of the worker adds to.
+    pub counters: Arc<WorkerCounters>,
+}
+
+impl std::fmt::Debug for WorkerCode {
+    // Names only: a secret's value must never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerCode")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("entry", &self.bundle.entry())
+            .field("vars", &self.vars.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .field("secrets", &self.secrets.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the isolates of one worker have done, for metrics.
+#[derive(Debug, Default)]
+pub struct WorkerCounters {
+    /// CPU nanoseconds charged to the worker's JavaScript.
+    pub cpu_ns: AtomicU64,
+    /// Isolates terminated for the CPU limit.
+    pub cpu_terminations: AtomicU64,
+    /// Isolates terminated for the memory limit.
+    pub memory_terminations: AtomicU64,
+    /// Isolates terminated because a turn was stuck past the wall clock.
+    pub stuck_terminations: AtomicU64,
+}
+
+impl WorkerCounters {
+    fn count_termination(&self, reason: Termination) {
+        let counter = match reason {
+            Termination::CpuTime => &self.cpu_terminations,
+            Termination::Memory => &self.memory_terminations,
+            Termination::StuckTurn => &self.stuck_terminations,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// What an isolate thread accepts.
@@ -221,7 +265,7 @@ async fn run_isolate(
     let code = loop {
         match receiver.recv().await {
             Some(IsolateCommand::Load { code, reply }) => {
-                loader.set_root(code.root.clone());
+                loader.set_bundle(code.bundle.clone());
                 install_policy(&outbound, code.outbound.clone());
                 let started = watch.begin_turn(code.limits.cpu_ns());
                 let result = load_worker(&mut runtime, &host, &watch, id, &code).await;
@@ -248,10 +292,14 @@ async fn run_isolate(
         }
     };
 
-    serve(&mut runtime, &host, &watch, &mut receiver, code.limits.wall_clock).await;
+    serve(&mut runtime, &host, &watch, &mut receiver, &code).await;
     let reason = watch.termination();
     if let Some(reason) = reason {
-        tracing::warn!(worker = %code.name, isolate = id, limit = reason.limit_name(), "worker exceeded a limit; isolate terminated");
+        tracing::warn!(worker = %code.name, version = code.version, isolate = id, limit = reason.limit_name(), "worker exceeded a limit; isolate terminated");
+        code.counters.count_termination(reason);
+        if let Some(sink) = &code.log_sink {
+            sink.send("limit", format!("the worker exceeded its {}; its isolate was terminated", reason.limit_name()));
+        }
     }
     {
         let op_state = runtime.op_state();
@@ -279,18 +327,22 @@ async fn load_worker(
     {
         let op_state = runtime.op_state();
         let mut state = op_state.borrow_mut();
-        state.put(LogIdentity { worker: code.name.clone(), isolate: id });
+        state.put(LogIdentity {
+            worker: code.name.clone(),
+            version: code.version,
+            isolate: id,
+            sink: code.log_sink.clone(),
+        });
         state.put(ContextTable::new(&code.limits));
         state.put(KvBindings::new(code.kv.iter().map(|(_, namespace)| namespace.clone()).collect()));
     }
-    let source = std::fs::read_to_string(&code.entry)
-        .map_err(|e| WorkerError::Load(format!("cannot read {}: {e}", code.entry.display())))?;
+    let source = String::from_utf8_lossy(code.bundle.entry_source());
     let env = make_env(runtime, host, code)?;
     if !looks_like_module(&source) {
         call_host(runtime, &host.define_binding_globals, |_scope| Ok(vec![]), Some(&env))?;
     }
-    let specifier = ModuleSpecifier::from_file_path(&code.entry)
-        .map_err(|_| WorkerError::Load(format!("invalid entry path {}", code.entry.display())))?;
+    let specifier = ModuleSpecifier::parse(&ModuleBundle::specifier(code.bundle.entry()))
+        .map_err(|_| WorkerError::Load(format!("invalid entry path {}", code.bundle.entry())))?;
     let module_id = runtime
         .load_main_es_module(&specifier)
         .await
@@ -314,7 +366,7 @@ async fn load_worker(
         |scope| Ok(vec![v8::Local::new(scope, &namespace).into()]),
         Some(&env),
     )?;
-    tracing::info!(worker = %code.name, isolate = id, format = %format, "worker loaded");
+    tracing::info!(worker = %code.name, version = code.version, isolate = id, format = %format, "worker loaded");
     Ok(())
 }
 
@@ -350,7 +402,7 @@ fn make_env(runtime: &mut JsRuntime, host: &HostFunctions, code: &WorkerCode) ->
             .ok_or_else(|| WorkerError::Engine("could not create a KV binding".into()))?;
         env.set(scope, key.into(), namespace);
     }
-    for (name, value) in &code.vars {
+    for (name, value) in code.vars.iter().chain(&code.secrets) {
         let oom = || WorkerError::Engine("out of memory".into());
         let key = v8::String::new(scope, name).ok_or_else(oom)?;
         let value = v8::String::new(scope, value).ok_or_else(oom)?;
@@ -405,7 +457,8 @@ fn describe_exception(scope: &mut v8::PinScope<'_, '_>, exception: v8::Local<v8:
 }
 
 /// Serves requests until the channel closes (and in-flight work is done, or
-/// `drain_limit` has passed since) or the supervisor terminates the isolate.
+/// the wall-clock limit has passed since) or the supervisor terminates the
+/// isolate.
 ///
 /// Every turn of JavaScript is charged to the request contexts it ran for:
 /// a handler's first turn to its request, shared turns (continuations,
@@ -417,8 +470,10 @@ async fn serve(
     host: &HostFunctions,
     watch: &IsolateWatch,
     receiver: &mut mpsc::UnboundedReceiver<IsolateCommand>,
-    drain_limit: std::time::Duration,
+    code: &WorkerCode,
 ) {
+    let drain_limit = code.limits.wall_clock;
+    let cpu_total = &code.counters.cpu_ns;
     let op_state = runtime.op_state();
     let mut closed = false;
     // Set when the channel closes: `waitUntil` work that never settles must
@@ -446,6 +501,7 @@ async fn serve(
                     let started = watch.begin_turn(budget);
                     dispatch(runtime, host, id, request);
                     let used = watch.end_turn(started);
+                    cpu_total.fetch_add(used, Ordering::Relaxed);
                     charge(op_state.borrow_mut().borrow_mut::<ContextTable>().charge_cpu_to(id, used));
                     if watch.termination().is_some() {
                         return Poll::Ready(());
@@ -462,6 +518,7 @@ async fn serve(
         let started = watch.begin_turn(budget);
         let polled = runtime.poll_event_loop(cx, PollEventLoopOptions::default());
         let used = watch.end_turn(started);
+        cpu_total.fetch_add(used, Ordering::Relaxed);
         charge(op_state.borrow_mut().borrow_mut::<ContextTable>().charge_shared_cpu(used));
         if watch.termination().is_some() {
             return Poll::Ready(());

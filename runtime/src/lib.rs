@@ -16,12 +16,14 @@
 
 pub mod api;
 pub mod body;
+pub mod bundle;
 pub mod context;
 mod embedded_js;
 pub mod engine;
 pub mod error;
 pub mod isolate;
 pub mod limits;
+pub mod logs;
 pub mod module_loader;
 pub mod pool;
 pub mod snapshot;
@@ -30,7 +32,9 @@ pub mod worker;
 
 pub use api::outbound_fetch::OutboundPolicy;
 pub use body::{RequestBody, ResponseBody};
+pub use bundle::{BundleError, ModuleBundle};
 pub use error::WorkerError;
 pub use limits::Limits;
+pub use logs::{LogLine, LogSink};
 pub use pool::IsolatePool;
-pub use worker::{Worker, WorkerSpec};
+pub use worker::{Scaling, Worker, WorkerSpec, WorkerStats};

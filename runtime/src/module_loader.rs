@@ -1,9 +1,10 @@
-//! Loads a worker's own module files. A worker may import files under its
-//! root directory (relative imports between its modules) and nothing else:
-//! no other directories, no remote URLs, no `node:` or `npm:` specifiers.
+//! Loads a worker's modules from its version's [`ModuleBundle`], which is
+//! held in memory: an import resolves only to another module of the same
+//! bundle. No files, no other directories, no remote URLs, no `node:` or
+//! `npm:` specifiers.
 
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use deno_core::error::ModuleLoaderError;
 use deno_core::{
@@ -12,38 +13,23 @@ use deno_core::{
 };
 use deno_error::JsErrorBox;
 
-/// Module loader confined to one worker's root directory.
+use crate::bundle::ModuleBundle;
+
+/// Module loader confined to one worker version's bundle.
 #[derive(Default)]
 pub struct WorkerModuleLoader {
-    root: RefCell<Option<PathBuf>>,
+    bundle: RefCell<Option<Arc<ModuleBundle>>>,
 }
 
 impl WorkerModuleLoader {
-    /// Confines loading to `root` (canonical path).
-    pub fn set_root(&self, root: PathBuf) {
-        *self.root.borrow_mut() = Some(root);
-    }
-
-    fn confined_path(&self, specifier: &ModuleSpecifier) -> Result<PathBuf, JsErrorBox> {
-        let outside = || JsErrorBox::type_error(format!("Module not found: {specifier} is outside the worker's directory"));
-        if specifier.scheme() != "file" {
-            return Err(JsErrorBox::type_error(format!(
-                "Module not found: {specifier} (workers can import only their own module files)"
-            )));
-        }
-        let path = specifier.to_file_path().map_err(|_| outside())?;
-        let canonical = std::fs::canonicalize(&path)
-            .map_err(|e| JsErrorBox::type_error(format!("Module not found: {specifier}: {e}")))?;
-        let root = self.root.borrow();
-        match root.as_deref() {
-            Some(root) if canonical.starts_with(root) => Ok(canonical),
-            _ => Err(outside()),
-        }
+    /// Serves modules from `bundle` from now on.
+    pub fn set_bundle(&self, bundle: Arc<ModuleBundle>) {
+        *self.bundle.borrow_mut() = Some(bundle);
     }
 }
 
-fn module_type_for(path: &Path, requested: &RequestedModuleType) -> ModuleType {
-    match path.extension().and_then(|e| e.to_str()) {
+fn module_type_for(path: &str, requested: &RequestedModuleType) -> ModuleType {
+    match path.rsplit_once('.').map(|(_, extension)| extension) {
         Some("json") => ModuleType::Json,
         Some("wasm") => ModuleType::Wasm,
         _ => match requested {
@@ -70,17 +56,20 @@ impl ModuleLoader for WorkerModuleLoader {
         _referrer: Option<&ModuleLoadReferrer>,
         options: ModuleLoadOptions,
     ) -> ModuleLoadResponse {
-        let result = self.confined_path(specifier).and_then(|path| {
-            let code = std::fs::read(&path)
-                .map_err(|e| JsErrorBox::type_error(format!("Module not found: {specifier}: {e}")))?;
-            let module_type = module_type_for(&path, &options.requested_module_type);
-            Ok(ModuleSource::new(
-                module_type,
-                ModuleSourceCode::Bytes(code.into_boxed_slice().into()),
+        let bundle = self.bundle.borrow();
+        let found = ModuleBundle::path_of(specifier.as_str())
+            .and_then(|path| Some((path, bundle.as_ref()?.get(path)?)));
+        let result = match found {
+            Some((path, source)) => Ok(ModuleSource::new(
+                module_type_for(path, &options.requested_module_type),
+                ModuleSourceCode::Bytes(source.to_vec().into_boxed_slice().into()),
                 specifier,
                 None,
-            ))
-        });
+            )),
+            None => Err(JsErrorBox::type_error(format!(
+                "Module not found: {specifier} is outside the worker's directory (workers can import only their own module files)"
+            ))),
+        };
         ModuleLoadResponse::Sync(result)
     }
 }

@@ -1,101 +1,206 @@
-//! A deployment's worker as the gateway sees it: start it from a spec, send
-//! it requests, shut it down. Behind it are one or more isolates, each on its
-//! own thread; a terminated isolate is replaced from the pool in the
-//! background while the others keep serving.
+//! A worker version as the gateway sees it: start it from a spec, send it
+//! requests, drain it. Behind it are isolates, each on its own thread, that
+//! come and go with load:
+//!
+//! - a worker may start with no isolate and get one on its first request
+//!   (a cold start: a blank isolate from the pool plus the worker's modules);
+//! - while every live isolate is busy, another is started in the background,
+//!   up to `Scaling::max_isolates`;
+//! - an isolate idle for `Scaling::idle_timeout` is evicted (down to
+//!   `Scaling::min_isolates`, zero by default). Eviction closes its channel:
+//!   it finishes its in-flight requests and `waitUntil` work, then exits;
+//! - a terminated isolate is replaced in the background while the others
+//!   keep serving.
+//!
+//! The list of isolates is behind a lock that is never held while an isolate
+//! loads.
 
-use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use http::Response;
 use tokio::sync::{oneshot, Notify};
 
 use crate::api::outbound_fetch::OutboundPolicy;
 use crate::body::{RequestBody, ResponseBody};
+use crate::bundle::ModuleBundle;
 use crate::context::SUBREQUEST_DEPTH_HEADER;
 use crate::error::WorkerError;
-use crate::isolate::{IsolateCommand, IsolateHandle, WorkerCode};
+use crate::isolate::{IsolateCommand, IsolateHandle, WorkerCode, WorkerCounters};
+use crate::limits::Limits;
+use crate::logs::LogSink;
 use crate::pool::IsolatePool;
 
-/// How to run one worker.
-#[derive(Clone, Debug)]
+/// How many isolates a worker runs, and when they go away.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scaling {
+    /// Isolates kept even when idle (0: the worker scales to zero).
+    pub min_isolates: usize,
+    /// Most isolates the worker runs at once.
+    pub max_isolates: usize,
+    /// An isolate idle this long is evicted (down to `min_isolates`).
+    pub idle_timeout: Duration,
+}
+
+impl Default for Scaling {
+    fn default() -> Self {
+        Scaling {
+            min_isolates: 0,
+            max_isolates: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Scaling {
+    /// Exactly `n` isolates, never evicted (what `brink dev --isolates N`
+    /// runs).
+    pub fn fixed(n: usize) -> Scaling {
+        Scaling { min_isolates: n.max(1), max_isolates: n.max(1), idle_timeout: Duration::MAX }
+    }
+}
+
+/// How to run one worker version.
+#[derive(Clone)]
 pub struct WorkerSpec {
-    /// Name used in logs.
+    /// Name used in logs and metrics.
     pub name: String,
-    /// The entry module: `export default { fetch }` or a service worker.
-    pub entry: PathBuf,
+    /// The version number (logs); 0 for `brink dev`.
+    pub version: u64,
+    /// The version's modules.
+    pub bundle: Arc<ModuleBundle>,
     /// `env.NAME = value` bindings.
     pub vars: Vec<(String, String)>,
+    /// Secret bindings: like vars, but never logged or listed.
+    pub secrets: Vec<(String, String)>,
     /// KV bindings: `env.NAME` → namespace.
     pub kv: Vec<(String, brink_kv::KvNamespace)>,
     /// Where outbound `fetch()` may go.
     pub outbound: OutboundPolicy,
-    /// Isolates serving this worker in parallel (each has its own globals,
-    /// as on Cloudflare, where a worker runs in many isolates).
-    pub isolates: usize,
+    /// The worker's limits. The heap limit is fixed when the pool builds an
+    /// isolate, so a worker's heap limit is at most the pool's.
+    pub limits: Limits,
+    /// How many isolates, and when they go away.
+    pub scaling: Scaling,
+    /// The worker's own log stream (`brink tail`), if wanted.
+    pub log_sink: Option<LogSink>,
 }
 
-/// A running worker.
+impl std::fmt::Debug for WorkerSpec {
+    // Names only: a secret's value must never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerSpec")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("entry", &self.bundle.entry())
+            .field("secrets", &self.secrets.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .field("scaling", &self.scaling)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a worker has done, for metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Isolates running the worker now.
+    pub live_isolates: usize,
+    /// Isolates started for it (its first request's, scale-ups and
+    /// replacements).
+    pub cold_starts: u64,
+    /// Idle isolates evicted.
+    pub evictions: u64,
+    /// CPU its JavaScript used, in nanoseconds.
+    pub cpu_ns: u64,
+    /// Isolates terminated for exceeding a limit, by the limit's name.
+    pub limit_terminations: Vec<(&'static str, u64)>,
+}
+
+/// A running worker version.
 pub struct Worker {
     code: Arc<WorkerCode>,
     pool: IsolatePool,
+    scaling: Scaling,
     slots: Arc<Slots>,
 }
 
-/// The worker's isolates. The lock is held only to look at or change the
-/// list, never while an isolate loads: a replacement loads in a task of its
-/// own and requests keep going to the other live isolates meanwhile.
+/// The worker's isolates.
 struct Slots {
     list: Mutex<SlotList>,
     /// Woken whenever a load finishes.
     changed: Notify,
+    cold_starts: AtomicU64,
+    evictions: AtomicU64,
 }
 
 #[derive(Default)]
 struct SlotList {
-    slots: Vec<Slot>,
+    live: Vec<LiveIsolate>,
+    /// Isolates being loaded.
+    loading: usize,
+    /// A load failed and no isolate is live: the next request retries.
+    load_failed: bool,
     shutting_down: bool,
 }
 
-#[derive(Default)]
-struct Slot {
-    isolate: Option<Arc<IsolateHandle>>,
-    loading: bool,
-    load_failed: bool,
+struct LiveIsolate {
+    handle: Arc<IsolateHandle>,
+    /// When a request last finished or started on it (ms on `clock_ms`).
+    last_active: Arc<AtomicU64>,
+}
+
+/// Milliseconds since the first call, on a monotonic clock.
+fn clock_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    u64::try_from(START.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Worker {
-    /// Loads the worker into its isolates. Fails with the engine's message
-    /// (file:line:column for a syntax error) if the code does not load.
+    /// Loads the worker into one isolate (more if `min_isolates` says so),
+    /// proving its code loads: a syntax error, a missing import or an
+    /// exception at top level fails here with the engine's message
+    /// (file:line:column).
     pub async fn start(spec: WorkerSpec, pool: IsolatePool) -> Result<Worker, WorkerError> {
-        let entry = std::fs::canonicalize(&spec.entry)
-            .map_err(|e| WorkerError::Load(format!("cannot open {}: {e}", spec.entry.display())))?;
-        let root = entry
-            .parent()
-            .map(PathBuf::from)
-            .ok_or_else(|| WorkerError::Load(format!("{} has no parent directory", entry.display())))?;
+        let worker = Worker::new_idle(spec, pool);
+        let count = worker.scaling.min_isolates.max(1);
+        for _ in 0..count {
+            let isolate = load_isolate(worker.code.clone(), worker.pool.clone()).await?;
+            worker.slots.cold_starts.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut list) = worker.slots.list.lock() {
+                list.live.push(LiveIsolate { handle: Arc::new(isolate), last_active: Arc::new(AtomicU64::new(clock_ms())) });
+            }
+        }
+        Ok(worker)
+    }
+
+    /// A worker with no isolate yet: its first request starts one. Used for
+    /// workers restored after a restart, whose code loaded before.
+    pub fn new_idle(spec: WorkerSpec, pool: IsolatePool) -> Worker {
+        let mut limits = spec.limits;
+        limits.heap_bytes = limits.heap_bytes.min(pool.limits().heap_bytes);
         let code = Arc::new(WorkerCode {
             name: spec.name,
-            entry,
-            root,
+            version: spec.version,
+            bundle: spec.bundle,
             vars: spec.vars,
+            secrets: spec.secrets,
             kv: spec.kv,
             outbound: spec.outbound,
-            limits: pool.limits().clone(),
+            limits,
+            log_sink: spec.log_sink,
+            counters: Arc::new(WorkerCounters::default()),
         });
-        let mut slots = Vec::new();
-        for _ in 0..spec.isolates.max(1) {
-            let isolate = load_isolate(code.clone(), pool.clone()).await?;
-            slots.push(Slot { isolate: Some(Arc::new(isolate)), loading: false, load_failed: false });
-        }
         let slots = Arc::new(Slots {
-            list: Mutex::new(SlotList { slots, shutting_down: false }),
+            list: Mutex::new(SlotList::default()),
             changed: Notify::new(),
+            cold_starts: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
         });
-        Ok(Worker { code, pool, slots })
+        let scaling = spec.scaling;
+        if scaling.idle_timeout < Duration::MAX && tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(evict_idle_isolates(Arc::downgrade(&slots), scaling.clone(), code.name.clone()));
+        }
+        Worker { code, pool, scaling, slots }
     }
 
     /// The worker's name.
@@ -103,10 +208,33 @@ impl Worker {
         &self.code.name
     }
 
-    /// Picks the least busy live isolate. Dead ones are replaced in the
-    /// background; only when no isolate is live does the request wait for a
-    /// replacement (bounded by the caller's wall-clock limit).
-    async fn isolate(&self) -> Result<Arc<IsolateHandle>, WorkerError> {
+    /// The worker's version.
+    pub fn version(&self) -> u64 {
+        self.code.version
+    }
+
+    /// What the worker has done so far.
+    pub fn stats(&self) -> WorkerStats {
+        let live_isolates = self.slots.list.lock().map(|list| list.live.len()).unwrap_or(0);
+        let counters = &self.code.counters;
+        WorkerStats {
+            live_isolates,
+            cold_starts: self.slots.cold_starts.load(Ordering::Relaxed),
+            evictions: self.slots.evictions.load(Ordering::Relaxed),
+            cpu_ns: counters.cpu_ns.load(Ordering::Relaxed),
+            limit_terminations: vec![
+                ("cpu", counters.cpu_terminations.load(Ordering::Relaxed)),
+                ("memory", counters.memory_terminations.load(Ordering::Relaxed)),
+                ("wall_clock", counters.stuck_terminations.load(Ordering::Relaxed)),
+            ],
+        }
+    }
+
+    /// Picks the least busy live isolate. Dead isolates are dropped and, as
+    /// when every isolate is busy, another is started in the background
+    /// (up to `max_isolates`); only when no isolate is live does the
+    /// request wait for one (bounded by the caller's wall-clock limit).
+    async fn isolate(&self) -> Result<(Arc<IsolateHandle>, Arc<AtomicU64>), WorkerError> {
         let mut waited = false;
         loop {
             let changed = self.slots.changed.notified();
@@ -117,37 +245,28 @@ impl Worker {
                 if list.shutting_down {
                     return Err(WorkerError::Unavailable);
                 }
-                let mut any_loading = false;
-                let mut any_failed = false;
-                for index in 0..list.slots.len() {
-                    let slot = &mut list.slots[index];
-                    if let Some(isolate) = slot.isolate.as_ref().filter(|isolate| isolate.is_closed()) {
-                        tracing::info!(worker = %self.code.name, isolate = isolate.id, "replacing a terminated isolate");
-                        slot.isolate = None;
+                list.live.retain(|isolate| {
+                    let closed = isolate.handle.is_closed();
+                    if closed {
+                        tracing::info!(worker = %self.code.name, version = self.code.version, isolate = isolate.handle.id, "replacing a terminated isolate");
                     }
-                    if waited && slot.load_failed {
-                        any_failed = true;
-                    } else if slot.isolate.is_none() && !slot.loading {
-                        slot.loading = true;
-                        slot.load_failed = false;
-                        self.spawn_replacement(index);
-                    }
-                    any_loading |= slot.loading;
-                }
-                let best = list
-                    .slots
-                    .iter()
-                    .filter_map(|slot| slot.isolate.as_ref())
-                    .min_by_key(|isolate| isolate.in_flight())
-                    .cloned();
-                if let Some(best) = best {
-                    return Ok(best);
-                }
-                if any_failed && !any_loading {
-                    for slot in list.slots.iter_mut() {
-                        slot.load_failed = false;
-                    }
+                    !closed
+                });
+                if list.live.is_empty() && list.load_failed && waited && list.loading == 0 {
+                    list.load_failed = false;
                     return Err(WorkerError::Unavailable);
+                }
+                let best = list.live.iter().min_by_key(|isolate| isolate.handle.in_flight());
+                let all_busy = best.is_none_or(|isolate| isolate.handle.in_flight() > 0);
+                let room = list.live.len() + list.loading < self.scaling.max_isolates.max(1);
+                let want_more = list.live.len() + list.loading < self.scaling.min_isolates;
+                if (all_busy && room && list.loading == 0) || want_more || (list.live.is_empty() && list.loading == 0) {
+                    list.loading += 1;
+                    list.load_failed = false;
+                    self.spawn_load();
+                }
+                if let Some(best) = list.live.iter().min_by_key(|isolate| isolate.handle.in_flight()) {
+                    return Ok((best.handle.clone(), best.last_active.clone()));
                 }
             }
             changed.await;
@@ -155,21 +274,24 @@ impl Worker {
         }
     }
 
-    fn spawn_replacement(&self, index: usize) {
+    fn spawn_load(&self) {
         let (code, pool, slots) = (self.code.clone(), self.pool.clone(), self.slots.clone());
         tokio::spawn(async move {
             let result = load_isolate(code.clone(), pool).await;
             if let Ok(mut list) = slots.list.lock() {
-                let shutting_down = list.shutting_down;
-                if let Some(slot) = list.slots.get_mut(index) {
-                    slot.loading = false;
-                    match result {
-                        Ok(isolate) if !shutting_down => slot.isolate = Some(Arc::new(isolate)),
-                        Ok(_) => {}
-                        Err(error) => {
-                            tracing::error!(worker = %code.name, %error, "could not start a replacement isolate");
-                            slot.load_failed = true;
-                        }
+                list.loading = list.loading.saturating_sub(1);
+                match result {
+                    Ok(isolate) if !list.shutting_down => {
+                        slots.cold_starts.fetch_add(1, Ordering::Relaxed);
+                        list.live.push(LiveIsolate {
+                            handle: Arc::new(isolate),
+                            last_active: Arc::new(AtomicU64::new(clock_ms())),
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::error!(worker = %code.name, version = code.version, %error, "could not start an isolate");
+                        list.load_failed = true;
                     }
                 }
             }
@@ -179,7 +301,7 @@ impl Worker {
 
     /// Runs the worker's fetch handler for `request`. The request's URI must
     /// be absolute (`http://host/path`). The wall-clock limit covers the
-    /// whole wait: queueing, starting a replacement isolate, and the handler.
+    /// whole wait: queueing, starting an isolate, and the handler.
     pub async fn fetch(&self, request: http::Request<RequestBody>) -> Result<Response<ResponseBody>, WorkerError> {
         let limits = &self.code.limits;
         let wall_clock = limits.wall_clock;
@@ -189,11 +311,9 @@ impl Worker {
             return Err(WorkerError::LoopDetected(depth));
         }
         let work = async {
-            let isolate = self.isolate().await?;
+            let (isolate, last_active) = self.isolate().await?;
             let (reply, response) = oneshot::channel();
-            let counter = isolate.in_flight_counter();
-            counter.fetch_add(1, Ordering::Relaxed);
-            let _in_flight = InFlightGuard(counter);
+            let _in_flight = InFlightGuard::new(isolate.in_flight_counter(), last_active);
             if !isolate.send(IsolateCommand::Fetch { request, reply, deadline, depth }) {
                 return Err(WorkerError::Unavailable);
             }
@@ -211,7 +331,7 @@ impl Worker {
         let isolates: Vec<Arc<IsolateHandle>> = match self.slots.list.lock() {
             Ok(mut list) => {
                 list.shutting_down = true;
-                list.slots.iter_mut().filter_map(|slot| slot.isolate.take()).collect()
+                list.live.drain(..).map(|isolate| isolate.handle).collect()
             }
             Err(_) => Vec::new(),
         };
@@ -222,6 +342,46 @@ impl Worker {
         drop(isolates);
         for mut exited in exits {
             let _ = exited.wait_for(|done| *done).await;
+        }
+    }
+}
+
+/// Evicts the worker's isolates that have been idle (no request in flight)
+/// for `scaling.idle_timeout`, keeping `scaling.min_isolates`. Stops when the
+/// worker is dropped.
+async fn evict_idle_isolates(slots: Weak<Slots>, scaling: Scaling, name: String) {
+    let timeout_ms = u64::try_from(scaling.idle_timeout.as_millis()).unwrap_or(u64::MAX);
+    let tick = (scaling.idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    loop {
+        tokio::time::sleep(tick).await;
+        let Some(slots) = slots.upgrade() else { return };
+        let evicted: Vec<LiveIsolate> = {
+            let Ok(mut list) = slots.list.lock() else { return };
+            if list.shutting_down {
+                return;
+            }
+            let now = clock_ms();
+            let mut keep = Vec::new();
+            let mut evicted = Vec::new();
+            // Most recently used first, so the ones kept are the warmest.
+            list.live.sort_by_key(|isolate| std::cmp::Reverse(isolate.last_active.load(Ordering::Relaxed)));
+            for isolate in list.live.drain(..) {
+                let idle = isolate.handle.in_flight() == 0
+                    && now.saturating_sub(isolate.last_active.load(Ordering::Relaxed)) >= timeout_ms;
+                if idle && keep.len() >= scaling.min_isolates {
+                    evicted.push(isolate);
+                } else {
+                    keep.push(isolate);
+                }
+            }
+            list.live = keep;
+            evicted
+        };
+        for isolate in evicted {
+            slots.evictions.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(worker = %name, isolate = isolate.handle.id, "evicting an idle isolate");
+            // Dropping the handle closes the channel: the isolate finishes
+            // its waitUntil work, then exits.
         }
     }
 }
@@ -249,10 +409,24 @@ fn subrequest_depth<B>(request: &http::Request<B>) -> u32 {
         .unwrap_or(0)
 }
 
-struct InFlightGuard(Arc<std::sync::atomic::AtomicUsize>);
+/// Counts a request in flight on an isolate, and marks the isolate active
+/// when the request starts and ends.
+struct InFlightGuard {
+    in_flight: Arc<AtomicUsize>,
+    last_active: Arc<AtomicU64>,
+}
+
+impl InFlightGuard {
+    fn new(in_flight: Arc<AtomicUsize>, last_active: Arc<AtomicU64>) -> InFlightGuard {
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        last_active.store(clock_ms(), Ordering::Relaxed);
+        InFlightGuard { in_flight, last_active }
+    }
+}
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.last_active.store(clock_ms(), Ordering::Relaxed);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
