@@ -32,6 +32,10 @@ pub struct DevConfig {
     pub limits: Limits,
     /// How long a client may take to send a request's head.
     pub header_read_timeout: Duration,
+    /// How long a connection may stay open with no request running on it.
+    pub idle_timeout: Duration,
+    /// Most client connections open at once.
+    pub max_connections: usize,
     /// How long a graceful shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
 }

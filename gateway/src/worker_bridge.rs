@@ -1,9 +1,11 @@
-//! The bridge between hyper and a worker: builds the worker's request (an
-//! absolute URL, a size-limited streaming body), and turns worker errors
-//! into short client responses while the details go to the log.
+//! The bridge between hyper and a worker: checks the request's host, builds
+//! the worker's request (an absolute URL, a size-limited streaming body),
+//! frames the worker's response (see [`crate::framing`]), and turns worker
+//! errors into short client responses while the details go to the log.
 
 use std::sync::Arc;
 
+use brink_runtime::api::console::escape_for_log;
 use brink_runtime::{RequestBody, ResponseBody, WorkerError};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
@@ -11,6 +13,7 @@ use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use crate::framing::{frame_response, FramedBody};
 use crate::router::Router;
 
 /// Serves one request: route it, run the worker, map errors.
@@ -18,10 +21,11 @@ pub async fn handle(
     request: Request<Incoming>,
     router: Arc<Router>,
     max_request_body: u64,
-) -> Result<Response<ResponseBody>, std::convert::Infallible> {
+) -> Result<Response<FramedBody>, std::convert::Infallible> {
+    let method = request.method().clone();
     Ok(match forward(request, &router, max_request_body).await {
-        Ok(response) => response,
-        Err(response) => response,
+        Ok((worker, response)) => frame_response(&method, &worker, response),
+        Err(response) => frame_response(&method, "", response),
     })
 }
 
@@ -29,7 +33,7 @@ async fn forward(
     request: Request<Incoming>,
     router: &Router,
     max_request_body: u64,
-) -> Result<Response<ResponseBody>, Response<ResponseBody>> {
+) -> Result<(String, Response<ResponseBody>), Response<ResponseBody>> {
     let declared_length = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -41,13 +45,7 @@ async fn forward(
             format!("Request body exceeds the limit of {max_request_body} bytes\n"),
         ));
     }
-    let host = request
-        .headers()
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| request.uri().authority().map(|a| a.to_string()))
-        .ok_or_else(|| plain(StatusCode::BAD_REQUEST, "Missing Host header\n".into()))?;
+    let host = request_host(&request).map_err(|message| plain(StatusCode::BAD_REQUEST, message.into()))?;
     let worker = router
         .route(&host)
         .cloned()
@@ -62,7 +60,7 @@ async fn forward(
         .map_err(|error| -> brink_runtime::body::BodyError { error })
         .boxed();
     match worker.fetch(Request::from_parts(parts, body)).await {
-        Ok(response) => Ok(response),
+        Ok(response) => Ok((worker.name().to_string(), response)),
         Err(error) => {
             log_worker_error(worker.name(), &error);
             Err(plain(error.status(), error.client_message().into()))
@@ -70,12 +68,82 @@ async fn forward(
     }
 }
 
+/// The host a request is for: its one `Host` header or its authority
+/// (`:authority` in h2, an absolute-form target in HTTP/1.1), which must
+/// agree when both are present.
+///
+/// Both are checked to be a plain host name or IP literal with an optional
+/// port: the host is pasted in front of the path to build the worker's URL,
+/// so a `/`, `?`, `#` or `@` in it would move part of the host into the
+/// worker's path, query or user info.
+fn request_host<B>(request: &Request<B>) -> Result<String, &'static str> {
+    let mut host_headers = request.headers().get_all(HOST).iter();
+    let header = host_headers.next();
+    if host_headers.next().is_some() {
+        return Err("More than one Host header\n");
+    }
+    let header = match header {
+        Some(value) => Some(value.to_str().ok().filter(|host| is_valid_host(host)).ok_or("Invalid Host header\n")?),
+        None => None,
+    };
+    let authority = match request.uri().authority() {
+        Some(authority) => Some(Some(authority.as_str()).filter(|host| is_valid_host(host)).ok_or("Invalid request authority\n")?),
+        None => None,
+    };
+    match (header, authority) {
+        (Some(header), Some(authority)) if !header.eq_ignore_ascii_case(authority) => {
+            Err("Host header and request authority disagree\n")
+        }
+        (Some(host), _) | (None, Some(host)) => Ok(host.to_string()),
+        (None, None) => Err("Missing Host header\n"),
+    }
+}
+
+/// `name[:port]` or `[ipv6][:port]`, where a name is letters, digits, `-`,
+/// `.` and `_` (DNS names and IPv4 addresses; `_` occurs in real records).
+fn is_valid_host(host: &str) -> bool {
+    let (name_ok, port) = match host.strip_prefix('[') {
+        Some(rest) => {
+            let Some((literal, after)) = rest.split_once(']') else {
+                return false;
+            };
+            let literal_ok =
+                !literal.is_empty() && literal.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+            match after.strip_prefix(':') {
+                Some(port) => (literal_ok, Some(port)),
+                None if after.is_empty() => (literal_ok, None),
+                None => return false,
+            }
+        }
+        None => match host.rsplit_once(':') {
+            Some((name, port)) => (is_host_name(name), Some(port)),
+            None => (is_host_name(host), None),
+        },
+    };
+    name_ok && port.is_none_or(is_port)
+}
+
+fn is_host_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 253 && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+}
+
+fn is_port(port: &str) -> bool {
+    !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok()
+}
+
 fn log_worker_error(worker: &str, error: &WorkerError) {
+    // The error text comes from the tenant's code (exception messages,
+    // stacks), so it is escaped like the worker's console output.
     match error {
         WorkerError::Exception(details) => {
-            tracing::error!(worker, "request failed: uncaught exception in the worker:\n{details}")
+            let details = escape_for_log(details);
+            tracing::error!(worker, "request failed: uncaught exception in the worker: {details}")
         }
-        other => tracing::error!(worker, error = %other, "request failed"),
+        other => {
+            let error = other.to_string();
+            let error = escape_for_log(&error);
+            tracing::error!(worker, error = %error, "request failed")
+        }
     }
 }
 
@@ -86,4 +154,44 @@ fn plain(status: StatusCode, message: String) -> Response<ResponseBody> {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_that_are_names_or_ip_literals_with_ports_are_valid() {
+        for host in ["example.com", "EXAMPLE.com:8080", "a-b.c_d.example", "127.0.0.1:1", "[::1]", "[::1]:443", "[::ffff:1.2.3.4]", "x:65535"] {
+            assert!(is_valid_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn hosts_that_would_shift_the_url_or_are_malformed_are_invalid() {
+        for host in [
+            "", "a/b", "a?b", "a#b", "user@a", "a b", "a\tb", "a:", "a:+80", "a:65536", "a:8o", "a:1:2", ":80", "[::1", "[::1]x",
+            "[]", "[::1]:", "[fe80::1%eth0]", "a\\b", "ex%61mple", "é.example",
+        ] {
+            assert!(!is_valid_host(host), "{host:?}");
+        }
+    }
+
+    #[test]
+    fn host_header_and_authority_must_agree() {
+        let request = |uri: &str, hosts: &[&str]| {
+            let mut builder = Request::builder().uri(uri);
+            for host in hosts {
+                builder = builder.header(HOST, *host);
+            }
+            builder.body(()).expect("test request")
+        };
+        assert_eq!(request_host(&request("/", &["a.example"])), Ok("a.example".into()));
+        assert_eq!(request_host(&request("http://a.example/", &[])), Ok("a.example".into()));
+        assert_eq!(request_host(&request("http://a.example/", &["A.example"])), Ok("A.example".into()));
+        assert!(request_host(&request("http://a.example/", &["b.example"])).is_err());
+        assert!(request_host(&request("/", &["a.example", "b.example"])).is_err());
+        assert!(request_host(&request("http://user@a.example/", &[])).is_err());
+        assert!(request_host(&request("/", &[])).is_err());
+    }
 }

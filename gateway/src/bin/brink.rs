@@ -132,6 +132,12 @@ struct DevArgs {
     /// Milliseconds a client may take to send a request's head.
     #[arg(long, default_value_t = 30_000)]
     header_timeout_ms: u64,
+    /// Milliseconds a connection may stay open with no request running.
+    #[arg(long, default_value_t = 60_000)]
+    idle_timeout_ms: u64,
+    /// Most client connections open at once (further ones wait to be accepted).
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
 }
 
 impl DevArgs {
@@ -163,6 +169,8 @@ impl DevArgs {
             },
             header_read_timeout: Duration::from_millis(self.header_timeout_ms),
             shutdown_grace: Duration::from_secs(30),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: self.max_connections,
         }
     }
 }
@@ -185,6 +193,13 @@ fn main() -> ExitCode {
         };
     }
     let cli = Cli::parse();
+    // Every open connection is a file descriptor; the default soft limit
+    // (often 1024) would run out long before --max-connections.
+    #[cfg(unix)]
+    match brink_gateway::server::raise_open_file_limit() {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
