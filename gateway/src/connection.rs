@@ -11,13 +11,11 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-// tokio's clock, so tests can pause it; the same as std's otherwise.
-use tokio::time::Instant;
 
 /// Activity of one connection, shared by its IO, its requests and the task
 /// that closes it when idle.
@@ -183,7 +181,7 @@ impl<B: Body<Data = Bytes> + Unpin> Body for InFlightBody<B> {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn idle_only_counts_while_no_request_runs() {
         let activity = ConnectionActivity::new();
         let request = activity.begin_request();
