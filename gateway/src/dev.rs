@@ -6,7 +6,7 @@ use brink_runtime::{IsolatePool, ModuleBundle, OutboundPolicy, Scaling, Worker, 
 use tokio::net::TcpListener;
 
 use crate::config::DevConfig;
-use crate::router::Router;
+use crate::router::{RouteTable, Routing};
 use crate::server;
 
 /// Why `brink dev` could not start.
@@ -59,7 +59,7 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
         .map_err(|source| DevError::Listen { address: config.listen, source })?;
     let address = listener.local_addr()?;
     tracing::info!(worker = %config.name, %address, "brink dev listening on http://{address}");
-    let router = Arc::new(Router::catch_all(worker));
+    let router = Routing::new(RouteTable::catch_all(worker), None);
     let options = server::ServeOptions {
         max_request_body: config.max_request_body,
         header_read_timeout: config.header_read_timeout,

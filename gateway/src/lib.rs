@@ -2,7 +2,7 @@
 //! name to a worker, and streams the worker's response back.
 //!
 //! - [`config`]: the one config struct the CLI maps its flags onto.
-//! - [`router`]: host name → worker.
+//! - [`router`]: host and path → worker, swappable while serving.
 //! - [`server`]: the HTTP/1.1 + h2c listener with graceful shutdown.
 //! - [`connection`]: per-connection activity, for closing idle connections.
 //! - [`worker_bridge`]: turns hyper requests into worker requests and worker
@@ -10,13 +10,29 @@
 //! - [`framing`]: makes a worker's response safe to write to a shared
 //!   connection (the gateway, not the worker, decides the framing).
 //! - [`logging`]: `tracing` set-up.
+//!
+//! `brink serve` (many tenants, deployed at run time):
+//!
+//! - [`serve_config`]: the TOML config file and flags.
+//! - [`serve`]: starts the server: stores, restored workers, listeners.
+//! - [`deployments`]: immutable numbered versions on disk.
+//! - [`tenants`]: the live workers and the changes the admin API makes.
+//! - [`admin`]: the admin HTTP API; [`admin_client`]: the CLI's side of it.
+//! - [`metrics`]: request counters and the Prometheus text format.
 
+pub mod admin;
+pub mod admin_client;
 pub mod config;
 pub mod connection;
+pub mod deployments;
 pub mod dev;
 pub mod framing;
 pub mod kv_cli;
 pub mod logging;
+pub mod metrics;
 pub mod router;
+pub mod serve;
+pub mod serve_config;
 pub mod server;
+pub mod tenants;
 pub mod worker_bridge;

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::connection::{ConnectionActivity, InFlightBody, TrackedIo};
-use crate::router::Router;
+use crate::router::Routing;
 use crate::worker_bridge;
 
 /// How the listener treats connections.
@@ -45,9 +45,11 @@ const REPEATED_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Accepts connections on `listener` until `shutdown` resolves, then stops
 /// accepting and waits up to `options.shutdown_grace` for open connections.
+/// The routing handle is read per request, so a route change reaches
+/// keep-alive and h2 connections that are already open.
 pub async fn serve(
     listener: TcpListener,
-    router: Arc<Router>,
+    router: Arc<Routing>,
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -132,7 +134,7 @@ pub async fn serve(
     if tokio::time::timeout(grace, stopping.closed()).await.is_err() {
         tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish in time");
     }
-    for worker in router.workers() {
+    for worker in router.current().workers() {
         worker.shutdown().await;
     }
     Ok(())

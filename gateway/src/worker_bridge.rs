@@ -14,46 +14,59 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use crate::framing::{frame_response, FramedBody};
-use crate::router::Router;
+use crate::router::{RouteTable, Routing};
 
-/// Serves one request: route it, run the worker, map errors.
+/// Serves one request: route it (with the route table in force when it
+/// arrives), run the worker, map errors, count it.
 pub async fn handle(
     request: Request<Incoming>,
-    router: Arc<Router>,
+    routing: Arc<Routing>,
     max_request_body: u64,
 ) -> Result<Response<FramedBody>, std::convert::Infallible> {
+    let started = std::time::Instant::now();
     let method = request.method().clone();
-    Ok(match forward(request, &router, max_request_body).await {
-        Ok((worker, response)) => frame_response(&method, &worker, response),
-        Err(response) => frame_response(&method, "", response),
-    })
+    let table = routing.current();
+    let (worker, response) = match forward(request, &table, max_request_body).await {
+        Ok((worker, response)) => {
+            let framed = frame_response(&method, &worker, response);
+            (worker, framed)
+        }
+        Err((worker, response)) => {
+            let framed = frame_response(&method, "", response);
+            (worker, framed)
+        }
+    };
+    if let Some(metrics) = routing.metrics() {
+        metrics.record(&worker, response.status().as_u16(), started.elapsed());
+    }
+    Ok(response)
 }
 
 async fn forward(
     request: Request<Incoming>,
-    router: &Router,
+    router: &RouteTable,
     max_request_body: u64,
-) -> Result<(String, Response<ResponseBody>), Response<ResponseBody>> {
+) -> Result<(String, Response<ResponseBody>), (String, Response<ResponseBody>)> {
     let declared_length = request
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_length.is_some_and(|length| length > max_request_body) {
-        return Err(plain(
+        return Err(unrouted(plain(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("Request body exceeds the limit of {max_request_body} bytes\n"),
-        ));
+        )));
     }
-    let host = request_host(&request).map_err(|message| plain(StatusCode::BAD_REQUEST, message.into()))?;
+    let host = request_host(&request).map_err(|message| unrouted(plain(StatusCode::BAD_REQUEST, message.into())))?;
     let worker = router
-        .route(&host)
+        .route(&host, request.uri().path())
         .cloned()
-        .ok_or_else(|| plain(StatusCode::NOT_FOUND, format!("No worker is deployed for {host}\n")))?;
+        .ok_or_else(|| unrouted(plain(StatusCode::NOT_FOUND, format!("No worker is deployed for {host}\n"))))?;
     let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let uri: Uri = format!("http://{host}{path}")
         .parse()
-        .map_err(|_| plain(StatusCode::BAD_REQUEST, "Invalid request target\n".into()))?;
+        .map_err(|_| unrouted(plain(StatusCode::BAD_REQUEST, "Invalid request target\n".into())))?;
     let (mut parts, body) = request.into_parts();
     parts.uri = uri;
     let body: RequestBody = Limited::new(body, max_request_body as usize)
@@ -63,9 +76,14 @@ async fn forward(
         Ok(response) => Ok((worker.name().to_string(), response)),
         Err(error) => {
             log_worker_error(worker.name(), &error);
-            Err(plain(error.status(), error.client_message().into()))
+            Err((worker.name().to_string(), plain(error.status(), error.client_message().into())))
         }
     }
+}
+
+/// An error response for a request no worker was picked for.
+fn unrouted(response: Response<ResponseBody>) -> (String, Response<ResponseBody>) {
+    (String::new(), response)
 }
 
 /// The host a request is for: its one `Host` header or its authority

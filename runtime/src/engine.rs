@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use deno_core::{v8, JsRuntime, RuntimeOptions};
 use deno_permissions::{Permissions, PermissionsContainer, RuntimePermissionDescriptorParser, UnaryPermission};
 
+use crate::api::blob_store::MeteredBlobStore;
 use crate::api::console::{op_brink_log, LogIdentity};
 use crate::api::kv::{
     op_brink_kv_atomic, op_brink_kv_delete, op_brink_kv_get, op_brink_kv_get_many, op_brink_kv_list, op_brink_kv_put,
@@ -74,6 +75,8 @@ pub struct BlankIsolate {
     pub loader: Rc<WorkerModuleLoader>,
     /// The outbound-fetch policy its DNS resolver reads.
     pub outbound: SharedPolicy,
+    /// Its blob store, whose bytes count toward the memory limit.
+    pub blobs: Arc<MeteredBlobStore>,
 }
 
 fn permissions() -> PermissionsContainer {
@@ -88,10 +91,10 @@ fn permissions() -> PermissionsContainer {
 
 /// The extensions every isolate runs with, in a fixed order (a startup
 /// snapshot must be restored with the same list it was made with).
-fn extensions(fetch_options: deno_fetch::Options) -> Vec<deno_core::Extension> {
+fn extensions(fetch_options: deno_fetch::Options, blobs: Arc<dyn deno_web::BlobStoreTrait>) -> Vec<deno_core::Extension> {
     vec![
         deno_webidl::deno_webidl::init(),
-        deno_web::deno_web::init(Arc::new(deno_web::BlobStore::default()), None, false, Default::default()),
+        deno_web::deno_web::init(blobs, None, false, Default::default()),
         deno_fetch::deno_fetch::init(fetch_options),
         deno_crypto::deno_crypto::init(None),
         deno_net::init(),
@@ -118,17 +121,18 @@ pub fn new_blank_isolate(limits: &Limits) -> Result<BlankIsolate, WorkerError> {
         ..Default::default()
     };
     let loader = Rc::new(WorkerModuleLoader::default());
+    let blobs = Arc::new(MeteredBlobStore::new(limits.heap_bytes));
     let create_params = v8::CreateParams::default().heap_limits(0, limits.heap_bytes);
     let runtime = JsRuntime::try_new(RuntimeOptions {
         module_loader: Some(loader.clone()),
-        extensions: extensions(fetch_options),
+        extensions: extensions(fetch_options, blobs.clone()),
         startup_snapshot: crate::snapshot::startup_snapshot(),
         create_params: Some(create_params),
         ..Default::default()
     })
     .map_err(|error| WorkerError::Engine(error.to_string()))?;
     runtime.op_state().borrow_mut().put(permissions());
-    Ok(BlankIsolate { runtime, loader, outbound })
+    Ok(BlankIsolate { runtime, loader, outbound, blobs })
 }
 
 /// Runs the bootstrap in a runtime made for snapshotting and returns the
@@ -136,7 +140,7 @@ pub fn new_blank_isolate(limits: &Limits) -> Result<BlankIsolate, WorkerError> {
 /// this runs in a process of its own (see [`crate::snapshot`]).
 pub fn make_startup_snapshot() -> Result<Box<[u8]>, WorkerError> {
     let runtime = deno_core::JsRuntimeForSnapshot::try_new(RuntimeOptions {
-        extensions: extensions(deno_fetch::Options::default()),
+        extensions: extensions(deno_fetch::Options::default(), Arc::new(deno_web::BlobStore::default())),
         ..Default::default()
     })
     .map_err(|error| WorkerError::Engine(error.to_string()))?;

@@ -238,7 +238,7 @@ async fn run_isolate(
             return;
         }
     };
-    let BlankIsolate { mut runtime, loader, outbound } = blank;
+    let BlankIsolate { mut runtime, loader, outbound, blobs } = blank;
     let host = match HostFunctions::take(&mut runtime) {
         Ok(host) => host,
         Err(error) => {
@@ -248,6 +248,7 @@ async fn run_isolate(
     };
     let watch = IsolateWatch::register(runtime.v8_isolate().thread_safe_handle(), limits.wall_clock);
     runtime.op_state().borrow_mut().put(watch.clone());
+    blobs.watch(watch.clone());
     let heap_watch = watch.clone();
     runtime.add_near_heap_limit_callback(move |current, _initial| {
         if heap_watch.termination().is_some() {

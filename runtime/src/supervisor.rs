@@ -86,6 +86,12 @@ pub struct IsolateWatch {
     seen_at: Mutex<Option<Instant>>,
 }
 
+impl std::fmt::Debug for IsolateWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IsolateWatch").field("termination", &self.termination()).finish_non_exhaustive()
+    }
+}
+
 impl IsolateWatch {
     /// Registers the calling thread's isolate with the watchdog. Must be
     /// called on the isolate's own thread. A turn running longer than
@@ -194,7 +200,7 @@ impl IsolateWatch {
         // A turn past the wall-clock limit that is mostly not using CPU is
         // blocked (a busy one is the CPU limit's business).
         let wall = seen_at.map(|at| at.elapsed()).unwrap_or_default();
-        if wall > self.stuck_after && u128::from(cpu_used) < wall.as_nanos() / 2 {
+        if wall > self.stuck_after && u128::from(cpu_used) < wall.as_nanos() / 20 {
             self.terminate(Termination::StuckTurn);
         }
     }

@@ -204,3 +204,13 @@ async fn the_wall_clock_limit_covers_waiting_for_a_replacement_isolate() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn blob_bytes_outside_the_heap_count_toward_the_memory_limit() {
+    let brink = Brink::start(worker("hostile.js"), &["--heap-mib", "64", "--cpu-ms", "5000"]);
+    let (status, body) = get(&brink, "/blob-hoard").await;
+    assert_eq!(status, 503, "800 MB of blobs were allowed: {body}");
+    assert!(brink.wait_for_log("memory limit", Duration::from_secs(5)), "{}", brink.logs());
+    assert!(brink.peak_rss() < 400 * 1024 * 1024, "peak RSS {} MB", brink.peak_rss() / (1024 * 1024));
+    assert_ok(&brink).await;
+}

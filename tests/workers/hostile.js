@@ -85,6 +85,16 @@ export default {
         const inner = await fetch(request.url);
         return new Response(await inner.text(), { status: inner.status });
       }
+      case "/blob-hoard": {
+        // Blob bytes live outside the JS heap; they must count anyway.
+        const hoard = [];
+        const chunk = new Uint8Array(4 * 1024 * 1024);
+        for (let i = 0; i < 200; i++) {
+          hoard.push(new Blob([chunk]));
+          await tick();
+        }
+        return new Response(`held ${hoard.length} blobs`);
+      }
       case "/cpu-loop":
         for (;;) {}
       default:

@@ -23,6 +23,225 @@ enum Command {
     Dev(DevArgs),
     /// Read and write a local KV namespace (refuses while brink holds the store).
     Kv(KvArgs),
+    /// Serve many tenants' workers, deployed through the admin API.
+    Serve(ServeArgs),
+    /// Upload a worker as a new version; returns once it serves.
+    Deploy(DeployArgs),
+    /// List the workers of a running server.
+    Workers(WorkersArgs),
+    /// List a worker's versions.
+    Versions(VersionsArgs),
+    /// Switch a worker back (or forward) to one of its versions.
+    Rollback(RollbackArgs),
+    /// Delete a worker: routing stops at once, in-flight requests finish.
+    Delete(DeleteArgs),
+    /// Stream a worker's console lines, uncaught errors and limit terminations.
+    Tail(TailArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The config file (TOML; see docs/config.md).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address of the public listener [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Address of the admin API [default: 127.0.0.1:9090].
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
+    /// Where deployments and the KV store live [default: .brink].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+/// How the client commands reach the admin API.
+#[derive(clap::Args)]
+struct AdminTarget {
+    /// The admin API's URL.
+    #[arg(long = "admin", env = "BRINK_ADMIN_URL", default_value = "http://127.0.0.1:9090", global = true)]
+    admin: String,
+    /// The admin bearer token.
+    #[arg(long, env = "BRINK_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct DeployArgs {
+    /// The worker's entry module; its relative imports are uploaded with it.
+    entry: PathBuf,
+    /// The worker's name.
+    #[arg(long)]
+    name: String,
+    /// A route: HOST or HOST/PATH-PREFIX, HOST may start with `*.` (repeatable).
+    #[arg(long = "route")]
+    routes: Vec<String>,
+    /// A plain-text binding, `env.KEY`: KEY=VALUE (repeatable).
+    #[arg(long = "var", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+    /// A secret binding, `env.KEY`: KEY=VALUE (repeatable; never shown again).
+    #[arg(long = "secret", value_parser = parse_var)]
+    secrets: Vec<(String, String)>,
+    /// A KV binding: BINDING (the worker's own namespace) or
+    /// BINDING=NAMESPACE (a namespace shared on purpose) (repeatable).
+    #[arg(long = "kv")]
+    kv: Vec<String>,
+    /// CPU milliseconds per request.
+    #[arg(long)]
+    cpu_ms: Option<u64>,
+    /// Heap per isolate, MiB (capped at the server's).
+    #[arg(long)]
+    heap_mib: Option<u64>,
+    /// Wall-clock milliseconds per request.
+    #[arg(long)]
+    wall_ms: Option<u64>,
+    /// Outbound fetches per request.
+    #[arg(long)]
+    subrequests: Option<u32>,
+    #[command(flatten)]
+    target: AdminTarget,
+}
+
+#[derive(clap::Args)]
+struct WorkersArgs {
+    #[command(subcommand)]
+    command: WorkersCommand,
+    #[command(flatten)]
+    target: AdminTarget,
+}
+
+#[derive(Subcommand)]
+enum WorkersCommand {
+    /// List every worker with its active version and routes.
+    List,
+}
+
+#[derive(clap::Args)]
+struct VersionsArgs {
+    /// The worker.
+    name: String,
+    #[command(flatten)]
+    target: AdminTarget,
+}
+
+#[derive(clap::Args)]
+struct RollbackArgs {
+    /// The worker.
+    name: String,
+    /// The version to serve.
+    version: u64,
+    #[command(flatten)]
+    target: AdminTarget,
+}
+
+#[derive(clap::Args)]
+struct DeleteArgs {
+    /// The worker.
+    name: String,
+    #[command(flatten)]
+    target: AdminTarget,
+}
+
+#[derive(clap::Args)]
+struct TailArgs {
+    /// The worker.
+    name: String,
+    #[command(flatten)]
+    target: AdminTarget,
+}
+
+impl AdminTarget {
+    fn client(&self) -> Result<brink_gateway::admin_client::AdminClient, String> {
+        brink_gateway::admin_client::AdminClient::new(&self.admin, self.token.clone()).map_err(|e| e.to_string())
+    }
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+/// Runs one admin client command.
+async fn run_client(command: Command) -> Result<(), String> {
+    use brink_gateway::admin_client::{render_versions, render_workers, DeployOptions};
+    match command {
+        Command::Deploy(args) => {
+            let client = args.target.client()?;
+            let mut kv = Vec::new();
+            for text in &args.kv {
+                let binding = parse_kv_binding(text).map_err(|e| e.to_string())?;
+                kv.push((binding, text.contains('=')));
+            }
+            let options = DeployOptions {
+                routes: args.routes,
+                vars: args.vars,
+                secrets: args.secrets,
+                kv,
+                limits: brink_gateway::deployments::LimitOverrides {
+                    cpu_ms: args.cpu_ms,
+                    wall_ms: args.wall_ms,
+                    heap_mib: args.heap_mib,
+                    subrequests: args.subrequests,
+                },
+            };
+            let answer = client.deploy(&args.name, &args.entry, options).await.map_err(|e| e.to_string())?;
+            if args.target.json {
+                print_json(&answer);
+            } else {
+                let version = answer.get("version").map(|v| v.to_string()).unwrap_or_default();
+                println!("deployed {} version {version}", args.name);
+            }
+        }
+        Command::Workers(args) => {
+            let WorkersCommand::List = args.command;
+            let answer = args.target.client()?.list().await.map_err(|e| e.to_string())?;
+            if args.target.json {
+                print_json(&answer);
+            } else {
+                print!("{}", render_workers(&answer));
+            }
+        }
+        Command::Versions(args) => {
+            let answer = args.target.client()?.versions(&args.name).await.map_err(|e| e.to_string())?;
+            if args.target.json {
+                print_json(&answer);
+            } else {
+                print!("{}", render_versions(&answer));
+            }
+        }
+        Command::Rollback(args) => {
+            let answer = args.target.client()?.rollback(&args.name, args.version).await.map_err(|e| e.to_string())?;
+            if args.target.json {
+                print_json(&answer);
+            } else {
+                println!("{} now serves version {}", args.name, args.version);
+            }
+        }
+        Command::Delete(args) => {
+            let answer = args.target.client()?.delete(&args.name).await.map_err(|e| e.to_string())?;
+            if args.target.json {
+                print_json(&answer);
+            } else {
+                println!("deleted {}", args.name);
+            }
+        }
+        Command::Tail(args) => {
+            let client = args.target.client()?;
+            let name = args.name.clone();
+            let mut stdout = std::io::stdout();
+            let tail = client.tail(&args.name, args.target.json, &mut stdout, || {
+                eprintln!("tailing {name} (Ctrl-C to stop)");
+            });
+            tokio::select! {
+                result = tail => result.map_err(|e| e.to_string())?,
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Command::Dev(_) | Command::Kv(_) | Command::Serve(_) => {}
+    }
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -221,6 +440,40 @@ fn main() -> ExitCode {
             args.into_config(),
             brink_gateway::server::shutdown_signal(),
         )),
+        Command::Serve(args) => {
+            let overrides = brink_gateway::serve_config::ServeOverrides {
+                config: args.config,
+                listen: args.listen,
+                admin_listen: args.admin_listen,
+                data_dir: args.data_dir,
+            };
+            let config = match brink_gateway::serve_config::ServeConfig::load(
+                &overrides,
+                std::env::var("BRINK_ADMIN_TOKEN").ok(),
+            ) {
+                Ok(config) => config,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            return match runtime.block_on(brink_gateway::serve::run(config, brink_gateway::server::shutdown_signal())) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        client_command => {
+            return match runtime.block_on(run_client(client_command)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The ops behind the globals and bindings a worker sees. One file per API.
 
+pub mod blob_store;
 pub mod console;
 pub mod kv;
 pub mod outbound_fetch;

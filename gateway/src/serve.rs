@@ -1,0 +1,165 @@
+//! `brink serve`: many tenants' workers in one process. Opens the data
+//! directory (deployments and the KV store), brings back every deployed
+//! worker, deploys the workers the config file declares, and runs the
+//! public listener and the admin API until shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use brink_runtime::bundle::ModuleBundle;
+use brink_runtime::{IsolatePool, OutboundPolicy, Scaling};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::admin::{self, AdminApi};
+use crate::config::parse_kv_binding;
+use crate::deployments::{DeploymentStore, KvBindingRecord};
+use crate::metrics::RequestMetrics;
+use crate::router::{Route, RouteTable, Routing};
+use crate::serve_config::{ServeConfig, StaticWorker};
+use crate::server;
+use crate::tenants::{DeployRequest, TenantError, TenantRegistry, WorkerDefaults};
+
+/// Why `brink serve` could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The deployment store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::deployments::DeploymentError),
+    /// The KV store could not be opened.
+    #[error("{0}")]
+    Kv(#[from] brink_kv::KvError),
+    /// A worker declared in the config file could not be deployed.
+    #[error("worker {name:?} from the config file: {message}")]
+    StaticWorker {
+        /// The worker.
+        name: String,
+        /// Why.
+        message: String,
+    },
+    /// Restoring the stored workers failed.
+    #[error(transparent)]
+    Tenants(#[from] TenantError),
+    /// An address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the server until `shutdown` resolves.
+pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    let store = DeploymentStore::open(&config.data_dir)?;
+    let kv = brink_kv::KvStore::open(&config.data_dir, brink_kv::KvOptions::default())?;
+    let pool = IsolatePool::new(config.warm_isolates, config.limits.clone());
+    let routing = Routing::new(RouteTable::default(), Some(Arc::new(RequestMetrics::default())));
+    let defaults = WorkerDefaults {
+        limits: config.limits.clone(),
+        scaling: Scaling {
+            min_isolates: config.min_isolates,
+            max_isolates: config.max_isolates_per_worker,
+            idle_timeout: config.isolate_idle_timeout,
+        },
+        outbound: OutboundPolicy::default(),
+    };
+    let tenants = Arc::new(TenantRegistry::new(store, pool, kv, defaults, routing.clone()));
+    let restored = tenants.restore().await?;
+    tracing::info!(data_dir = %config.data_dir.display(), workers = restored, "deployments restored");
+    for worker in &config.workers {
+        deploy_static(&tenants, worker).await?;
+    }
+
+    let public = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Listen { address: config.listen, source })?;
+    let admin_listener = TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|source| ServeError::Listen { address: config.admin_listen, source })?;
+    let public_address = public.local_addr()?;
+    let admin_address = admin_listener.local_addr()?;
+    tracing::info!(address = %public_address, "brink serve: public listener on http://{public_address}");
+    tracing::info!(address = %admin_address, "brink serve: admin API on http://{admin_address}");
+
+    let (stop, stopped) = watch::channel(false);
+    let wait_for_stop = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let options = server::ServeOptions {
+        max_request_body: config.max_request_body,
+        header_read_timeout: config.header_read_timeout,
+        idle_timeout: config.connection_idle_timeout,
+        max_connections: config.max_connections,
+        shutdown_grace: config.shutdown_grace,
+    };
+    let api = AdminApi::new(config.admin_token.clone(), tenants.clone(), routing.clone());
+    let admin_task = tokio::spawn(admin::serve(admin_listener, api, wait_for_stop(stopped.clone())));
+    let public_task = server::serve(public, routing, options, wait_for_stop(stopped));
+    tokio::pin!(public_task);
+    tokio::select! {
+        _ = shutdown => {
+            let _ = stop.send(true);
+            public_task.await?;
+        }
+        result = &mut public_task => {
+            let _ = stop.send(true);
+            result?;
+        }
+    }
+    let _ = admin_task.await;
+    for worker in tenants.workers() {
+        worker.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Deploys a worker declared in the config file, unless its active
+/// version already has the same code and settings (so restarts do not
+/// pile up identical versions).
+async fn deploy_static(tenants: &TenantRegistry, worker: &StaticWorker) -> Result<(), ServeError> {
+    let failed = |message: String| ServeError::StaticWorker { name: worker.name.clone(), message };
+    let bundle = ModuleBundle::from_entry_file(&worker.entry).map_err(|e| failed(e.to_string()))?;
+    let mut kv = Vec::new();
+    for text in &worker.kv {
+        let binding = parse_kv_binding(text).map_err(|e| failed(e.to_string()))?;
+        let namespace = text.contains('=').then_some(binding.namespace);
+        kv.push(KvBindingRecord { binding: binding.binding, namespace });
+    }
+    let request = DeployRequest {
+        entry: bundle.entry().to_string(),
+        modules: bundle.modules().map(|(path, source)| (path.to_string(), source.to_vec())).collect(),
+        routes: worker.routes.clone(),
+        vars: worker.vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        secrets: Vec::new(),
+        kv,
+        limits: worker.limits.clone(),
+    };
+    if let Some(active) = tenants.active_version(&worker.name).await? {
+        let record = &active.record;
+        // Stored routes are normalised (`A.example/*` is kept as `a.example`).
+        let routes: Vec<String> = request
+            .routes
+            .iter()
+            .map(|route| Route::parse(route).map(|route| route.to_string()).unwrap_or_else(|_| route.clone()))
+            .collect();
+        let same = active.modules == request.modules
+            && record.entry == request.entry
+            && record.routes == routes
+            && record.vars == request.vars
+            && record.kv == request.kv
+            && record.limits == request.limits
+            && active.secrets.is_empty();
+        if same {
+            tracing::info!(worker = %worker.name, version = record.version, "config worker unchanged");
+            return Ok(());
+        }
+    }
+    let version = tenants.deploy(&worker.name, request).await.map_err(|e| failed(e.to_string()))?;
+    tracing::info!(worker = %worker.name, version, "config worker deployed");
+    Ok(())
+}

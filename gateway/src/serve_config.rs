@@ -1,0 +1,432 @@
+//! Configuration of `brink serve`: a TOML file (every key documented in
+//! `docs/config.md`) with command-line flags on top. Unknown keys and bad
+//! values fail at start, naming the key, because a typo in a limit would
+//! otherwise silently run with the default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use brink_runtime::Limits;
+use serde::Deserialize;
+
+/// The config file as written. Every table rejects unknown keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeFile {
+    /// Address of the public listener.
+    pub listen: Option<SocketAddr>,
+    /// Address of the admin API.
+    pub admin_listen: Option<SocketAddr>,
+    /// Where deployments and the KV store live.
+    pub data_dir: Option<PathBuf>,
+    /// The admin API.
+    #[serde(default)]
+    pub admin: AdminSection,
+    /// Default limits of every worker.
+    #[serde(default)]
+    pub limits: LimitsSection,
+    /// The pool of blank isolates.
+    #[serde(default)]
+    pub pool: PoolSection,
+    /// Per-worker isolate scaling and eviction.
+    #[serde(default)]
+    pub scaling: ScalingSection,
+    /// Client connections.
+    #[serde(default)]
+    pub http: HttpSection,
+    /// Workers declared in the file, deployed at start.
+    #[serde(default)]
+    pub workers: Vec<StaticWorker>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// A file holding the bearer token (surrounding whitespace ignored).
+    pub token_file: Option<PathBuf>,
+}
+
+/// `[limits]`: defaults every worker runs under unless its deploy overrides
+/// them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// CPU milliseconds per request.
+    pub cpu_ms: Option<u64>,
+    /// Wall-clock milliseconds per request.
+    pub wall_ms: Option<u64>,
+    /// Heap per isolate, MiB; also the most a deploy may ask for.
+    pub heap_mib: Option<u64>,
+    /// Outbound fetches per request.
+    pub subrequests: Option<u32>,
+    /// Nesting depth of worker-to-worker subrequests.
+    pub max_subrequest_depth: Option<u32>,
+    /// Largest request body, bytes.
+    pub max_request_body_bytes: Option<u64>,
+}
+
+/// `[pool]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSection {
+    /// Blank isolates kept warm.
+    pub warm_isolates: Option<usize>,
+}
+
+/// `[scaling]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingSection {
+    /// Isolates a worker keeps even when idle.
+    pub min_isolates: Option<usize>,
+    /// Most isolates one worker may have.
+    pub max_isolates_per_worker: Option<usize>,
+    /// Seconds an idle isolate lives before it is evicted.
+    pub idle_timeout_secs: Option<u64>,
+}
+
+/// `[http]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Milliseconds a client may take to send a request head.
+    pub header_timeout_ms: Option<u64>,
+    /// Milliseconds a connection may stay open with no request running.
+    pub idle_timeout_ms: Option<u64>,
+    /// Most client connections open at once.
+    pub max_connections: Option<usize>,
+    /// Milliseconds a graceful shutdown waits for in-flight requests.
+    pub shutdown_grace_ms: Option<u64>,
+}
+
+/// `[[workers]]`: a worker deployed from a file at start (a new version is
+/// made only when its code or settings changed since the active one).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticWorker {
+    /// The worker's name.
+    pub name: String,
+    /// Its entry module (relative to the config file's directory).
+    pub entry: PathBuf,
+    /// Route patterns.
+    #[serde(default)]
+    pub routes: Vec<String>,
+    /// Plain-text bindings.
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, String>,
+    /// KV bindings, `BINDING` or `BINDING=NAMESPACE`.
+    #[serde(default)]
+    pub kv: Vec<String>,
+    /// Limit overrides.
+    #[serde(default)]
+    pub limits: crate::deployments::LimitOverrides,
+}
+
+/// Command-line values that override the file.
+#[derive(Debug, Default, Clone)]
+pub struct ServeOverrides {
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--admin-listen`.
+    pub admin_listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Everything `brink serve` runs with, resolved.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Public listener.
+    pub listen: SocketAddr,
+    /// Admin listener.
+    pub admin_listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// The admin bearer token. Never logged.
+    pub admin_token: AdminToken,
+    /// Default limits.
+    pub limits: Limits,
+    /// Largest request body.
+    pub max_request_body: u64,
+    /// Warm blank isolates.
+    pub warm_isolates: usize,
+    /// Isolates a worker keeps when idle.
+    pub min_isolates: usize,
+    /// Most isolates per worker.
+    pub max_isolates_per_worker: usize,
+    /// Idle time before an isolate is evicted.
+    pub isolate_idle_timeout: Duration,
+    /// Request-head timeout.
+    pub header_read_timeout: Duration,
+    /// Idle connection timeout.
+    pub connection_idle_timeout: Duration,
+    /// Most open connections.
+    pub max_connections: usize,
+    /// Graceful shutdown wait.
+    pub shutdown_grace: Duration,
+    /// Workers declared in the file (entries resolved to absolute paths).
+    pub workers: Vec<StaticWorker>,
+}
+
+/// The admin API's bearer token. `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> AdminToken {
+        AdminToken(token.into())
+    }
+
+    /// Whether `presented` is the token, compared in time that does not
+    /// depend on where the first difference is.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        let expected = self.0.as_bytes();
+        if presented.len() != expected.len() {
+            return false;
+        }
+        expected.iter().zip(presented).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<admin token>")
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeConfigError {
+    /// The config file cannot be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid (unknown key, wrong type); the message
+    /// names the key and its line.
+    #[error("invalid config file {}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key has a value that does not make sense.
+    #[error("invalid config value for `{key}`: {reason}")]
+    Value {
+        /// The key, dotted (`limits.cpu_ms`).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No admin token anywhere.
+    #[error("no admin token: set the BRINK_ADMIN_TOKEN environment variable or `admin.token_file` in the config file (brink serve never runs an unauthenticated admin API)")]
+    NoAdminToken,
+    /// The token file cannot be read or is empty.
+    #[error("admin.token_file {}: {reason}", path.display())]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl ServeConfig {
+    /// Reads the config file (if any), applies `overrides`, and takes the
+    /// token from `env_token` (the `BRINK_ADMIN_TOKEN` variable) or the
+    /// file's `admin.token_file`.
+    pub fn load(overrides: &ServeOverrides, env_token: Option<String>) -> Result<ServeConfig, ServeConfigError> {
+        let (file, base) = match &overrides.config {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ServeConfigError::Read { path: path.clone(), source })?;
+                let file = parse(&text).map_err(|message| ServeConfigError::Parse { path: path.clone(), message })?;
+                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                (file, base)
+            }
+            None => (ServeFile::default(), PathBuf::new()),
+        };
+        ServeConfig::resolve(file, &base, overrides, env_token)
+    }
+
+    fn resolve(
+        file: ServeFile,
+        base: &Path,
+        overrides: &ServeOverrides,
+        env_token: Option<String>,
+    ) -> Result<ServeConfig, ServeConfigError> {
+        let defaults = Limits::default();
+        let positive = |key: &str, value: Option<u64>| match value {
+            Some(0) => Err(ServeConfigError::Value { key: key.into(), reason: "must be greater than 0".into() }),
+            other => Ok(other),
+        };
+        let cpu_ms = positive("limits.cpu_ms", file.limits.cpu_ms)?;
+        let wall_ms = positive("limits.wall_ms", file.limits.wall_ms)?;
+        let heap_mib = positive("limits.heap_mib", file.limits.heap_mib)?;
+        let limits = Limits {
+            cpu_per_request: cpu_ms.map(Duration::from_millis).unwrap_or(defaults.cpu_per_request),
+            wall_clock: wall_ms.map(Duration::from_millis).unwrap_or(defaults.wall_clock),
+            heap_bytes: heap_mib
+                .map(|mib| usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX))
+                .unwrap_or(defaults.heap_bytes),
+            subrequests: file.limits.subrequests.unwrap_or(defaults.subrequests),
+            max_subrequest_depth: file.limits.max_subrequest_depth.unwrap_or(defaults.max_subrequest_depth),
+        };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let max_isolates_per_worker = file.scaling.max_isolates_per_worker.unwrap_or(cores);
+        if max_isolates_per_worker == 0 {
+            return Err(ServeConfigError::Value {
+                key: "scaling.max_isolates_per_worker".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        let min_isolates = file.scaling.min_isolates.unwrap_or(0);
+        if min_isolates > max_isolates_per_worker {
+            return Err(ServeConfigError::Value {
+                key: "scaling.min_isolates".into(),
+                reason: format!("must not exceed scaling.max_isolates_per_worker ({max_isolates_per_worker})"),
+            });
+        }
+        let idle_secs = positive("scaling.idle_timeout_secs", file.scaling.idle_timeout_secs)?;
+        let resolve_path = |path: PathBuf| if path.is_relative() { base.join(path) } else { path };
+        let admin_token = match env_token.filter(|token| !token.trim().is_empty()) {
+            Some(token) => AdminToken::new(token.trim()),
+            None => match file.admin.token_file.map(resolve_path) {
+                Some(path) => read_token_file(&path)?,
+                None => return Err(ServeConfigError::NoAdminToken),
+            },
+        };
+        let mut workers = file.workers;
+        for (index, worker) in workers.iter_mut().enumerate() {
+            if let Err(error) = crate::deployments::validate_worker_name(&worker.name) {
+                return Err(ServeConfigError::Value { key: format!("workers[{index}].name"), reason: error.to_string() });
+            }
+            worker.entry = resolve_path(std::mem::take(&mut worker.entry));
+        }
+        Ok(ServeConfig {
+            listen: overrides.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            admin_listen: overrides.admin_listen.or(file.admin_listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9090))),
+            data_dir: overrides
+                .data_dir
+                .clone()
+                .or(file.data_dir.map(resolve_path))
+                .unwrap_or_else(|| PathBuf::from(".brink")),
+            admin_token,
+            limits,
+            max_request_body: file.limits.max_request_body_bytes.unwrap_or(100 * 1024 * 1024),
+            warm_isolates: file.pool.warm_isolates.unwrap_or(2),
+            min_isolates,
+            max_isolates_per_worker,
+            isolate_idle_timeout: Duration::from_secs(idle_secs.unwrap_or(60)),
+            header_read_timeout: Duration::from_millis(file.http.header_timeout_ms.unwrap_or(30_000)),
+            connection_idle_timeout: Duration::from_millis(file.http.idle_timeout_ms.unwrap_or(60_000)),
+            max_connections: file.http.max_connections.unwrap_or(10_000),
+            shutdown_grace: Duration::from_millis(file.http.shutdown_grace_ms.unwrap_or(30_000)),
+            workers,
+        })
+    }
+}
+
+/// Parses the file's text; the error names the offending key and line.
+pub fn parse(text: &str) -> Result<ServeFile, String> {
+    toml::from_str(text).map_err(|error| error.to_string().trim_end().to_string())
+}
+
+fn read_token_file(path: &Path) -> Result<AdminToken, ServeConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| ServeConfigError::TokenFile { path: path.to_path_buf(), reason: error.to_string() })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(ServeConfigError::TokenFile { path: path.to_path_buf(), reason: "the file is empty".into() });
+    }
+    Ok(AdminToken::new(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(text: &str, token: Option<&str>) -> Result<ServeConfig, ServeConfigError> {
+        let file = parse(text).map_err(|message| ServeConfigError::Parse { path: "t.toml".into(), message })?;
+        ServeConfig::resolve(file, Path::new("/etc/brink"), &ServeOverrides::default(), token.map(String::from))
+    }
+
+    #[test]
+    fn every_section_parses() {
+        let config = resolve(
+            r#"
+            listen = "0.0.0.0:80"
+            admin_listen = "127.0.0.1:9999"
+            data_dir = "data"
+            [admin]
+            token_file = "/dev/null"
+            [limits]
+            cpu_ms = 50
+            wall_ms = 1000
+            heap_mib = 64
+            subrequests = 5
+            max_subrequest_depth = 3
+            max_request_body_bytes = 1024
+            [pool]
+            warm_isolates = 8
+            [scaling]
+            min_isolates = 1
+            max_isolates_per_worker = 4
+            idle_timeout_secs = 30
+            [http]
+            header_timeout_ms = 1000
+            idle_timeout_ms = 2000
+            max_connections = 10
+            shutdown_grace_ms = 500
+            [[workers]]
+            name = "hello"
+            entry = "hello/worker.js"
+            routes = ["hello.example"]
+            vars = { GREETING = "hi" }
+            kv = ["COUNTS"]
+            limits = { cpu_ms = 10 }
+            "#,
+            Some("t"),
+        )
+        .unwrap();
+        assert_eq!(config.listen, "0.0.0.0:80".parse().unwrap());
+        assert_eq!(config.data_dir, PathBuf::from("/etc/brink/data"));
+        assert_eq!(config.limits.cpu_per_request, Duration::from_millis(50));
+        assert_eq!(config.limits.heap_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.max_isolates_per_worker, 4);
+        assert_eq!(config.workers[0].entry, PathBuf::from("/etc/brink/hello/worker.js"));
+        assert_eq!(config.workers[0].limits.cpu_ms, Some(10));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let error = resolve("[limits]\ncpu_msec = 5\n", Some("t")).unwrap_err().to_string();
+        assert!(error.contains("cpu_msec"), "{error}");
+        let error = resolve("listen = 5\n", Some("t")).unwrap_err().to_string();
+        assert!(error.contains("listen"), "{error}");
+        let error = resolve("[limits]\ncpu_ms = 0\n", Some("t")).unwrap_err().to_string();
+        assert!(error.contains("limits.cpu_ms"), "{error}");
+        let error = resolve("[[workers]]\nname = \"A_b\"\nentry = \"w.js\"\n", Some("t")).unwrap_err().to_string();
+        assert!(error.contains("workers[0].name"), "{error}");
+    }
+
+    #[test]
+    fn no_token_is_an_error_and_the_token_is_never_printed() {
+        assert!(matches!(resolve("", None), Err(ServeConfigError::NoAdminToken)));
+        assert!(matches!(resolve("", Some("  ")), Err(ServeConfigError::NoAdminToken)));
+        let config = resolve("", Some("s3cret")).unwrap();
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert!(config.admin_token.matches(b"s3cret"));
+        assert!(!config.admin_token.matches(b"s3creT"));
+        assert!(!config.admin_token.matches(b"s3cre"));
+    }
+}
