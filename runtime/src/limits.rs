@@ -29,7 +29,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            cpu_per_request: Duration::from_millis(500),
+            // Cloudflare Workers' default on its Standard plan.
+            cpu_per_request: Duration::from_secs(30),
             wall_clock: Duration::from_secs(30),
             heap_bytes: 128 * 1024 * 1024,
             subrequests: 50,
