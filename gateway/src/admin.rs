@@ -240,7 +240,7 @@ impl AdminApi {
 
     fn metrics(&self) -> Response<AdminBody> {
         let samples = self.tenants.samples();
-        let process = ProcessSample { warm_isolates: self.tenants.pool().warm(), evictions: 0 };
+        let process = ProcessSample { warm_isolates: self.tenants.pool().warm(), evictions: self.tenants.evictions() };
         let body = match self.routing.metrics() {
             Some(requests) => metrics::render(requests, &samples, &process),
             None => metrics::render(&metrics::RequestMetrics::default(), &samples, &process),

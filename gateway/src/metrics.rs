@@ -90,10 +90,27 @@ pub struct WorkerSample {
     pub live_isolates: usize,
     /// Isolates that had to load its code.
     pub cold_starts: u64,
+    /// Its idle isolates evicted.
+    pub evictions: u64,
     /// CPU time its JavaScript used.
     pub cpu_ns: u64,
     /// Requests ended by a limit, by limit name.
     pub limit_terminations: Vec<(&'static str, u64)>,
+}
+
+impl WorkerSample {
+    /// Adds `other`'s counters (not its gauge) to this one's.
+    pub fn add(&mut self, other: &WorkerSample) {
+        self.cold_starts += other.cold_starts;
+        self.evictions += other.evictions;
+        self.cpu_ns += other.cpu_ns;
+        for (limit, count) in &other.limit_terminations {
+            match self.limit_terminations.iter_mut().find(|(name, _)| name == limit) {
+                Some((_, total)) => *total += count,
+                None => self.limit_terminations.push((limit, *count)),
+            }
+        }
+    }
 }
 
 /// Counters of the whole process.
@@ -164,6 +181,7 @@ mod tests {
             worker: "a".into(),
             live_isolates: 2,
             cold_starts: 3,
+            evictions: 0,
             cpu_ns: 1_500_000_000,
             limit_terminations: vec![("cpu", 1)],
         }];

@@ -168,6 +168,11 @@ pub struct TenantRegistry {
     /// Log sinks by worker name, kept across versions so a `brink tail`
     /// keeps streaming through deploys and rollbacks.
     sinks: Mutex<HashMap<String, LogSink>>,
+    /// Counters of replaced versions, by worker name, so a worker's
+    /// counters keep growing across deploys instead of restarting at zero.
+    retired: Mutex<HashMap<String, WorkerSample>>,
+    /// Evictions of deleted workers' isolates.
+    deleted_evictions: std::sync::atomic::AtomicU64,
 }
 
 impl TenantRegistry {
@@ -188,6 +193,8 @@ impl TenantRegistry {
             live: Mutex::new(BTreeMap::new()),
             changes: tokio::sync::Mutex::new(()),
             sinks: Mutex::new(HashMap::new()),
+            retired: Mutex::new(HashMap::new()),
+            deleted_evictions: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -310,6 +317,9 @@ impl TenantRegistry {
         let Some(removed) = removed else {
             return Err(TenantError::NoSuchWorker(name.to_string()));
         };
+        let retired = self.retired_lock().remove(name).map_or(0, |sample| sample.evictions);
+        let evictions = retired + removed.worker.stats().evictions;
+        self.deleted_evictions.fetch_add(evictions, std::sync::atomic::Ordering::Relaxed);
         drop(removed);
         let store = self.store.clone();
         let owned = name.to_string();
@@ -362,21 +372,31 @@ impl TenantRegistry {
         Ok(self.sink(name).subscribe())
     }
 
-    /// Runtime counters of every worker, for `/metrics`.
+    /// Runtime counters of every worker (its replaced versions included),
+    /// for `/metrics`.
     pub fn samples(&self) -> Vec<WorkerSample> {
-        self.live_lock()
-            .iter()
+        let live = self.live_lock();
+        let retired = self.retired_lock();
+        live.iter()
             .map(|(name, live)| {
-                let stats = live.worker.stats();
-                WorkerSample {
-                    worker: name.clone(),
-                    live_isolates: stats.live_isolates,
-                    cold_starts: stats.cold_starts,
-                    cpu_ns: stats.cpu_ns,
-                    limit_terminations: stats.limit_terminations,
+                let mut sample = sample_of(name, &live.worker);
+                if let Some(old) = retired.get(name) {
+                    sample.add(old);
                 }
+                sample
             })
             .collect()
+    }
+
+    /// Idle isolates evicted, over all workers ever served.
+    pub fn evictions(&self) -> u64 {
+        let live: u64 = self.live_lock().values().map(|live| live.worker.stats().evictions).sum();
+        let retired: u64 = self.retired_lock().values().map(|sample| sample.evictions).sum();
+        live + retired + self.deleted_evictions.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn retired_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, WorkerSample>> {
+        self.retired.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The active version of worker `name` as stored, for comparing a
@@ -426,7 +446,19 @@ impl TenantRegistry {
             self.rebuild_routes(&live);
             previous
         };
-        drop(previous);
+        if let Some(previous) = previous {
+            // Counted when replaced: what the old version still does while
+            // draining is not counted.
+            let mut sample = sample_of(name, &previous.worker);
+            sample.live_isolates = 0;
+            let mut retired = self.retired_lock();
+            match retired.get_mut(name) {
+                Some(total) => total.add(&sample),
+                None => {
+                    retired.insert(name.to_string(), sample);
+                }
+            }
+        }
     }
 
     fn rebuild_routes(&self, live: &BTreeMap<String, LiveWorker>) {
@@ -464,6 +496,18 @@ impl TenantRegistry {
             log_sink: Some(self.sink(name)),
         };
         Ok((spec, routes))
+    }
+}
+
+fn sample_of(name: &str, worker: &Worker) -> WorkerSample {
+    let stats = worker.stats();
+    WorkerSample {
+        worker: name.to_string(),
+        live_isolates: stats.live_isolates,
+        cold_starts: stats.cold_starts,
+        evictions: stats.evictions,
+        cpu_ns: stats.cpu_ns,
+        limit_terminations: stats.limit_terminations,
     }
 }
 

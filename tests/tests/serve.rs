@@ -425,6 +425,17 @@ async fn metrics_count_requests_by_worker_and_status() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
+    // A new version does not reset the worker's counters.
+    serve.deploy(app(), "meter", &["--route", "meter.test", "--var", "WHO=meter", "--var", "V=2"]);
+    assert_eq!(serve.get("meter.test", "/").await.0, 200);
+    let (_, text) = admin_get(&serve, "/metrics", Some(SERVE_TOKEN)).await;
+    assert!(text.contains("brink_requests_total{worker=\"meter\",status=\"200\"} 4"), "{text}");
+    let cold_starts: u64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("brink_cold_starts_total{worker=\"meter\"} "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no cold starts for meter in\n{text}"));
+    assert!(cold_starts >= 2, "cold starts went back to {cold_starts} after a deploy");
 }
 
 #[test]
