@@ -477,9 +477,32 @@ async fn token_file_and_config_declared_workers() {
     )
     .unwrap();
     let config = config.display().to_string();
-    // The environment token wins over the file; without it the file's is used.
+    let (mut child, public, admin) = start_with_config(&config);
+    let response = client().get(format!("{public}/")).header("host", "static.test").send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "static:cfg /");
+    let ok = client().get(format!("{admin}/v1/workers")).bearer_auth("file-token-42").send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let wrong = client().get(format!("{admin}/v1/workers")).bearer_auth(SERVE_TOKEN).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Restarting with the same file does not pile up identical versions.
+    let (mut child, public, admin) = start_with_config(&config);
+    let versions = client().get(format!("{admin}/v1/workers/static/versions")).bearer_auth("file-token-42").send().await.unwrap();
+    let versions: Value = versions.json().await.unwrap();
+    assert_eq!(versions.as_array().unwrap().len(), 1, "{versions}");
+    let response = client().get(format!("{public}/")).header("host", "static.test").send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "static:cfg /");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Starts `brink serve --config FILE` with no token in the environment;
+/// returns the process and its public and admin URLs.
+fn start_with_config(config: &str) -> (std::process::Child, String, String) {
     let mut child = std::process::Command::new(brink_tests::brink_bin())
-        .args(["serve", "--config", &config, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .args(["serve", "--config", config, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
         .env_remove("BRINK_ADMIN_TOKEN")
         .env("NO_COLOR", "1")
         .stderr(std::process::Stdio::piped())
@@ -490,6 +513,7 @@ async fn token_file_and_config_declared_workers() {
     std::thread::spawn(move || {
         use std::io::BufRead;
         for line in std::io::BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+            eprintln!("[brink] {line}");
             let _ = sender.send(line);
         }
     });
@@ -502,16 +526,5 @@ async fn token_file_and_config_declared_workers() {
         public = public.or(url("public listener on "));
         admin = admin.or(url("admin API on "));
     }
-    let (public, admin) = (public.unwrap(), admin.unwrap());
-    let response = client().get(format!("{public}/")).header("host", "static.test").send().await.unwrap();
-    assert_eq!(response.text().await.unwrap(), "static:cfg /");
-    let ok = client().get(format!("{admin}/v1/workers")).bearer_auth("file-token-42").send().await.unwrap();
-    assert_eq!(ok.status(), 200);
-    let versions = client().get(format!("{admin}/v1/workers/static/versions")).bearer_auth("file-token-42").send().await.unwrap();
-    let versions: Value = versions.json().await.unwrap();
-    assert_eq!(versions.as_array().unwrap().len(), 1);
-    let wrong = client().get(format!("{admin}/v1/workers")).bearer_auth(SERVE_TOKEN).send().await.unwrap();
-    assert_eq!(wrong.status(), 401);
-    let _ = child.kill();
-    let _ = child.wait();
+    (child, public.unwrap(), admin.unwrap())
 }
