@@ -15,6 +15,7 @@
 //! - [`api`]: the ops behind the globals and bindings a worker sees.
 
 pub mod api;
+pub mod blocking;
 pub mod body;
 pub mod bundle;
 pub mod context;

@@ -1,6 +1,7 @@
 //! The pool of pre-warmed blank isolates: bootstrap done, no tenant code.
 //! A deployment that needs an isolate takes one from here and only pays for
-//! loading its own modules; a background thread refills the pool.
+//! loading its own modules; background threads (one per core, at most one
+//! per missing isolate) refill the pool in parallel.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,8 +19,15 @@ pub struct IsolatePool {
 struct PoolInner {
     limits: Limits,
     target: usize,
-    ready: Mutex<VecDeque<IsolateHandle>>,
+    ready: Mutex<Ready>,
     wanted: Condvar,
+}
+
+#[derive(Default)]
+struct Ready {
+    isolates: VecDeque<IsolateHandle>,
+    /// Isolates being built by refill threads right now.
+    building: usize,
 }
 
 impl IsolatePool {
@@ -29,16 +37,17 @@ impl IsolatePool {
         let inner = Arc::new(PoolInner {
             limits,
             target,
-            ready: Mutex::new(VecDeque::new()),
+            ready: Mutex::new(Ready::default()),
             wanted: Condvar::new(),
         });
-        if target > 0 {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        for _ in 0..target.min(cores) {
             let filler = Arc::downgrade(&inner);
             let spawned = std::thread::Builder::new()
                 .name("isolate-pool".into())
                 .spawn(move || refill(filler));
             if let Err(error) = spawned {
-                tracing::error!(%error, "could not start the isolate pool thread");
+                tracing::error!(%error, "could not start an isolate pool thread");
             }
         }
         IsolatePool { inner }
@@ -52,7 +61,7 @@ impl IsolatePool {
     /// Takes a warm isolate, or builds one now if none is ready. Blocks while
     /// building: call it from a blocking context.
     pub fn take(&self) -> Result<IsolateHandle, WorkerError> {
-        let warm = self.inner.ready.lock().ok().and_then(|mut ready| ready.pop_front());
+        let warm = self.inner.ready.lock().ok().and_then(|mut ready| ready.isolates.pop_front());
         self.inner.wanted.notify_one();
         match warm {
             Some(isolate) => Ok(isolate),
@@ -62,34 +71,32 @@ impl IsolatePool {
 
     /// Number of warm isolates waiting.
     pub fn warm(&self) -> usize {
-        self.inner.ready.lock().map(|ready| ready.len()).unwrap_or(0)
+        self.inner.ready.lock().map(|ready| ready.isolates.len()).unwrap_or(0)
     }
 }
 
 fn refill(pool: std::sync::Weak<PoolInner>) {
     loop {
         let Some(inner) = pool.upgrade() else { return };
-        let missing = match inner.ready.lock() {
-            Ok(ready) if ready.len() >= inner.target => {
+        match inner.ready.lock() {
+            Ok(ready) if ready.isolates.len() + ready.building >= inner.target => {
                 // Wait until someone takes an isolate (or a second passes, to
                 // notice the pool being dropped).
                 let _ = inner.wanted.wait_timeout(ready, std::time::Duration::from_secs(1));
                 continue;
             }
-            Ok(ready) => inner.target - ready.len(),
+            Ok(mut ready) => ready.building += 1,
             Err(_) => return,
-        };
-        for _ in 0..missing {
-            match spawn_blank_isolate(inner.limits.clone()) {
-                Ok(isolate) => {
-                    if let Ok(mut ready) = inner.ready.lock() {
-                        ready.push_back(isolate);
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(%error, "could not pre-warm an isolate");
-                    std::thread::sleep(std::time::Duration::from_secs(1));
-                }
+        }
+        let built = spawn_blank_isolate(inner.limits.clone());
+        let Ok(mut ready) = inner.ready.lock() else { return };
+        ready.building -= 1;
+        match built {
+            Ok(isolate) => ready.isolates.push_back(isolate),
+            Err(error) => {
+                drop(ready);
+                tracing::error!(%error, "could not pre-warm an isolate");
+                std::thread::sleep(std::time::Duration::from_secs(1));
             }
         }
     }

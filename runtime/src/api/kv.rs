@@ -96,7 +96,7 @@ async fn blocking<T: Send + 'static>(
     op: &'static str,
     work: impl FnOnce() -> Result<T, KvError> + Send + 'static,
 ) -> Result<T, JsErrorBox> {
-    tokio::task::spawn_blocking(work)
+    crate::blocking::spawn_blocking(work)
         .await
         .map_err(|error| {
             // A JoinError's text carries the panic message: log it only.

@@ -421,7 +421,7 @@ impl Resolve for GuardedResolver {
             .unwrap_or(false);
         Box::pin(async move {
             let lookup_host = host.clone();
-            let addrs: Vec<SocketAddr> = tokio::task::spawn_blocking(move || {
+            let addrs: Vec<SocketAddr> = crate::blocking::spawn_blocking(move || {
                 (lookup_host.as_str(), 0u16)
                     .to_socket_addrs()
                     .map(|a| a.collect::<Vec<_>>())
