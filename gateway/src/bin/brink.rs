@@ -336,8 +336,9 @@ struct DevArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 100 * 1024 * 1024)]
     max_body_bytes: u64,
-    /// CPU milliseconds one uninterrupted run of worker code may use.
-    #[arg(long, default_value_t = 500)]
+    /// CPU milliseconds one request may use, over all of its JavaScript
+    /// (handler, continuations, timers, streamed body, waitUntil work).
+    #[arg(long, default_value_t = 30_000)]
     cpu_ms: u64,
     /// Milliseconds a request may wait for the worker's response.
     #[arg(long, default_value_t = 30_000)]
@@ -381,10 +382,11 @@ impl DevArgs {
             isolates: self.isolates,
             max_request_body: self.max_body_bytes,
             limits: Limits {
-                cpu_per_turn: Duration::from_millis(self.cpu_ms),
+                cpu_per_request: Duration::from_millis(self.cpu_ms),
                 wall_clock: Duration::from_millis(self.wall_ms),
-                heap_bytes: self.heap_mib * 1024 * 1024,
+                heap_bytes: self.heap_mib.saturating_mul(1024 * 1024),
                 subrequests: self.subrequests,
+                ..Limits::default()
             },
             header_read_timeout: Duration::from_millis(self.header_timeout_ms),
             shutdown_grace: Duration::from_secs(30),
