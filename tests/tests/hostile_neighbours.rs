@@ -1,0 +1,112 @@
+//! Hostile tenants next to a well-behaved one in one `brink serve` process:
+//! an endless loop, a memory bomb, a recursion bomb (JS and native), a flood
+//! of timers, a never-ending streamed response, and a worker that catches
+//! its own termination. The well-behaved tenant answers every request
+//! correctly throughout, and no tenant can see another's state or reach the
+//! admin API.
+
+use std::time::Duration;
+
+use brink_tests::{client, worker, BrinkServe};
+use futures::StreamExt;
+
+const GOOD_BODY: &str = "good brink kv-ok secret:12";
+
+fn deploy_good(serve: &BrinkServe) {
+    serve.deploy(
+        worker("neighbour-good.js"),
+        "good",
+        &["--route", "good.test", "--var", "NAME=brink", "--secret", "SECRET=supersecret1", "--kv", "COUNTS"],
+    );
+}
+
+fn deploy_attack(serve: &BrinkServe, attack: &str, extra: &[&str]) {
+    let route = format!("{attack}.test");
+    let var = format!("ATTACK={attack}");
+    let mut args = vec!["--route", route.as_str(), "--var", var.as_str()];
+    args.extend_from_slice(extra);
+    serve.deploy(worker("neighbour-hostile.js"), attack, &args);
+}
+
+/// Ten requests to the good tenant, each answered correctly.
+async fn good_keeps_answering(serve: &BrinkServe, during: &str) {
+    for _ in 0..10 {
+        let (status, body) = serve.get("good.test", "/").await;
+        assert_eq!((status, body.as_str()), (200, GOOD_BODY), "the good tenant failed during the {during} attack");
+    }
+}
+
+#[tokio::test]
+async fn a_well_behaved_tenant_keeps_answering_next_to_each_attack() {
+    let serve = BrinkServe::start(&[]);
+    deploy_good(&serve);
+    let limits = ["--cpu-ms", "200", "--wall-ms", "5000"];
+    for attack in ["loop", "recursion", "timers", "stream", "catch"] {
+        deploy_attack(&serve, attack, &limits);
+    }
+    deploy_attack(&serve, "memory", &["--cpu-ms", "10000", "--wall-ms", "20000"]);
+    good_keeps_answering(&serve, "no").await;
+
+    for (attack, expected) in [("loop", 503), ("memory", 503), ("catch", 503), ("recursion", 200), ("timers", 200)] {
+        let url = serve.url("/");
+        let host = format!("{attack}.test");
+        let hostile = tokio::spawn(async move {
+            let response = client().get(url).header("host", host).send().await.expect("hostile request");
+            (response.status().as_u16(), response.text().await.unwrap_or_default())
+        });
+        good_keeps_answering(&serve, attack).await;
+        let (status, body) = hostile.await.unwrap();
+        assert_eq!(status, expected, "{attack}: {body}");
+        if attack == "recursion" {
+            assert!(body.starts_with("survived"), "{body}");
+        }
+        good_keeps_answering(&serve, attack).await;
+    }
+
+    // A stream that never ends: read some of it, keep the good tenant busy,
+    // then hang up. Its CPU is charged to its request until the limit.
+    let response = client().get(serve.url("/")).header("host", "stream.test").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut chunks = response.bytes_stream();
+    let first = chunks.next().await.expect("a first chunk").expect("chunk");
+    assert!(String::from_utf8_lossy(&first).starts_with("chunk 0"));
+    good_keeps_answering(&serve, "stream").await;
+    drop(chunks);
+    good_keeps_answering(&serve, "stream").await;
+
+    // Every terminated isolate is logged with its worker, and the attackers
+    // never took the process or the good tenant down.
+    for attack in ["loop", "memory", "catch"] {
+        let needle = format!("worker=\"{attack}\"");
+        assert!(
+            serve.logs().lines().any(|line| line.contains("exceeded a limit") && line.contains(&needle))
+                || serve.logs().lines().any(|line| line.contains("exceeded a limit") && line.contains(&format!("worker={attack}"))),
+            "no limit line for {attack}:\n{}",
+            serve.logs()
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    good_keeps_answering(&serve, "after all").await;
+}
+
+#[tokio::test]
+async fn a_tenant_cannot_see_its_neighbours_or_reach_the_admin_api() {
+    let serve = BrinkServe::start(&[]);
+    deploy_good(&serve);
+    let admin = format!("ADMIN_URL={}", serve.admin);
+    let public = format!("PUBLIC_URL={}", serve.base);
+    deploy_attack(&serve, "snoop", &["--var", &admin, "--var", &public, "--kv", "COUNTS"]);
+    good_keeps_answering(&serve, "snoop").await;
+    let (status, body) = serve.get("snoop.test", "/").await;
+    assert_eq!(status, 200, "{body}");
+    let found: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(found["globalSecret"], "undefined");
+    assert_eq!(found["globalGood"], "undefined", "the good tenant's global leaked");
+    assert_eq!(found["envKeys"], "ADMIN_URL,ATTACK,COUNTS,PUBLIC_URL");
+    for target in [format!("{}/v1/workers", serve.admin), format!("{}/", serve.base)] {
+        let verdict = found[&target].as_str().unwrap_or_default();
+        assert!(verdict.starts_with("refused"), "{target}: {verdict}");
+    }
+    // The snoop's own COUNTS is not the good tenant's.
+    assert!(!serve.logs().contains("supersecret1"), "a secret reached the log");
+}
