@@ -57,7 +57,7 @@ pub enum ServeError {
 pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     let store = DeploymentStore::open(&config.data_dir)?;
     let kv = brink_kv::KvStore::open(&config.data_dir, brink_kv::KvOptions::default())?;
-    let pool = IsolatePool::new(config.warm_isolates, config.limits.clone());
+    let pool = IsolatePool::with_max_live_isolates(config.warm_isolates, config.limits.clone(), config.max_live_isolates);
     let routing = Routing::new(RouteTable::default(), Some(Arc::new(RequestMetrics::default())));
     let defaults = WorkerDefaults {
         limits: config.limits.clone(),

@@ -85,6 +85,8 @@ pub struct ScalingSection {
     pub max_isolates_per_worker: Option<usize>,
     /// Seconds an idle isolate lives before it is evicted.
     pub idle_timeout_secs: Option<u64>,
+    /// Most isolates running workers in the whole process.
+    pub max_live_isolates: Option<usize>,
 }
 
 /// `[http]`.
@@ -160,6 +162,9 @@ pub struct ServeConfig {
     pub max_isolates_per_worker: usize,
     /// Idle time before an isolate is evicted.
     pub isolate_idle_timeout: Duration,
+    /// Most isolates running workers in the process (least recently used
+    /// idle ones are evicted first).
+    pub max_live_isolates: usize,
     /// Request-head timeout.
     pub header_read_timeout: Duration,
     /// Idle connection timeout.
@@ -297,6 +302,13 @@ impl ServeConfig {
             });
         }
         let idle_secs = positive("scaling.idle_timeout_secs", file.scaling.idle_timeout_secs)?;
+        let max_live_isolates = file.scaling.max_live_isolates.unwrap_or(10_000);
+        if max_live_isolates == 0 {
+            return Err(ServeConfigError::Value {
+                key: "scaling.max_live_isolates".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
         let resolve_path = |path: PathBuf| if path.is_relative() { base.join(path) } else { path };
         let admin_token = match env_token.filter(|token| !token.trim().is_empty()) {
             Some(token) => AdminToken::new(token.trim()),
@@ -327,6 +339,7 @@ impl ServeConfig {
             min_isolates,
             max_isolates_per_worker,
             isolate_idle_timeout: Duration::from_secs(idle_secs.unwrap_or(60)),
+            max_live_isolates,
             header_read_timeout: Duration::from_millis(file.http.header_timeout_ms.unwrap_or(30_000)),
             connection_idle_timeout: Duration::from_millis(file.http.idle_timeout_ms.unwrap_or(60_000)),
             max_connections: file.http.max_connections.unwrap_or(10_000),

@@ -9,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use crate::error::WorkerError;
 use crate::isolate::{spawn_blank_isolate, IsolateHandle};
 use crate::limits::Limits;
+use crate::worker::IsolateRegistry;
 
 /// Pre-warmed blank isolates, shared by every deployment in the process.
 #[derive(Clone)]
@@ -18,6 +19,7 @@ pub struct IsolatePool {
 
 struct PoolInner {
     limits: Limits,
+    registry: Arc<IsolateRegistry>,
     target: usize,
     ready: Mutex<Ready>,
     wanted: Condvar,
@@ -34,8 +36,16 @@ impl IsolatePool {
     /// A pool that keeps `target` blank isolates warm, each built with
     /// `limits` (the heap limit is fixed when an isolate is created).
     pub fn new(target: usize, limits: Limits) -> IsolatePool {
+        IsolatePool::with_max_live_isolates(target, limits, usize::MAX)
+    }
+
+    /// Like [`IsolatePool::new`], with a process-wide cap on isolates that
+    /// run a worker: at the cap, the least recently used idle one is evicted
+    /// before another starts.
+    pub fn with_max_live_isolates(target: usize, limits: Limits, max_live: usize) -> IsolatePool {
         let inner = Arc::new(PoolInner {
             limits,
+            registry: Arc::new(IsolateRegistry::new(max_live)),
             target,
             ready: Mutex::new(Ready::default()),
             wanted: Condvar::new(),
@@ -51,6 +61,11 @@ impl IsolatePool {
             }
         }
         IsolatePool { inner }
+    }
+
+    /// Every worker's isolates, for the process-wide cap.
+    pub fn registry(&self) -> Arc<IsolateRegistry> {
+        self.inner.registry.clone()
     }
 
     /// The limits isolates from this pool are built with.

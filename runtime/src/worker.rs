@@ -116,6 +116,76 @@ pub struct WorkerStats {
     pub limit_terminations: Vec<(&'static str, u64)>,
 }
 
+/// Every worker's isolates in the process, so that a process-wide cap on
+/// live isolates can be kept: before an isolate is started while the process
+/// is at the cap, the least recently used idle isolate of any worker is
+/// evicted. In-flight work is never dropped for it: when no isolate is idle,
+/// the new one starts anyway and the process is over the cap until one is.
+pub struct IsolateRegistry {
+    max_live: usize,
+    workers: Mutex<Vec<Weak<Slots>>>,
+}
+
+impl IsolateRegistry {
+    /// A registry that keeps at most `max_live` isolates.
+    pub fn new(max_live: usize) -> IsolateRegistry {
+        IsolateRegistry { max_live: max_live.max(1), workers: Mutex::new(Vec::new()) }
+    }
+
+    fn register(&self, slots: &Arc<Slots>) {
+        if let Ok(mut workers) = self.workers.lock() {
+            workers.retain(|worker| worker.strong_count() > 0);
+            workers.push(Arc::downgrade(slots));
+        }
+    }
+
+    fn workers(&self) -> Vec<Arc<Slots>> {
+        self.workers.lock().map(|workers| workers.iter().filter_map(Weak::upgrade).collect()).unwrap_or_default()
+    }
+
+    /// Live isolates in the process.
+    pub fn live(&self) -> usize {
+        self.workers().iter().map(|slots| slots.list.lock().map(|list| list.live.len()).unwrap_or(0)).sum()
+    }
+
+    /// Makes room for one more isolate: evicts least recently used idle
+    /// isolates until the process is under its cap, or none is idle.
+    fn make_room(&self) {
+        loop {
+            let workers = self.workers();
+            let live: usize = workers.iter().map(|slots| slots.list.lock().map(|list| list.live.len()).unwrap_or(0)).sum();
+            if live < self.max_live {
+                return;
+            }
+            // The idle isolate that was active longest ago, over all workers.
+            let oldest = workers
+                .iter()
+                .filter_map(|slots| {
+                    let list = slots.list.lock().ok()?;
+                    list.live
+                        .iter()
+                        .filter(|isolate| isolate.handle.in_flight() == 0)
+                        .map(|isolate| (isolate.last_active.load(Ordering::Relaxed), isolate.handle.id))
+                        .min()
+                        .map(|(at, id)| (at, id, slots.clone()))
+                })
+                .min_by_key(|(at, _, _)| *at);
+            let Some((_, id, slots)) = oldest else {
+                tracing::warn!(live, max = self.max_live, "over the live isolate cap: no isolate is idle");
+                return;
+            };
+            let evicted = slots.list.lock().ok().and_then(|mut list| {
+                let index = list.live.iter().position(|isolate| isolate.handle.id == id && isolate.handle.in_flight() == 0)?;
+                Some(list.live.remove(index))
+            });
+            if let Some(isolate) = evicted {
+                slots.evictions.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(isolate = isolate.handle.id, "evicting the least recently used idle isolate: the process is at its live isolate cap");
+            }
+        }
+    }
+}
+
 /// A running worker version.
 pub struct Worker {
     code: Arc<WorkerCode>,
@@ -164,6 +234,8 @@ impl Worker {
         let worker = Worker::new_idle(spec, pool);
         let count = worker.scaling.min_isolates.max(1);
         for _ in 0..count {
+            let registry = worker.pool.registry();
+            let _ = tokio::task::spawn_blocking(move || registry.make_room()).await;
             let isolate = load_isolate(worker.code.clone(), worker.pool.clone()).await?;
             worker.slots.cold_starts.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut list) = worker.slots.list.lock() {
@@ -196,6 +268,7 @@ impl Worker {
             cold_starts: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
         });
+        pool.registry().register(&slots);
         let scaling = spec.scaling;
         if scaling.idle_timeout < Duration::MAX && tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(evict_idle_isolates(Arc::downgrade(&slots), scaling.clone(), code.name.clone()));
@@ -277,6 +350,8 @@ impl Worker {
     fn spawn_load(&self) {
         let (code, pool, slots) = (self.code.clone(), self.pool.clone(), self.slots.clone());
         tokio::spawn(async move {
+            let registry = pool.registry();
+            let _ = tokio::task::spawn_blocking(move || registry.make_room()).await;
             let result = load_isolate(code.clone(), pool).await;
             if let Ok(mut list) = slots.list.lock() {
                 list.loading = list.loading.saturating_sub(1);
