@@ -128,14 +128,7 @@ impl Brink {
 
     /// Waits until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.logs().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        wait_for_text(&self.logs, needle, timeout)
     }
 
     /// The process id.
@@ -188,6 +181,18 @@ fn listening_port(logs: &str) -> Option<u16> {
     let rest = &logs[at + "listening on http://127.0.0.1:".len()..];
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     digits.parse().ok()
+}
+
+/// Waits until the captured `logs` contain `needle`.
+fn wait_for_text(logs: &Mutex<String>, needle: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if logs.lock().unwrap().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
 }
 
 /// An HTTP client for tests (real sockets, no proxy).
@@ -374,14 +379,7 @@ impl BrinkServe {
 
     /// Waits until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.logs().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        wait_for_text(&self.logs, needle, timeout)
     }
 }
 
