@@ -214,3 +214,34 @@ async fn blob_bytes_outside_the_heap_count_toward_the_memory_limit() {
     assert!(brink.peak_rss() < 400 * 1024 * 1024, "peak RSS {} MB", brink.peak_rss() / (1024 * 1024));
     assert_ok(&brink).await;
 }
+
+/// Resident memory of the process now, in bytes.
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .unwrap()
+        * 1024
+}
+
+#[tokio::test]
+async fn two_hundred_terminations_do_not_grow_the_process() {
+    let brink = Brink::start(worker("hostile.js"), &["--cpu-ms", "10"]);
+    // Warm up: the first terminations fill allocator caches and thread stacks.
+    for _ in 0..20 {
+        assert_eq!(get(&brink, "/cpu-loop").await.0, 503);
+    }
+    assert_ok(&brink).await;
+    let before = rss_bytes(brink.pid());
+    for _ in 0..200 {
+        assert_eq!(get(&brink, "/cpu-loop").await.0, 503);
+    }
+    assert_ok(&brink).await;
+    let grown = rss_bytes(brink.pid()).saturating_sub(before);
+    eprintln!("200 terminations grew RSS by {} KiB", grown / 1024);
+    // Each terminated isolate used to leak its heap (~1.9 MB, 380 MB here).
+    assert!(grown < 80 * 1024 * 1024, "200 terminations grew RSS by {} MB", grown / (1024 * 1024));
+}
