@@ -36,5 +36,5 @@ fn dropped_blank_isolates_free_their_memory() {
     }
     let grown = rss_bytes().saturating_sub(before);
     eprintln!("{cycles} isolates created and dropped: RSS grew {} KiB", grown / 1024);
-    assert!(grown < (cycles as u64) * 256 * 1024 + 8 * 1024 * 1024, "RSS grew {} MiB over {cycles} isolates", grown / (1024 * 1024));
+    assert!(grown < (cycles as u64) * 64 * 1024 + 4 * 1024 * 1024, "RSS grew {} MiB over {cycles} isolates", grown / (1024 * 1024));
 }

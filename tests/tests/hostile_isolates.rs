@@ -242,6 +242,7 @@ async fn two_hundred_terminations_do_not_grow_the_process() {
     assert_ok(&brink).await;
     let grown = rss_bytes(brink.pid()).saturating_sub(before);
     eprintln!("200 terminations grew RSS by {} KiB", grown / 1024);
-    // Each terminated isolate used to leak its heap (~1.9 MB, 380 MB here).
-    assert!(grown < 80 * 1024 * 1024, "200 terminations grew RSS by {} MB", grown / (1024 * 1024));
+    // Each terminated isolate used to leak its heap and templates (~2.3 MB,
+    // some 450 MB here); what is left is allocator slack (~11 MB measured).
+    assert!(grown < 40 * 1024 * 1024, "200 terminations grew RSS by {} MB", grown / (1024 * 1024));
 }
