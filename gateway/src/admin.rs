@@ -145,6 +145,14 @@ impl AdminApi {
                 }
             }
             (Method::GET, ["v1", "workers", name, "tail"]) => self.tail(name),
+            (_, ["v1", "kv", namespace, "keys"]) => {
+                let namespace = namespace.to_string();
+                crate::admin_kv::handle(self.tenants.kv_store(), &namespace, None, request).await
+            }
+            (_, ["v1", "kv", namespace, "values", key]) => {
+                let (namespace, key) = (namespace.to_string(), key.to_string());
+                crate::admin_kv::handle(self.tenants.kv_store(), &namespace, Some(&key), request).await
+            }
             (_, ["metrics"])
             | (_, ["v1", "workers"])
             | (_, ["v1", "workers", _])
@@ -340,11 +348,11 @@ fn tenant_error(failure: &TenantError) -> Response<AdminBody> {
     error(failure.status(), &failure.to_string())
 }
 
-fn error(status: StatusCode, message: &str) -> Response<AdminBody> {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response<AdminBody> {
     json(status, &serde_json::json!({ "error": message }))
 }
 
-fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<AdminBody> {
+pub(crate) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<AdminBody> {
     let mut body = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"{}".to_vec());
     body.push(b'\n');
     let mut response = Response::new(AdminBody::Full(Full::new(Bytes::from(body))));

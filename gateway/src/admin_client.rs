@@ -71,6 +71,14 @@ pub struct DeployOptions {
     pub limits: LimitOverrides,
 }
 
+fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn kv_value_path(namespace: &str, key: &str) -> String {
+    format!("/v1/kv/{}/values/{}", encode(namespace), encode(key))
+}
+
 /// A connection to one server's admin API.
 pub struct AdminClient {
     base: String,
@@ -137,6 +145,68 @@ impl AdminClient {
             .map_err(|error| AdminClientError::Answer(error.to_string()))?
             .to_bytes();
         serde_json::from_slice(&bytes).map_err(|error| AdminClientError::Answer(error.to_string()))
+    }
+
+    /// A KV value of `namespace` on the server, if the key exists.
+    pub async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Bytes>, AdminClientError> {
+        match self.send(Method::GET, &kv_value_path(namespace, key), None).await {
+            Ok(response) => {
+                let body = response.into_body().collect().await.map_err(|error| AdminClientError::Answer(error.to_string()))?;
+                Ok(Some(body.to_bytes()))
+            }
+            Err(AdminClientError::Refused { status: StatusCode::NOT_FOUND, .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Stores a KV value on the server; returns `{"version"}`.
+    pub async fn kv_put(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<u64>,
+        metadata: Option<&str>,
+    ) -> Result<Value, AdminClientError> {
+        let mut query = Vec::new();
+        if let Some(ttl) = ttl {
+            query.push(format!("ttl={ttl}"));
+        }
+        if let Some(metadata) = metadata {
+            query.push(format!("metadata={}", encode(metadata)));
+        }
+        let path = format!("{}?{}", kv_value_path(namespace, key), query.join("&"));
+        let response = self.send(Method::PUT, &path, Some(value)).await?;
+        let body = response.into_body().collect().await.map_err(|error| AdminClientError::Answer(error.to_string()))?;
+        serde_json::from_slice(&body.to_bytes()).map_err(|error| AdminClientError::Answer(error.to_string()))
+    }
+
+    /// Deletes a KV key on the server.
+    pub async fn kv_delete(&self, namespace: &str, key: &str) -> Result<Value, AdminClientError> {
+        self.call(Method::DELETE, &kv_value_path(namespace, key), None).await
+    }
+
+    /// One page of a namespace's keys on the server:
+    /// `{"keys", "list_complete", "cursor"}`.
+    pub async fn kv_list(
+        &self,
+        namespace: &str,
+        prefix: Option<&str>,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<Value, AdminClientError> {
+        let mut query = Vec::new();
+        if let Some(prefix) = prefix {
+            query.push(format!("prefix={}", encode(prefix)));
+        }
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(cursor) = cursor {
+            query.push(format!("cursor={}", encode(cursor)));
+        }
+        let path = format!("/v1/kv/{}/keys?{}", encode(namespace), query.join("&"));
+        self.call(Method::GET, &path, None).await
     }
 
     /// Bundles `entry` and uploads it as worker `name`'s next version;

@@ -1,8 +1,9 @@
-//! `brink kv get|put|delete|list`: operate on a local embedded store. The
-//! store file is locked by a running `brink`; the commands then refuse with
-//! a message saying so rather than risk the data. Reading commands never
-//! create a store: on a missing data directory they say so and leave the
-//! file system as it was.
+//! `brink kv get|put|delete|list`: operate on a local embedded store, or,
+//! with `--admin URL`, on a running server's store through its admin API.
+//! A local store file is locked by a running `brink`; the local commands
+//! then refuse with a message saying so rather than risk the data. Reading
+//! commands never create a store: on a missing data directory they say so
+//! and leave the file system as it was.
 
 use std::io::Write;
 use std::path::Path;
@@ -35,6 +36,55 @@ pub enum KvCliError {
     /// Writing the output failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The server's admin API refused or could not be reached.
+    #[error(transparent)]
+    Remote(#[from] crate::admin_client::AdminClientError),
+}
+
+/// Runs `command` on namespace `namespace` of the store of the server that
+/// `client` talks to, writing what [`run`] would write.
+pub async fn run_remote(
+    client: &crate::admin_client::AdminClient,
+    namespace: &str,
+    command: KvCommand,
+    out: &mut dyn Write,
+) -> Result<(), KvCliError> {
+    match command {
+        KvCommand::Get { key } => {
+            let value = client.kv_get(namespace, &key).await?.ok_or(KvCliError::NotFound(key))?;
+            out.write_all(&value)?;
+        }
+        KvCommand::Put { key, value, options } => {
+            let answer = client
+                .kv_put(namespace, &key, value.to_vec(), options.expiration_ttl, options.metadata.as_deref())
+                .await?;
+            writeln!(out, "stored {key} (version {})", answer["version"])?;
+        }
+        KvCommand::Delete { key } => {
+            client.kv_delete(namespace, &key).await?;
+            writeln!(out, "deleted {key}")?;
+        }
+        KvCommand::List { prefix, limit } => {
+            let mut cursor: Option<String> = None;
+            let mut remaining = limit;
+            loop {
+                let page_limit = remaining.map(|r| r.min(1000));
+                let page = client.kv_list(namespace, prefix.as_deref(), page_limit, cursor.as_deref()).await?;
+                let keys = page["keys"].as_array().cloned().unwrap_or_default();
+                for key in &keys {
+                    writeln!(out, "{key}")?;
+                }
+                if let Some(r) = remaining.as_mut() {
+                    *r = r.saturating_sub(keys.len());
+                }
+                if page["list_complete"].as_bool() != Some(false) || remaining == Some(0) {
+                    break;
+                }
+                cursor = page["cursor"].as_str().map(String::from);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `command` on namespace `namespace` of the store in `data_dir`,

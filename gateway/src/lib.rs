@@ -17,10 +17,12 @@
 //! - [`serve`]: starts the server: stores, restored workers, listeners.
 //! - [`deployments`]: immutable numbered versions on disk.
 //! - [`tenants`]: the live workers and the changes the admin API makes.
-//! - [`admin`]: the admin HTTP API; [`admin_client`]: the CLI's side of it.
+//! - [`admin`]: the admin HTTP API; [`admin_client`]: the CLI's side of it;
+//!   [`admin_kv`]: its KV endpoints; [`kv_cli`]: `brink kv`, local or remote.
 //! - [`metrics`]: request counters and the Prometheus text format.
 
 pub mod admin;
+pub mod admin_kv;
 pub mod admin_client;
 pub mod config;
 pub mod connection;

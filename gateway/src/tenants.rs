@@ -176,6 +176,11 @@ pub struct TenantRegistry {
 }
 
 impl TenantRegistry {
+    /// The KV store every worker's namespaces live in.
+    pub fn kv_store(&self) -> Arc<KvStore> {
+        self.kv.clone()
+    }
+
     /// A registry with no workers, serving through `routing`.
     pub fn new(
         store: DeploymentStore,

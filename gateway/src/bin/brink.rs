@@ -252,6 +252,13 @@ struct KvArgs {
     /// Where the embedded KV store keeps its data.
     #[arg(long, global = true, default_value = ".brink")]
     data_dir: PathBuf,
+    /// Operate on a running server's store through its admin API
+    /// (http://HOST:PORT) instead of a local data directory.
+    #[arg(long, global = true)]
+    admin: Option<String>,
+    /// The admin bearer token (with --admin).
+    #[arg(long, env = "BRINK_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
     #[command(subcommand)]
     operation: KvOperation,
 }
@@ -305,7 +312,16 @@ fn run_kv(args: KvArgs) -> Result<(), String> {
         KvOperation::Delete { key } => KvCommand::Delete { key },
         KvOperation::List { prefix, limit } => KvCommand::List { prefix, limit },
     };
-    run(&args.data_dir, &args.namespace, command, &mut std::io::stdout().lock()).map_err(|e| e.to_string())
+    match args.admin {
+        Some(url) => {
+            let client = brink_gateway::admin_client::AdminClient::new(&url, args.token).map_err(|e| e.to_string())?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            runtime
+                .block_on(brink_gateway::kv_cli::run_remote(&client, &args.namespace, command, &mut std::io::stdout()))
+                .map_err(|e| e.to_string())
+        }
+        None => run(&args.data_dir, &args.namespace, command, &mut std::io::stdout().lock()).map_err(|e| e.to_string()),
+    }
 }
 
 #[derive(clap::Args)]
