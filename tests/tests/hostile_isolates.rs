@@ -206,13 +206,15 @@ async fn the_wall_clock_limit_covers_waiting_for_a_replacement_isolate() {
 }
 
 #[tokio::test]
-async fn blob_bytes_outside_the_heap_count_toward_the_memory_limit() {
-    let brink = Brink::start(worker("hostile.js"), &["--heap-mib", "64", "--cpu-ms", "5000"]);
-    let (status, body) = get(&brink, "/blob-hoard").await;
-    assert_eq!(status, 503, "800 MB of blobs were allowed: {body}");
-    assert!(brink.wait_for_log("memory limit", Duration::from_secs(5)), "{}", brink.logs());
-    assert!(brink.peak_rss() < 400 * 1024 * 1024, "peak RSS {} MB", brink.peak_rss() / (1024 * 1024));
-    assert_ok(&brink).await;
+async fn blobs_and_buffers_from_ops_count_toward_the_memory_limit() {
+    for path in ["/blob-hoard", "/buffer-hoard"] {
+        let brink = Brink::start(worker("hostile.js"), &["--heap-mib", "64", "--cpu-ms", "5000"]);
+        let (status, body) = get(&brink, path).await;
+        assert_eq!(status, 503, "{path}: 800 MB or more were allowed: {body}");
+        assert!(brink.wait_for_log("memory limit", Duration::from_secs(5)), "{}", brink.logs());
+        assert!(brink.peak_rss() < 400 * 1024 * 1024, "{path}: peak RSS {} MB", brink.peak_rss() / (1024 * 1024));
+        assert_ok(&brink).await;
+    }
 }
 
 /// Resident memory of the process now, in bytes.

@@ -95,6 +95,17 @@ export default {
         }
         return new Response(`held ${hoard.length} blobs`);
       }
+      case "/buffer-hoard": {
+        // Buffers that ops hand back (encoded text, blob and body reads).
+        const hoard = [];
+        const text = "x".repeat(4 * 1024 * 1024);
+        for (let i = 0; i < 200; i++) {
+          hoard.push(new TextEncoder().encode(text));
+          hoard.push(await new Blob([text]).arrayBuffer());
+          await tick();
+        }
+        return new Response(`held ${hoard.length} buffers`);
+      }
       case "/cpu-loop":
         for (;;) {}
       default:
