@@ -61,6 +61,10 @@ pub enum ConfigError {
     /// Two bindings with one name.
     #[error("binding {0:?} is defined twice")]
     DuplicateBinding(String),
+    /// An `--allow-private-host` entry that is not HOST, HOST:PORT or
+    /// [IPV6]:PORT.
+    #[error("--allow-private-host: {0}")]
+    AllowedHost(#[from] brink_runtime::api::outbound_fetch::AllowedHostError),
 }
 
 /// Parses `KEY=VALUE`.
@@ -90,7 +94,8 @@ fn check_binding_name(name: &str) -> Result<(), ConfigError> {
 }
 
 impl DevConfig {
-    /// Checks that no binding name is used twice.
+    /// Checks that no binding name is used twice and that every allowed
+    /// private host parses.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut seen = std::collections::HashSet::new();
         let names = self.vars.iter().map(|(k, _)| k).chain(self.kv.iter().map(|b| &b.binding));
@@ -99,6 +104,7 @@ impl DevConfig {
                 return Err(ConfigError::DuplicateBinding(name.clone()));
             }
         }
+        brink_runtime::OutboundPolicy { allowed_private_hosts: self.allowed_private_hosts.clone() }.validate()?;
         Ok(())
     }
 }

@@ -244,3 +244,12 @@ async fn allowed_private_name_with_a_port_allows_only_that_port() {
     assert!(other.requests().is_empty(), "the other port got {:?}", other.requests());
     assert_eq!(allowed.requests().len(), 1);
 }
+
+#[test]
+fn an_invalid_allowed_private_host_fails_at_start() {
+    for entry in ["127.0.0.1:99999", ":8080", "[::1"] {
+        let (status, logs) = Brink::start_expecting_failure(worker("outbound.js"), &["--allow-private-host", entry]);
+        assert!(!status.success(), "{entry}");
+        assert!(logs.contains("--allow-private-host"), "{entry}: {logs}");
+    }
+}
