@@ -28,6 +28,21 @@ WORK_DIR=$(mktemp -d)
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
+# rss_after_requests <url>...: requests every URL at once, then prints the
+# running server's RSS (KiB) once they are answered, and stops the server.
+# Waits for the requests by pid: a bare `wait` would wait for the server too.
+rss_after_requests() {
+  local pids=() url
+  for url in "$@"; do
+    curl -s -o /dev/null "$url" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  sleep 1
+  rss_kib "$SERVER_PID"
+  stop_server
+}
+
 # ---------------------------------------------------------------------------
 # Brink
 # ---------------------------------------------------------------------------
@@ -38,18 +53,11 @@ brink_rss_with() {
   logfile="$WORK_DIR/brink-$isolates.log"
   NO_COLOR=1 RUST_LOG=info,brink_runtime::isolate=debug \
     start_server "$logfile" "$BRINK" dev "$WORKER" --port "$port" --host 127.0.0.1 --isolates "$isolates"
-  local why
+  local why urls=()
   why=$(wait_until_ready "http://127.0.0.1:$port/") || die "brink: $why (log: $logfile)"
   # Every isolate serves: more requests than isolates, in parallel.
-  local pids=()
-  for ((i = 0; i < isolates * 2; i++)); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/" &
-    pids+=($!)
-  done
-  wait "${pids[@]}"
-  sleep 1
-  rss_kib "$SERVER_PID"
-  stop_server
+  for ((i = 0; i < isolates * 2; i++)); do urls+=("http://127.0.0.1:$port/"); done
+  rss_after_requests "${urls[@]}"
 }
 
 # Blank isolate build times (µs) logged by the isolates built for N workers.
@@ -82,17 +90,10 @@ workerd_rss_with() {
     echo ');'
   } >"$dir/config.capnp"
   start_server "$WORK_DIR/workerd-$workers.log" "$WORKERD" serve "$dir/config.capnp"
-  local why
+  local why urls=()
   why=$(wait_until_ready "http://127.0.0.1:${ports[0]}/") || die "workerd: $why"
-  local pids=()
-  for port in "${ports[@]}"; do
-    curl -s -o /dev/null "http://127.0.0.1:$port/" &
-    pids+=($!)
-  done
-  wait "${pids[@]}"
-  sleep 1
-  rss_kib "$SERVER_PID"
-  stop_server
+  for port in "${ports[@]}"; do urls+=("http://127.0.0.1:$port/"); done
+  rss_after_requests "${urls[@]}"
 }
 
 # ---------------------------------------------------------------------------
