@@ -100,20 +100,7 @@ impl Brink {
     /// Runs `brink dev` expecting it to fail at start; returns status and stderr.
     pub fn start_expecting_failure(entry: impl AsRef<Path>, args: &[&str]) -> (ExitStatus, String) {
         let mut child = dev_command(entry.as_ref(), args).spawn().expect("spawn brink");
-        let logs = spawn_log_reader(&mut child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                std::thread::sleep(Duration::from_millis(100));
-                let text = logs.lock().unwrap().clone();
-                return (status, text);
-            }
-            if listening_port(&logs.lock().unwrap()).is_some() || Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("brink started although it should have failed:\n{}", logs.lock().unwrap());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        expect_exit(&mut child, |logs| listening_port(logs).is_some(), "brink")
     }
 
     /// `base` + `path`.
@@ -181,6 +168,25 @@ fn listening_port(logs: &str) -> Option<u16> {
     let rest = &logs[at + "listening on http://127.0.0.1:".len()..];
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     digits.parse().ok()
+}
+
+/// Waits for `child`, which should fail at start, to exit; returns its status
+/// and stderr. Panics if its log shows it `started` (or after a minute).
+fn expect_exit(child: &mut Child, started: impl Fn(&str) -> bool, what: &str) -> (ExitStatus, String) {
+    let logs = spawn_log_reader(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            std::thread::sleep(Duration::from_millis(100));
+            let text = logs.lock().unwrap().clone();
+            return (status, text);
+        }
+        if started(&logs.lock().unwrap()) || Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} started although it should have failed:\n{}", logs.lock().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Waits until the captured `logs` contain `needle`.
@@ -310,20 +316,7 @@ impl BrinkServe {
     pub fn start_expecting_failure(args: &[&str], token: Option<&str>) -> (ExitStatus, String) {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let mut child = serve_command(&args, token).spawn().expect("spawn brink serve");
-        let logs = spawn_log_reader(&mut child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                std::thread::sleep(Duration::from_millis(100));
-                let text = logs.lock().unwrap().clone();
-                return (status, text);
-            }
-            if logs.lock().unwrap().contains("admin API on http://") || Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("brink serve started although it should have failed:\n{}", logs.lock().unwrap());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        expect_exit(&mut child, |logs| logs.contains("admin API on http://"), "brink serve")
     }
 
     /// Runs a client command (`brink deploy ...`) against this server's
