@@ -329,8 +329,12 @@ impl Worker {
                     list.load_failed = false;
                     return Err(WorkerError::Unavailable);
                 }
-                let best = list.live.iter().min_by_key(|isolate| isolate.handle.in_flight());
-                let all_busy = best.is_none_or(|isolate| isolate.handle.in_flight() > 0);
+                let best = list
+                    .live
+                    .iter()
+                    .min_by_key(|isolate| isolate.handle.in_flight())
+                    .map(|isolate| (isolate.handle.clone(), isolate.last_active.clone()));
+                let all_busy = best.as_ref().is_none_or(|(handle, _)| handle.in_flight() > 0);
                 let room = list.live.len() + list.loading < self.scaling.max_isolates.max(1);
                 let want_more = list.live.len() + list.loading < self.scaling.min_isolates;
                 if (all_busy && room && list.loading == 0) || want_more || (list.live.is_empty() && list.loading == 0) {
@@ -338,8 +342,8 @@ impl Worker {
                     list.load_failed = false;
                     self.spawn_load();
                 }
-                if let Some(best) = list.live.iter().min_by_key(|isolate| isolate.handle.in_flight()) {
-                    return Ok((best.handle.clone(), best.last_active.clone()));
+                if let Some(best) = best {
+                    return Ok(best);
                 }
             }
             changed.await;
