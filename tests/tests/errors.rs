@@ -69,7 +69,7 @@ async fn infinite_loop_is_terminated_and_the_worker_recovers() {
     let response = client().get(brink.url("/loop")).send().await.unwrap();
     assert_eq!(response.status(), 503);
     assert_eq!(response.text().await.unwrap(), "Worker exceeded resource limits\n");
-    assert!(brink.logs().contains("CPU time limit"), "{}", brink.logs());
+    assert!(brink.wait_for_log("CPU time limit", Duration::from_secs(5)), "{}", brink.logs());
     let ok = client().get(brink.url("/ok")).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "ok");
