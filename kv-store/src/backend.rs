@@ -1,8 +1,8 @@
 //! The storage interface every KV backend implements.
 //!
-//! The embedded redb backend ([`crate::RedbBackend`]) is the default; a
-//! replicated backend (NATS JetStream KV, with revisions as versions) can
-//! implement the same trait. Backends receive inputs that are already validated
+//! The embedded redb backend ([`crate::RedbBackend`]) is the default; the
+//! replicated backend ([`crate::NatsBackend`], NATS JetStream with sequences
+//! as versions) implements the same trait. Backends receive inputs that are already validated
 //! and expirations that are already absolute, plus the current time, so they
 //! hold no policy of their own beyond storage.
 
@@ -61,6 +61,11 @@ pub struct ListSlice {
     pub more: bool,
 }
 
+/// Called by a backend when a key changed by means other than this process's
+/// own commits (a replicated backend's watch stream), with the namespace and
+/// key, so the read cache can drop what it holds for the key.
+pub type Invalidator = std::sync::Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// A KV storage engine. Object-safe; shared across threads as `Arc<dyn KvBackend>`.
 ///
 /// `now_ms` is the current unix time in milliseconds; an entry whose expiration
@@ -93,6 +98,13 @@ pub trait KvBackend: Send + Sync {
         Ok(out)
     }
 
+    /// Reads one entry as of now from the authoritative copy (a replicated
+    /// backend asks its cluster rather than a local replica). A backend with
+    /// one copy reads it as [`KvBackend::get`] does.
+    fn get_strong(&self, namespace: &str, key: &str, now_ms: u64) -> Result<Option<KvEntry>, KvError> {
+        self.get(namespace, key, now_ms)
+    }
+
     /// Lists unexpired keys in byte order.
     fn list(
         &self,
@@ -118,4 +130,9 @@ pub trait KvBackend: Send + Sync {
     /// How many entries are stored across all namespaces, counting expired
     /// ones not yet reclaimed.
     fn stored_entries(&self) -> Result<u64, KvError>;
+
+    /// Registers the hook to call when a key changes by means other than
+    /// [`KvBackend::commit`] in this process. Backends whose data only this
+    /// process writes ignore it.
+    fn set_invalidator(&self, _invalidator: Invalidator) {}
 }

@@ -47,6 +47,18 @@ pub enum KvError {
         /// The value's length in bytes.
         len: usize,
     },
+    /// A value was larger than the store can hold in one write: on the
+    /// replicated backend, the NATS servers' `max_payload` (1 MiB unless
+    /// configured higher) caps a value below Workers' 25 MiB.
+    #[error(
+        "KV put() failed: value length {len} exceeds the limit of {limit} bytes of this store (the NATS servers' max_payload; set max_payload to 32MB on every server for the full 25 MiB)"
+    )]
+    ValueTooLargeForStore {
+        /// The value's length in bytes.
+        len: usize,
+        /// The largest value the store accepts.
+        limit: usize,
+    },
     /// Serialized metadata was larger than [`MAX_METADATA_BYTES`].
     #[error(
         "KV put() failed: metadata length {len} exceeds the limit of {MAX_METADATA_BYTES} bytes serialized"
@@ -195,6 +207,7 @@ impl KvError {
             self,
             KvError::KeyTooLong { .. }
                 | KvError::ValueTooLarge { .. }
+                | KvError::ValueTooLargeForStore { .. }
                 | KvError::MetadataTooLarge { .. }
                 | KvError::InvalidExpiration { .. }
                 | KvError::TooManyKeys { .. }

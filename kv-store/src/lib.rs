@@ -6,6 +6,10 @@
 //! Deno-KV-style `atomic` compare-and-set on per-key versions. The API is
 //! synchronous; callers on an async runtime run it on a blocking thread.
 //!
+//! Two backends: the embedded one (default, one process) and a replicated
+//! one on NATS JetStream ([`KvStore::open_nats`]), where every process keeps
+//! a local index for reads.
+//!
 //! ```no_run
 //! use brink_kv::{KvOptions, KvStore, PutOptions};
 //! # fn main() -> Result<(), brink_kv::KvError> {
@@ -25,12 +29,13 @@ mod embedded;
 mod error;
 mod limits;
 mod namespace;
+mod nats;
 mod panic_guard;
 mod reclaim;
 mod store;
 mod types;
 
-pub use backend::{KvBackend, ListQuery, ListSlice, StoredWrite};
+pub use backend::{Invalidator, KvBackend, ListQuery, ListSlice, StoredWrite};
 pub use embedded::{RedbBackend, STORE_FILE_NAME};
 pub use error::KvError;
 pub use limits::{
@@ -39,7 +44,11 @@ pub use limits::{
     MAX_NAMESPACE_NAME_BYTES, MAX_VALUE_BYTES,
 };
 pub use namespace::KvNamespace;
+pub use nats::{NatsBackend, NatsCredentials, NatsError, NatsOptions, INDEX_FILE_NAME as NATS_INDEX_FILE_NAME};
 pub use store::{KvOptions, KvStore};
+/// A real NATS JetStream cluster for tests (feature `test-cluster`).
+#[cfg(feature = "test-cluster")]
+pub use nats::test_cluster;
 pub use types::{
     AtomicCheck, AtomicOperation, AtomicOutcome, KvEntry, ListKey, ListOptions, ListPage, Mutation,
     PutOptions,

@@ -67,6 +67,37 @@ impl KvNamespace {
         Ok(entry)
     }
 
+    /// Reads `key` with `consistency: "strong"`: from the authoritative copy
+    /// (on the replicated backend, the stream's leader in the cluster), never
+    /// from the read cache or a POP's local index. The answer is not cached.
+    pub fn get_strong(&self, key: &str) -> Result<Option<KvEntry>, KvError> {
+        validate_key("get", key)?;
+        self.store.backend.get_strong(&self.name, key, unix_millis_now())
+    }
+
+    /// [`KvNamespace::get_many`] with `consistency: "strong"` (see
+    /// [`KvNamespace::get_strong`]); the same limits apply.
+    pub fn get_many_strong(&self, keys: &[String]) -> Result<Vec<Option<KvEntry>>, KvError> {
+        if keys.len() > MAX_GET_MANY_KEYS {
+            return Err(KvError::TooManyKeys { count: keys.len() });
+        }
+        for key in keys {
+            validate_key("get", key)?;
+        }
+        let now_ms = unix_millis_now();
+        let mut total = 0usize;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let entry = self.store.backend.get_strong(&self.name, key, now_ms)?;
+            total = total.saturating_add(entry.as_ref().map_or(0, |e| e.value.len()));
+            if total > MAX_GET_MANY_BYTES {
+                return Err(KvError::GetManyTooLarge);
+            }
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
     /// Answers `get(key, Some(max_age))` from the read cache alone: `None`
     /// when the cache cannot answer (the caller then does a full `get`).
     /// Never touches storage, so it is cheap enough for the isolate thread.

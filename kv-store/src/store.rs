@@ -12,6 +12,7 @@ use crate::embedded::{RedbBackend, STORE_FILE_NAME};
 use crate::error::KvError;
 use crate::limits::validate_namespace_name;
 use crate::namespace::KvNamespace;
+use crate::nats::{NatsBackend, NatsOptions};
 use crate::reclaim::ReclaimThread;
 
 /// Tuning of a [`KvStore`].
@@ -37,7 +38,7 @@ impl Default for KvOptions {
 /// The KV store of one process. Open it once and share the `Arc`.
 pub struct KvStore {
     pub(crate) backend: Arc<dyn KvBackend>,
-    pub(crate) cache: ReadCache,
+    pub(crate) cache: Arc<ReadCache>,
     location: Option<PathBuf>,
     _reclaim: Option<ReclaimThread>,
 }
@@ -87,6 +88,16 @@ impl KvStore {
         Ok(Arc::new(store))
     }
 
+    /// Connects to a NATS JetStream cluster (the replicated backend) with a
+    /// local index in `nats.data_dir`; see [`NatsOptions`].
+    pub fn open_nats(nats: NatsOptions, options: KvOptions) -> Result<Arc<KvStore>, KvError> {
+        let index = nats.data_dir.join(crate::nats::INDEX_FILE_NAME);
+        let backend = Arc::new(NatsBackend::connect(nats)?);
+        let mut store = Self::build(backend, options)?;
+        store.location = Some(index);
+        Ok(Arc::new(store))
+    }
+
     /// Wraps any backend (e.g. a replicated one) with the read cache and sweep.
     pub fn with_backend(
         backend: Arc<dyn KvBackend>,
@@ -104,9 +115,14 @@ impl KvStore {
                     .map_err(KvError::backend)?,
             )
         };
+        let cache = Arc::new(ReadCache::new(options.cache_max_bytes));
+        let invalidated = cache.clone();
+        backend.set_invalidator(Arc::new(move |namespace: &str, key: &str| {
+            invalidated.invalidate(namespace, key)
+        }));
         Ok(KvStore {
             backend,
-            cache: ReadCache::new(options.cache_max_bytes),
+            cache,
             location: None,
             _reclaim: reclaim,
         })
