@@ -44,6 +44,7 @@ pub struct AdminApi {
     token: AdminToken,
     tenants: Arc<TenantRegistry>,
     routing: Arc<Routing>,
+    certificates: Arc<crate::certificates::CertificateStore>,
 }
 
 /// The body of an admin response: a whole JSON/text body, or a stream of
@@ -93,9 +94,14 @@ struct RollbackRequest {
 }
 
 impl AdminApi {
-    /// An API guarded by `token` over `tenants`.
-    pub fn new(token: AdminToken, tenants: Arc<TenantRegistry>, routing: Arc<Routing>) -> Arc<AdminApi> {
-        Arc::new(AdminApi { token, tenants, routing })
+    /// An API guarded by `token` over `tenants` and `certificates`.
+    pub fn new(
+        token: AdminToken,
+        tenants: Arc<TenantRegistry>,
+        routing: Arc<Routing>,
+        certificates: Arc<crate::certificates::CertificateStore>,
+    ) -> Arc<AdminApi> {
+        Arc::new(AdminApi { token, tenants, routing, certificates })
     }
 
     /// Answers one admin request.
@@ -152,6 +158,11 @@ impl AdminApi {
             (_, ["v1", "kv", namespace, "values", key]) => {
                 let (namespace, key) = (namespace.to_string(), key.to_string());
                 crate::admin_kv::handle(self.tenants.kv_store(), &namespace, Some(&key), request).await
+            }
+            (_, ["v1", "certificates"]) => crate::certificates::handle(self.certificates.clone(), None, request).await,
+            (_, ["v1", "certificates", host]) => {
+                let host = host.to_string();
+                crate::certificates::handle(self.certificates.clone(), Some(&host), request).await
             }
             (_, ["metrics"])
             | (_, ["v1", "workers"])

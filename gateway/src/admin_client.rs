@@ -135,7 +135,8 @@ impl AdminClient {
         Err(AdminClientError::Refused { status, message })
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, AdminClientError> {
+    /// One request with an optional JSON body; the JSON answer.
+    pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, AdminClientError> {
         let body = body.map(|value| value.to_string().into_bytes());
         let response = self.send(method, path, body).await?;
         let bytes = response
@@ -360,7 +361,7 @@ pub fn render_log_line(line: &str) -> String {
     }
 }
 
-fn field(value: &Value, key: &str) -> String {
+pub(crate) fn field(value: &Value, key: &str) -> String {
     match value.get(key) {
         Some(Value::String(text)) => text.clone(),
         Some(Value::Null) | None => String::new(),
@@ -393,7 +394,7 @@ fn created(ms: Option<u64>) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {

@@ -38,6 +38,8 @@ pub struct DevConfig {
     pub max_connections: usize,
     /// How long a graceful shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// Serve over TLS (and HTTP/3) with a self-signed localhost certificate.
+    pub tls: bool,
 }
 
 /// A KV namespace bound into a worker's `env`.

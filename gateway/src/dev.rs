@@ -1,4 +1,6 @@
-//! `brink dev`: one worker, every host name routed to it.
+//! `brink dev`: one worker, every host name routed to it; with `--tls`,
+//! over TLS (and HTTP/3 on the same port) with a self-signed certificate
+//! for localhost.
 
 use std::sync::Arc;
 
@@ -7,7 +9,8 @@ use tokio::net::TcpListener;
 
 use crate::config::DevConfig;
 use crate::router::{RouteTable, Routing};
-use crate::server;
+use crate::server::{self, ConnectionSlots, PublicListener, TlsSettings};
+use crate::tls::{self, CertificateSource, DevCertificate, SniResolver};
 
 /// Why `brink dev` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +32,12 @@ pub enum DevError {
         /// Why.
         source: std::io::Error,
     },
+    /// TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// HTTP/3 could not be set up.
+    #[error(transparent)]
+    Http3(#[from] crate::http3::Http3Error),
     /// Serving failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -58,7 +67,6 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
         .await
         .map_err(|source| DevError::Listen { address: config.listen, source })?;
     let address = listener.local_addr()?;
-    tracing::info!(worker = %config.name, %address, "brink dev listening on http://{address}");
     let router = Routing::new(RouteTable::catch_all(worker), None);
     let options = server::ServeOptions {
         max_request_body: config.max_request_body,
@@ -66,8 +74,53 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
         idle_timeout: config.idle_timeout,
         max_connections: config.max_connections,
         shutdown_grace: config.shutdown_grace,
+        ..server::ServeOptions::with_defaults(config.max_request_body)
     };
-    server::serve(listener, router, options, shutdown).await?;
+    let slots = ConnectionSlots::new(config.max_connections);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let wait_for_stop = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let mut http3_task = None;
+    let public = if config.tls {
+        let certificate = DevCertificate::load_or_create(&config.data_dir.join("tls"))?;
+        let path = certificate.cert_path.display().to_string();
+        tracing::info!(cert = %path, "brink dev: self-signed certificate for localhost; trust it with `curl --cacert {path}`");
+        let resolver = SniResolver::new(CertificateSource::Fixed(certificate.key), None);
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls::tcp_config(resolver.clone())?);
+        let alt_svc = http::HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", address.port())).ok();
+        let endpoint = crate::http3::bind(address, tls::quic_config(resolver)?, &options)?;
+        http3_task = Some(tokio::spawn(crate::http3::serve(
+            endpoint,
+            router.clone(),
+            options.clone(),
+            slots.clone(),
+            wait_for_stop(stopped.clone()),
+        )));
+        tracing::info!(worker = %config.name, %address, "brink dev listening on https://{address} (HTTP/1.1, h2 and HTTP/3)");
+        PublicListener { listener, tls: Some(TlsSettings { acceptor, alt_svc }) }
+    } else {
+        tracing::info!(worker = %config.name, %address, "brink dev listening on http://{address}");
+        PublicListener { listener, tls: None }
+    };
+    let serving = server::serve_listeners(vec![public], router.clone(), options, slots, wait_for_stop(stopped));
+    tokio::pin!(serving);
+    tokio::select! {
+        _ = shutdown => {
+            let _ = stop.send(true);
+            serving.await?;
+        }
+        result = &mut serving => {
+            let _ = stop.send(true);
+            result?;
+        }
+    }
+    if let Some(task) = http3_task {
+        let _ = task.await;
+    }
+    for worker in router.current().workers() {
+        worker.shutdown().await;
+    }
     Ok(())
 }
 

@@ -20,15 +20,25 @@
 //! - [`admin`]: the admin HTTP API; [`admin_client`]: the CLI's side of it;
 //!   [`admin_kv`]: its KV endpoints; [`kv_cli`]: `brink kv`, local or remote.
 //! - [`metrics`]: request counters and the Prometheus text format.
+//!
+//! Edge protocols (docs/tls.md):
+//!
+//! - [`tls`]: rustls set-up, the SNI certificate resolver, pre-warm on SNI.
+//! - [`certificates`]: per-host certificates on disk and their admin API;
+//!   [`certs_cli`]: `brink certs`.
+//! - [`http3`]: HTTP/3 over QUIC on the TLS port.
 
 pub mod admin;
 pub mod admin_kv;
 pub mod admin_client;
+pub mod certificates;
+pub mod certs_cli;
 pub mod config;
 pub mod connection;
 pub mod deployments;
 pub mod dev;
 pub mod framing;
+pub mod http3;
 pub mod kv_cli;
 pub mod logging;
 pub mod metrics;
@@ -37,4 +47,5 @@ pub mod serve;
 pub mod serve_config;
 pub mod server;
 pub mod tenants;
+pub mod tls;
 pub mod worker_bridge;

@@ -12,12 +12,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminApi};
+use crate::certificates::CertificateStore;
 use crate::config::parse_kv_binding;
 use crate::deployments::{DeploymentStore, KvBindingRecord};
 use crate::metrics::RequestMetrics;
 use crate::router::{Route, RouteTable, Routing};
 use crate::serve_config::{ServeConfig, StaticWorker};
-use crate::server;
+use crate::server::{self, ConnectionSlots, PublicListener, TlsSettings};
+use crate::tls::{self, CertificateSource, SniResolver};
 use crate::tenants::{DeployRequest, TenantError, TenantRegistry, WorkerDefaults};
 
 /// Why `brink serve` could not start or stopped with an error.
@@ -37,6 +39,15 @@ pub enum ServeError {
         /// Why.
         message: String,
     },
+    /// The certificate store could not be opened.
+    #[error(transparent)]
+    Certificates(#[from] crate::certificates::CertificateError),
+    /// TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// HTTP/3 could not be set up.
+    #[error(transparent)]
+    Http3(#[from] crate::http3::Http3Error),
     /// Restoring the stored workers failed.
     #[error(transparent)]
     Tenants(#[from] TenantError),
@@ -56,6 +67,7 @@ pub enum ServeError {
 /// Runs the server until `shutdown` resolves.
 pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     let store = DeploymentStore::open(&config.data_dir)?;
+    let certificates = CertificateStore::open(&config.data_dir, config.default_certificate.clone())?;
     let kv = brink_kv::KvStore::open(&config.data_dir, brink_kv::KvOptions::default())?;
     let pool = IsolatePool::with_max_live_isolates(config.warm_isolates, config.limits.clone(), config.max_live_isolates);
     let routing = Routing::new(RouteTable::default(), Some(Arc::new(RequestMetrics::default())));
@@ -96,10 +108,41 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Res
         idle_timeout: config.connection_idle_timeout,
         max_connections: config.max_connections,
         shutdown_grace: config.shutdown_grace,
+        handshake_timeout: config.handshake_timeout,
+        max_concurrent_streams: config.max_concurrent_streams,
+        max_header_list_bytes: config.max_header_list_bytes,
     };
-    let api = AdminApi::new(config.admin_token.clone(), tenants.clone(), routing.clone());
+    // One connection cap over every public listener, QUIC included.
+    let slots = ConnectionSlots::new(config.max_connections);
+    let mut listeners = vec![PublicListener { listener: public, tls: None }];
+    let mut http3_task = None;
+    if let Some(address) = config.tls_listen {
+        let tcp = TcpListener::bind(address).await.map_err(|source| ServeError::Listen { address, source })?;
+        let bound = tcp.local_addr()?;
+        let hook = config.prewarm_on_sni.then(|| tls::prewarm_hook(routing.clone()));
+        let resolver = SniResolver::new(CertificateSource::Store(certificates.clone()), hook);
+        let alt_svc = match config.http3 {
+            true => http::HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", bound.port())).ok(),
+            false => None,
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls::tcp_config(resolver.clone())?);
+        listeners.push(PublicListener { listener: tcp, tls: Some(TlsSettings { acceptor, alt_svc }) });
+        tracing::info!(address = %bound, "brink serve: TLS listener on https://{bound}");
+        if config.http3 {
+            let endpoint = crate::http3::bind(bound, tls::quic_config(resolver)?, &options)?;
+            tracing::info!(address = %bound, "brink serve: HTTP/3 on udp://{bound}");
+            http3_task = Some(tokio::spawn(crate::http3::serve(
+                endpoint,
+                routing.clone(),
+                options.clone(),
+                slots.clone(),
+                wait_for_stop(stopped.clone()),
+            )));
+        }
+    }
+    let api = AdminApi::new(config.admin_token.clone(), tenants.clone(), routing.clone(), certificates);
     let admin_task = tokio::spawn(admin::serve(admin_listener, api, wait_for_stop(stopped.clone())));
-    let public_task = server::serve(public, routing, options, wait_for_stop(stopped));
+    let public_task = server::serve_listeners(listeners, routing, options, slots, wait_for_stop(stopped));
     tokio::pin!(public_task);
     tokio::select! {
         _ = shutdown => {
@@ -110,6 +153,9 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Res
             let _ = stop.send(true);
             result?;
         }
+    }
+    if let Some(task) = http3_task {
+        let _ = task.await;
     }
     let _ = admin_task.await;
     for worker in tenants.workers() {

@@ -16,6 +16,8 @@ use serde::Deserialize;
 pub struct ServeFile {
     /// Address of the public listener.
     pub listen: Option<SocketAddr>,
+    /// Address of the TLS listener (TCP, and UDP for HTTP/3).
+    pub tls_listen: Option<SocketAddr>,
     /// Address of the admin API.
     pub admin_listen: Option<SocketAddr>,
     /// Where deployments and the KV store live.
@@ -35,6 +37,9 @@ pub struct ServeFile {
     /// Client connections.
     #[serde(default)]
     pub http: HttpSection,
+    /// TLS and HTTP/3.
+    #[serde(default)]
+    pub tls: TlsSection,
     /// Workers declared in the file, deployed at start.
     #[serde(default)]
     pub workers: Vec<StaticWorker>,
@@ -101,6 +106,24 @@ pub struct HttpSection {
     pub max_connections: Option<usize>,
     /// Milliseconds a graceful shutdown waits for in-flight requests.
     pub shutdown_grace_ms: Option<u64>,
+    /// Most concurrent requests on one h2 or h3 connection.
+    pub max_concurrent_streams: Option<u32>,
+    /// Largest h2/h3 request header list, bytes.
+    pub max_header_list_bytes: Option<u32>,
+}
+
+/// `[tls]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// The host whose certificate answers handshakes for unknown names.
+    pub default_certificate: Option<String>,
+    /// Whether HTTP/3 runs on the TLS port over UDP.
+    pub http3: Option<bool>,
+    /// Milliseconds a client may take to finish a TLS or QUIC handshake.
+    pub handshake_timeout_ms: Option<u64>,
+    /// Whether a handshake naming a routed host starts loading its worker.
+    pub prewarm_on_sni: Option<bool>,
 }
 
 /// `[[workers]]`: a worker deployed from a file at start (a new version is
@@ -133,6 +156,10 @@ pub struct ServeOverrides {
     pub config: Option<PathBuf>,
     /// `--listen`.
     pub listen: Option<SocketAddr>,
+    /// `--tls-listen`.
+    pub tls_listen: Option<SocketAddr>,
+    /// `--no-h3`.
+    pub no_h3: bool,
     /// `--admin-listen`.
     pub admin_listen: Option<SocketAddr>,
     /// `--data-dir`.
@@ -144,6 +171,20 @@ pub struct ServeOverrides {
 pub struct ServeConfig {
     /// Public listener.
     pub listen: SocketAddr,
+    /// TLS listener (TCP, and UDP for HTTP/3), if any.
+    pub tls_listen: Option<SocketAddr>,
+    /// Whether HTTP/3 runs on the TLS listener's port.
+    pub http3: bool,
+    /// The host whose certificate answers unknown SNI names.
+    pub default_certificate: Option<String>,
+    /// TLS and QUIC handshake timeout.
+    pub handshake_timeout: Duration,
+    /// Whether a ClientHello naming a routed host pre-warms its worker.
+    pub prewarm_on_sni: bool,
+    /// Most concurrent streams per h2/h3 connection.
+    pub max_concurrent_streams: u32,
+    /// Largest h2/h3 request header list.
+    pub max_header_list_bytes: u32,
     /// Admin listener.
     pub admin_listen: SocketAddr,
     /// Data directory.
@@ -309,6 +350,30 @@ impl ServeConfig {
                 reason: "must be at least 1".into(),
             });
         }
+        let handshake_ms = positive("tls.handshake_timeout_ms", file.tls.handshake_timeout_ms)?;
+        let max_concurrent_streams = match file.http.max_concurrent_streams {
+            Some(0) => {
+                return Err(ServeConfigError::Value {
+                    key: "http.max_concurrent_streams".into(),
+                    reason: "must be at least 1".into(),
+                })
+            }
+            other => other.unwrap_or(100),
+        };
+        let max_header_list_bytes = match file.http.max_header_list_bytes {
+            Some(bytes) if bytes < 1024 => {
+                return Err(ServeConfigError::Value {
+                    key: "http.max_header_list_bytes".into(),
+                    reason: "must be at least 1024".into(),
+                })
+            }
+            other => other.unwrap_or(32 * 1024),
+        };
+        if let Some(host) = &file.tls.default_certificate {
+            if let Err(error) = crate::certificates::normalize_host(host) {
+                return Err(ServeConfigError::Value { key: "tls.default_certificate".into(), reason: error.to_string() });
+            }
+        }
         let resolve_path = |path: PathBuf| if path.is_relative() { base.join(path) } else { path };
         let admin_token = match env_token.filter(|token| !token.trim().is_empty()) {
             Some(token) => AdminToken::new(token.trim()),
@@ -326,6 +391,13 @@ impl ServeConfig {
         }
         Ok(ServeConfig {
             listen: overrides.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            tls_listen: overrides.tls_listen.or(file.tls_listen),
+            http3: !overrides.no_h3 && file.tls.http3.unwrap_or(true),
+            default_certificate: file.tls.default_certificate,
+            handshake_timeout: Duration::from_millis(handshake_ms.unwrap_or(10_000)),
+            prewarm_on_sni: file.tls.prewarm_on_sni.unwrap_or(true),
+            max_concurrent_streams,
+            max_header_list_bytes,
             admin_listen: overrides.admin_listen.or(file.admin_listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9090))),
             data_dir: overrides
                 .data_dir
@@ -400,6 +472,12 @@ mod tests {
             idle_timeout_ms = 2000
             max_connections = 10
             shutdown_grace_ms = 500
+            max_concurrent_streams = 7
+            max_header_list_bytes = 4096
+            [tls]
+            default_certificate = "fallback.example"
+            http3 = false
+            handshake_timeout_ms = 900
             [[workers]]
             name = "hello"
             entry = "hello/worker.js"
@@ -416,6 +494,10 @@ mod tests {
         assert_eq!(config.limits.cpu_per_request, Duration::from_millis(50));
         assert_eq!(config.limits.heap_bytes, 64 * 1024 * 1024);
         assert_eq!(config.max_isolates_per_worker, 4);
+        assert_eq!((config.max_concurrent_streams, config.max_header_list_bytes), (7, 4096));
+        assert_eq!(config.default_certificate.as_deref(), Some("fallback.example"));
+        assert!(!config.http3);
+        assert_eq!(config.handshake_timeout, Duration::from_millis(900));
         assert_eq!(config.workers[0].entry, PathBuf::from("/etc/brink/hello/worker.js"));
         assert_eq!(config.workers[0].limits.cpu_ms, Some(10));
     }

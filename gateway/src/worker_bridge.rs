@@ -11,18 +11,23 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 
 use crate::framing::{frame_response, FramedBody};
 use crate::router::{RouteTable, Routing};
 
 /// Serves one request: route it (with the route table in force when it
-/// arrives), run the worker, map errors, count it.
-pub async fn handle(
-    request: Request<Incoming>,
+/// arrives), run the worker, map errors, count it. The body is hyper's for
+/// HTTP/1.1 and h2, or HTTP/3's; a request marked
+/// [`SecureTransport`](crate::tls::SecureTransport) gets an `https` URL.
+pub async fn handle<B>(
+    request: Request<B>,
     routing: Arc<Routing>,
     max_request_body: u64,
-) -> Result<Response<FramedBody>, std::convert::Infallible> {
+) -> Result<Response<FramedBody>, std::convert::Infallible>
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<brink_runtime::body::BodyError>,
+{
     let started = std::time::Instant::now();
     let method = request.method().clone();
     let table = routing.current();
@@ -42,11 +47,15 @@ pub async fn handle(
     Ok(response)
 }
 
-async fn forward(
-    request: Request<Incoming>,
+async fn forward<B>(
+    request: Request<B>,
     router: &RouteTable,
     max_request_body: u64,
-) -> Result<(String, Response<ResponseBody>), (String, Response<ResponseBody>)> {
+) -> Result<(String, Response<ResponseBody>), (String, Response<ResponseBody>)>
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<brink_runtime::body::BodyError>,
+{
     let declared_length = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -64,7 +73,8 @@ async fn forward(
         .cloned()
         .ok_or_else(|| unrouted(plain(StatusCode::NOT_FOUND, format!("No worker is deployed for {host}\n"))))?;
     let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let uri: Uri = format!("http://{host}{path}")
+    let scheme = if request.extensions().get::<crate::tls::SecureTransport>().is_some() { "https" } else { "http" };
+    let uri: Uri = format!("{scheme}://{host}{path}")
         .parse()
         .map_err(|_| unrouted(plain(StatusCode::BAD_REQUEST, "Invalid request target\n".into())))?;
     let (mut parts, body) = request.into_parts();

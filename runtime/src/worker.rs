@@ -351,6 +351,21 @@ impl Worker {
         }
     }
 
+    /// Starts loading an isolate in the background when the worker has
+    /// none live and none loading, so a request expected soon (a TLS
+    /// handshake naming the worker's host is under way) finds one ready.
+    /// Returns whether a load was started.
+    pub fn prewarm(&self) -> bool {
+        let Ok(mut list) = self.slots.list.lock() else { return false };
+        if list.shutting_down || list.loading > 0 || list.live.iter().any(|isolate| !isolate.handle.is_closed()) {
+            return false;
+        }
+        list.loading += 1;
+        list.load_failed = false;
+        self.spawn_load();
+        true
+    }
+
     fn spawn_load(&self) {
         let (code, pool, slots) = (self.code.clone(), self.pool.clone(), self.slots.clone());
         tokio::spawn(async move {

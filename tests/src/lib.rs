@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub mod origin;
+pub mod tls;
 
 /// The `brink` binary under test (built by `cargo build --release`).
 pub fn brink_bin() -> PathBuf {
@@ -164,8 +165,12 @@ impl Drop for Brink {
 }
 
 fn listening_port(logs: &str) -> Option<u16> {
-    let at = logs.find("listening on http://127.0.0.1:")?;
-    let rest = &logs[at + "listening on http://127.0.0.1:".len()..];
+    // `brink dev --tls` says https.
+    let marker = ["listening on http://127.0.0.1:", "listening on https://127.0.0.1:"]
+        .into_iter()
+        .find(|marker| logs.contains(marker))?;
+    let at = logs.find(marker)?;
+    let rest = &logs[at + marker.len()..];
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     digits.parse().ok()
 }
@@ -373,6 +378,11 @@ impl BrinkServe {
     /// Waits until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
         wait_for_text(&self.logs, needle, timeout)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

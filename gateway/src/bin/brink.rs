@@ -37,6 +37,8 @@ enum Command {
     Delete(DeleteArgs),
     /// Stream a worker's console lines, uncaught errors and limit terminations.
     Tail(TailArgs),
+    /// Manage a running server's TLS certificates.
+    Certs(CertsArgs),
 }
 
 #[derive(clap::Args)]
@@ -50,6 +52,12 @@ struct ServeArgs {
     /// Address of the admin API [default: 127.0.0.1:9090].
     #[arg(long)]
     admin_listen: Option<SocketAddr>,
+    /// Address of the TLS listener: TCP, and UDP on the same port for HTTP/3.
+    #[arg(long)]
+    tls_listen: Option<SocketAddr>,
+    /// No HTTP/3 on the TLS listener's port.
+    #[arg(long)]
+    no_h3: bool,
     /// Where deployments and the KV store live [default: .brink].
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -146,6 +154,36 @@ struct DeleteArgs {
 }
 
 #[derive(clap::Args)]
+struct CertsArgs {
+    #[command(subcommand)]
+    command: CertsCommand,
+    #[command(flatten)]
+    target: AdminTarget,
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Store (or replace) HOST's certificate; new connections use it at once.
+    Put {
+        /// The host: a DNS name, or `*.example.com` for a wildcard.
+        host: String,
+        /// The certificate chain, leaf first (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// The private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// List certificates: host, expiry, issuer (never a key).
+    List,
+    /// Delete HOST's certificate.
+    Delete {
+        /// The host.
+        host: String,
+    },
+}
+
+#[derive(clap::Args)]
 struct TailArgs {
     /// The worker.
     name: String,
@@ -237,6 +275,28 @@ async fn run_client(command: Command) -> Result<(), String> {
             tokio::select! {
                 result = tail => result.map_err(|e| e.to_string())?,
                 _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Command::Certs(args) => {
+            use brink_gateway::certs_cli;
+            let client = args.target.client()?;
+            let answer = match &args.command {
+                CertsCommand::Put { host, cert, key } => certs_cli::put(&client, host, cert, key).await,
+                CertsCommand::List => certs_cli::list(&client).await,
+                CertsCommand::Delete { host } => certs_cli::delete(&client, host).await,
+            }
+            .map_err(|e| e.to_string())?;
+            if args.target.json {
+                print_json(&answer);
+            } else {
+                match &args.command {
+                    CertsCommand::Put { host, .. } => {
+                        let expires = answer.get("expires").and_then(|v| v.as_str()).unwrap_or_default();
+                        println!("stored certificate for {host} (expires {expires})");
+                    }
+                    CertsCommand::List => print!("{}", certs_cli::render_certificates(&answer)),
+                    CertsCommand::Delete { host } => println!("deleted certificate for {host}"),
+                }
             }
         }
         Command::Dev(_) | Command::Kv(_) | Command::Serve(_) => {}
@@ -374,6 +434,10 @@ struct DevArgs {
     /// Most client connections open at once (further ones wait to be accepted).
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    /// Serve over TLS (and HTTP/3 on the same port) with a self-signed
+    /// certificate for localhost, kept in DATA_DIR/tls/.
+    #[arg(long)]
+    tls: bool,
 }
 
 impl DevArgs {
@@ -408,6 +472,7 @@ impl DevArgs {
             shutdown_grace: Duration::from_secs(30),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms),
             max_connections: self.max_connections,
+            tls: self.tls,
         }
     }
 }
@@ -463,6 +528,8 @@ fn main() -> ExitCode {
                 config: args.config,
                 listen: args.listen,
                 admin_listen: args.admin_listen,
+                tls_listen: args.tls_listen,
+                no_h3: args.no_h3,
                 data_dir: args.data_dir,
             };
             let config = match brink_gateway::serve_config::ServeConfig::load(
