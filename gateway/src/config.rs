@@ -22,6 +22,8 @@ pub struct DevConfig {
     pub kv: Vec<KvBinding>,
     /// Where the embedded KV store keeps its data.
     pub data_dir: PathBuf,
+    /// The KV backend: embedded in `data_dir`, or NATS JetStream (`--kv-nats`).
+    pub kv_backend: crate::kv_config::KvBackendChoice,
     /// Hosts that outbound `fetch()` may reach although they are private.
     pub allowed_private_hosts: Vec<String>,
     /// Isolates running the worker in parallel.

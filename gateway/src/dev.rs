@@ -130,7 +130,7 @@ fn bind_kv(config: &DevConfig) -> Result<Vec<(String, brink_kv::KvNamespace)>, D
     if config.kv.is_empty() {
         return Ok(Vec::new());
     }
-    let store = brink_kv::KvStore::open(&config.data_dir, brink_kv::KvOptions::default())?;
+    let store = crate::kv_config::open_store(&config.kv_backend, &config.data_dir)?;
     let mut bound = Vec::new();
     for binding in &config.kv {
         bound.push((binding.binding.clone(), store.namespace(&binding.namespace)?));

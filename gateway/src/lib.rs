@@ -19,6 +19,7 @@
 //! - [`tenants`]: the live workers and the changes the admin API makes.
 //! - [`admin`]: the admin HTTP API; [`admin_client`]: the CLI's side of it;
 //!   [`admin_kv`]: its KV endpoints; [`kv_cli`]: `brink kv`, local or remote.
+//! - [`kv_config`]: which KV backend (embedded, or NATS JetStream) a server uses.
 //! - [`metrics`]: request counters and the Prometheus text format.
 //!
 //! Edge protocols (docs/tls.md):
@@ -40,6 +41,7 @@ pub mod dev;
 pub mod framing;
 pub mod http3;
 pub mod kv_cli;
+pub mod kv_config;
 pub mod logging;
 pub mod metrics;
 pub mod router;

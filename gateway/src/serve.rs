@@ -68,7 +68,7 @@ pub enum ServeError {
 pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     let store = DeploymentStore::open(&config.data_dir)?;
     let certificates = CertificateStore::open(&config.data_dir, config.default_certificate.clone())?;
-    let kv = brink_kv::KvStore::open(&config.data_dir, brink_kv::KvOptions::default())?;
+    let kv = crate::kv_config::open_store(&config.kv_backend, &config.data_dir)?;
     let pool = IsolatePool::with_max_live_isolates(config.warm_isolates, config.limits.clone(), config.max_live_isolates);
     let routing = Routing::new(RouteTable::default(), Some(Arc::new(RequestMetrics::default())));
     let defaults = WorkerDefaults {

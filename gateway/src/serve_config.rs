@@ -43,6 +43,9 @@ pub struct ServeFile {
     /// Workers declared in the file, deployed at start.
     #[serde(default)]
     pub workers: Vec<StaticWorker>,
+    /// The KV backend (`[kv]`, `[kv.nats]`).
+    #[serde(default)]
+    pub kv: crate::kv_config::KvSection,
 }
 
 /// `[admin]`.
@@ -164,6 +167,8 @@ pub struct ServeOverrides {
     pub admin_listen: Option<SocketAddr>,
     /// `--data-dir`.
     pub data_dir: Option<PathBuf>,
+    /// `--kv-nats`: NATS server URLs (selects the replicated KV backend).
+    pub kv_nats: Option<Vec<String>>,
 }
 
 /// Everything `brink serve` runs with, resolved.
@@ -216,6 +221,8 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Workers declared in the file (entries resolved to absolute paths).
     pub workers: Vec<StaticWorker>,
+    /// The KV backend.
+    pub kv_backend: crate::kv_config::KvBackendChoice,
 }
 
 /// The admin API's bearer token. `Debug` hides it.
@@ -382,6 +389,10 @@ impl ServeConfig {
                 None => return Err(ServeConfigError::NoAdminToken),
             },
         };
+        let kv_backend = file
+            .kv
+            .resolve(base, overrides.kv_nats.clone())
+            .map_err(|(key, reason)| ServeConfigError::Value { key, reason })?;
         let mut workers = file.workers;
         for (index, worker) in workers.iter_mut().enumerate() {
             if let Err(error) = crate::deployments::validate_worker_name(&worker.name) {
@@ -417,6 +428,7 @@ impl ServeConfig {
             max_connections: file.http.max_connections.unwrap_or(10_000),
             shutdown_grace: Duration::from_millis(file.http.shutdown_grace_ms.unwrap_or(30_000)),
             workers,
+            kv_backend,
         })
     }
 }

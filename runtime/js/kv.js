@@ -94,6 +94,17 @@ function cacheTtlOf(options) {
   return ttl;
 }
 
+// `consistency: "strong"` reads the authoritative copy (on the replicated
+// backend, the cluster) instead of the cache and the POP's local replica.
+function strongOf(method, options) {
+  const consistency = options.consistency;
+  if (consistency === undefined || consistency === null || consistency === "eventual") return false;
+  if (consistency === "strong") return true;
+  throw new TypeError(
+    `KV ${method}() failed: consistency must be "eventual" or "strong", got ${JSONStringify(consistency) ?? typeof consistency}`,
+  );
+}
+
 function decodeValue(bytes, type) {
   switch (type ?? "text") {
     case "text":
@@ -269,6 +280,7 @@ export class KvNamespace {
   async #read(method, key, options, wrap) {
     const opts = readOptions(method, options);
     const ttl = cacheTtlOf(opts);
+    const strong = strongOf(method, opts);
     if (ArrayIsArray(key)) {
       if (key.length > MAX_GET_MANY_KEYS) {
         throw new RangeError(
@@ -276,13 +288,13 @@ export class KvNamespace {
         );
       }
       for (const k of key) checkKey(method, k);
-      const entries = await op_brink_kv_get_many(this.#handle, key, ttl);
+      const entries = await op_brink_kv_get_many(this.#handle, key, ttl, strong);
       const result = new Map();
       key.forEach((k, i) => result.set(k, wrap(entries[i], opts.type)));
       return result;
     }
     checkKey(method, key);
-    return wrap(await op_brink_kv_get(this.#handle, key, ttl), opts.type);
+    return wrap(await op_brink_kv_get(this.#handle, key, ttl, strong), opts.type);
   }
 
   get(key, options) {

@@ -61,6 +61,10 @@ struct ServeArgs {
     /// Where deployments and the KV store live [default: .brink].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Keep KV in a NATS JetStream cluster (comma-separated nats:// URLs);
+    /// overrides `kv.nats.servers` and selects `kv.backend = "nats"`.
+    #[arg(long = "kv-nats", value_name = "URL[,URL...]", value_parser = brink_gateway::kv_config::parse_server_arg)]
+    kv_nats: Option<brink_gateway::kv_config::NatsServerList>,
 }
 
 /// How the client commands reach the admin API.
@@ -438,6 +442,10 @@ struct DevArgs {
     /// certificate for localhost, kept in DATA_DIR/tls/.
     #[arg(long)]
     tls: bool,
+    /// Keep KV in a NATS JetStream cluster (comma-separated nats:// URLs;
+    /// credentials may ride in the URL) instead of the embedded store.
+    #[arg(long = "kv-nats", value_name = "URL[,URL...]", value_parser = brink_gateway::kv_config::parse_server_arg)]
+    kv_nats: Option<brink_gateway::kv_config::NatsServerList>,
 }
 
 impl DevArgs {
@@ -457,6 +465,7 @@ impl DevArgs {
             listen: SocketAddr::new(self.host, self.port),
             vars: self.vars,
             kv: self.kv,
+            kv_backend: brink_gateway::kv_config::dev_choice(self.kv_nats),
             data_dir: self.data_dir,
             allowed_private_hosts: self.allowed_private_hosts,
             isolates: self.isolates,
@@ -531,6 +540,7 @@ fn main() -> ExitCode {
                 tls_listen: args.tls_listen,
                 no_h3: args.no_h3,
                 data_dir: args.data_dir,
+                kv_nats: args.kv_nats.map(|list| list.0),
             };
             let config = match brink_gateway::serve_config::ServeConfig::load(
                 &overrides,

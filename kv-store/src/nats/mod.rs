@@ -114,7 +114,20 @@ impl NatsOptions {
 /// KV storage on NATS JetStream with a local index per POP.
 pub struct NatsBackend {
     shared: Arc<Shared>,
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: BackendRuntime,
+}
+
+/// The backend's own tokio runtime. Dropping it never blocks (it shuts down
+/// in the background), so a store may be opened, fail, or be dropped inside
+/// an async context, where dropping a runtime the usual way would panic.
+struct BackendRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for BackendRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// What the backend's tasks share.
@@ -169,25 +182,25 @@ impl NatsBackend {
             source,
         })?;
         let index = LocalIndex::open(&options.data_dir.join(INDEX_FILE_NAME))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("brink-kv-nats")
-            .enable_all()
-            .build()
-            .map_err(KvError::backend)?;
+        let runtime = BackendRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("brink-kv-nats")
+                .enable_all()
+                .build()
+                .map_err(KvError::backend)?,
+        ));
+        let handle = runtime.handle()?.clone();
         let connect_options = options.clone();
-        let client = run_on(runtime.handle(), async move { connect(&connect_options).await })??;
+        let client = run_on(&handle, async move { connect(&connect_options).await })??;
         let info = client.server_info();
         match parse_version(&info.version) {
             Some(v) if v >= MIN_SERVER => {}
-            _ => {
-                runtime.shutdown_background();
-                return Err(NatsError::ServerTooOld { version: info.version }.into());
-            }
+            _ => return Err(NatsError::ServerTooOld { version: info.version }.into()),
         }
         // The JetStream context spawns a task of its own: build it inside the runtime.
         let mut jetstream = {
-            let _entered = runtime.enter();
+            let _entered = handle.enter();
             jetstream::new(client.clone())
         };
         jetstream.set_timeout(options.request_timeout);
@@ -201,10 +214,7 @@ impl NatsBackend {
             namespaces: Mutex::new(HashMap::new()),
             invalidator: RwLock::new(None),
         });
-        Ok(NatsBackend {
-            shared,
-            runtime: Some(runtime),
-        })
+        Ok(NatsBackend { shared, runtime })
     }
 
     /// The largest value this store accepts with the given metadata: the
@@ -214,10 +224,7 @@ impl NatsBackend {
     }
 
     fn handle(&self) -> Result<&tokio::runtime::Handle, KvError> {
-        self.runtime
-            .as_ref()
-            .map(tokio::runtime::Runtime::handle)
-            .ok_or_else(|| KvError::backend("the NATS backend is shut down"))
+        self.runtime.handle()
     }
 
     /// Runs `work` on the backend's runtime and waits for it.
@@ -279,12 +286,12 @@ impl NatsBackend {
     }
 }
 
-impl Drop for NatsBackend {
-    fn drop(&mut self) {
-        // Never blocks, so the store may be dropped inside an async context.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
+impl BackendRuntime {
+    fn handle(&self) -> Result<&tokio::runtime::Handle, KvError> {
+        self.0
+            .as_ref()
+            .map(tokio::runtime::Runtime::handle)
+            .ok_or_else(|| KvError::backend("the NATS backend is shut down"))
     }
 }
 

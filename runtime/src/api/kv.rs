@@ -161,9 +161,15 @@ pub async fn op_brink_kv_get(
     #[smi] handle: u32,
     #[string] key: String,
     cache_ttl_seconds: f64,
+    strong: bool,
 ) -> Result<Option<JsEntry>, JsErrorBox> {
     guarded("get", async move {
         let namespace = namespace(&state, handle)?;
+        if strong {
+            // `consistency: "strong"`: past the cache and the local replica.
+            let entry = blocking("get", move || namespace.get_strong(&key)).await?;
+            return Ok(to_js(entry));
+        }
         let max_age = cache_ttl(cache_ttl_seconds)?;
         // A cache hit is answered on the isolate thread: a hand-off to the
         // blocking pool would cost more than the lookup itself.
@@ -183,11 +189,16 @@ pub async fn op_brink_kv_get_many(
     #[smi] handle: u32,
     #[serde] keys: Vec<String>,
     cache_ttl_seconds: f64,
+    strong: bool,
 ) -> Result<Vec<Option<JsEntry>>, JsErrorBox> {
     guarded("get", async move {
         let namespace = namespace(&state, handle)?;
         if keys.len() > MAX_GET_MANY_KEYS {
             return Err(js_error(KvError::TooManyKeys { count: keys.len() }));
+        }
+        if strong {
+            let entries = blocking("get", move || namespace.get_many_strong(&keys)).await?;
+            return Ok(entries.into_iter().map(to_js).collect());
         }
         let max_age = cache_ttl(cache_ttl_seconds)?;
         let entries = blocking("get", move || namespace.get_many(&keys, Some(max_age))).await?;
