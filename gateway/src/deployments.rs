@@ -70,6 +70,12 @@ pub struct LimitOverrides {
     /// Outbound fetches per request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subrequests: Option<u32>,
+    /// Largest request body, bytes (capped at the server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_body_bytes: Option<u64>,
+    /// Largest response body, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_response_body_bytes: Option<u64>,
 }
 
 /// What a version is, apart from its module sources and secret values.

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use brink_runtime::Limit;
+
 /// Upper bounds of the latency histogram's buckets, in seconds.
 const DURATION_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
@@ -94,8 +96,8 @@ pub struct WorkerSample {
     pub evictions: u64,
     /// CPU time its JavaScript used.
     pub cpu_ns: u64,
-    /// Requests ended by a limit, by limit name.
-    pub limit_terminations: Vec<(&'static str, u64)>,
+    /// Limit hits by limit (see `WorkerStats::limit_hits`).
+    pub limit_hits: Vec<(Limit, u64)>,
 }
 
 impl WorkerSample {
@@ -104,10 +106,10 @@ impl WorkerSample {
         self.cold_starts += other.cold_starts;
         self.evictions += other.evictions;
         self.cpu_ns += other.cpu_ns;
-        for (limit, count) in &other.limit_terminations {
-            match self.limit_terminations.iter_mut().find(|(name, _)| name == limit) {
+        for (limit, count) in &other.limit_hits {
+            match self.limit_hits.iter_mut().find(|(hit, _)| hit == limit) {
                 Some((_, total)) => *total += count,
-                None => self.limit_terminations.push((limit, *count)),
+                None => self.limit_hits.push((*limit, *count)),
             }
         }
     }
@@ -137,15 +139,17 @@ pub fn render(requests: &RequestMetrics, workers: &[WorkerSample], process: &Pro
         let seconds = sample.cpu_ns as f64 / 1e9;
         let _ = writeln!(out, "brink_cpu_seconds_total{{worker=\"{}\"}} {seconds}", label(&sample.worker));
     }
-    out.push_str("# HELP brink_limit_terminations_total Requests ended because they exceeded a limit.\n");
+    out.push_str(
+        "# HELP brink_limit_terminations_total Limits enforced: isolates terminated for CPU time or memory, requests that ran out of wall-clock time or broke a body size limit.\n",
+    );
     out.push_str("# TYPE brink_limit_terminations_total counter\n");
     for sample in workers {
-        for (limit, count) in &sample.limit_terminations {
+        for (limit, count) in &sample.limit_hits {
             let _ = writeln!(
                 out,
                 "brink_limit_terminations_total{{worker=\"{}\",limit=\"{}\"}} {count}",
                 label(&sample.worker),
-                label(limit)
+                limit.label()
             );
         }
     }
@@ -183,7 +187,7 @@ mod tests {
             cold_starts: 3,
             evictions: 0,
             cpu_ns: 1_500_000_000,
-            limit_terminations: vec![("cpu", 1)],
+            limit_hits: vec![(Limit::CpuTime, 1)],
         }];
         let text = render(&requests, &workers, &ProcessSample { warm_isolates: 4, evictions: 5 });
         for line in [

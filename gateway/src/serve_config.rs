@@ -71,8 +71,11 @@ pub struct LimitsSection {
     pub subrequests: Option<u32>,
     /// Nesting depth of worker-to-worker subrequests.
     pub max_subrequest_depth: Option<u32>,
-    /// Largest request body, bytes.
+    /// Largest request body, bytes; also the most a deploy may ask for.
     pub max_request_body_bytes: Option<u64>,
+    /// Largest response body, bytes (none: no limit); also the most a
+    /// deploy may ask for.
+    pub max_response_body_bytes: Option<u64>,
 }
 
 /// `[pool]`.
@@ -325,6 +328,8 @@ impl ServeConfig {
         let cpu_ms = positive("limits.cpu_ms", file.limits.cpu_ms)?;
         let wall_ms = positive("limits.wall_ms", file.limits.wall_ms)?;
         let heap_mib = positive("limits.heap_mib", file.limits.heap_mib)?;
+        let request_body = positive("limits.max_request_body_bytes", file.limits.max_request_body_bytes)?;
+        let response_body = positive("limits.max_response_body_bytes", file.limits.max_response_body_bytes)?;
         let limits = Limits {
             cpu_per_request: cpu_ms.map(Duration::from_millis).unwrap_or(defaults.cpu_per_request),
             wall_clock: wall_ms.map(Duration::from_millis).unwrap_or(defaults.wall_clock),
@@ -333,6 +338,8 @@ impl ServeConfig {
                 .unwrap_or(defaults.heap_bytes),
             subrequests: file.limits.subrequests.unwrap_or(defaults.subrequests),
             max_subrequest_depth: file.limits.max_subrequest_depth.unwrap_or(defaults.max_subrequest_depth),
+            request_body_bytes: request_body.unwrap_or(defaults.request_body_bytes),
+            response_body_bytes: response_body.or(defaults.response_body_bytes),
         };
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let max_isolates_per_worker = file.scaling.max_isolates_per_worker.unwrap_or(cores);
@@ -416,8 +423,8 @@ impl ServeConfig {
                 .or(file.data_dir.map(resolve_path))
                 .unwrap_or_else(|| PathBuf::from(".brink")),
             admin_token,
+            max_request_body: limits.request_body_bytes,
             limits,
-            max_request_body: file.limits.max_request_body_bytes.unwrap_or(100 * 1024 * 1024),
             warm_isolates: file.pool.warm_isolates.unwrap_or(2),
             min_isolates,
             max_isolates_per_worker,

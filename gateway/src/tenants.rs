@@ -512,7 +512,7 @@ fn sample_of(name: &str, worker: &Worker) -> WorkerSample {
         cold_starts: stats.cold_starts,
         evictions: stats.evictions,
         cpu_ns: stats.cpu_ns,
-        limit_terminations: stats.limit_terminations,
+        limit_hits: stats.limit_hits,
     }
 }
 
@@ -592,8 +592,8 @@ fn check_bindings(record: &VersionRecord, secrets: &[(String, SecretValue)]) -> 
     Ok(())
 }
 
-/// The server's limits with a deploy's overrides; the heap cannot exceed
-/// the server's, which is what the pool's isolates are built with.
+/// The server's limits with a deploy's overrides. The heap (what the pool's
+/// isolates are built with) and the body sizes cannot exceed the server's.
 fn effective_limits(defaults: &Limits, overrides: &LimitOverrides) -> Result<Limits, TenantError> {
     let positive = |name: &str, value: Option<u64>| match value {
         Some(0) => Err(TenantError::Invalid(format!("limit {name} must be greater than 0"))),
@@ -612,6 +612,12 @@ fn effective_limits(defaults: &Limits, overrides: &LimitOverrides) -> Result<Lim
     }
     if let Some(subrequests) = overrides.subrequests {
         limits.subrequests = subrequests;
+    }
+    if let Some(bytes) = positive("max_request_body_bytes", overrides.max_request_body_bytes)? {
+        limits.request_body_bytes = bytes.min(defaults.request_body_bytes);
+    }
+    if let Some(bytes) = positive("max_response_body_bytes", overrides.max_response_body_bytes)? {
+        limits.response_body_bytes = Some(defaults.response_body_bytes.map_or(bytes, |cap| bytes.min(cap)));
     }
     Ok(limits)
 }

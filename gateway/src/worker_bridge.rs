@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use brink_runtime::api::console::escape_for_log;
-use brink_runtime::{RequestBody, ResponseBody, WorkerError};
+use brink_runtime::{Limit, RequestBody, ResponseBody, WorkerError};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::framing::{frame_response, FramedBody};
 use crate::router::{RouteTable, Routing};
@@ -56,22 +56,25 @@ where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     B::Error: Into<brink_runtime::body::BodyError>,
 {
-    let declared_length = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared_length.is_some_and(|length| length > max_request_body) {
-        return Err(unrouted(plain(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Request body exceeds the limit of {max_request_body} bytes\n"),
-        )));
-    }
     let host = request_host(&request).map_err(|message| unrouted(plain(StatusCode::BAD_REQUEST, message.into())))?;
     let worker = router
         .route(&host, request.uri().path())
         .cloned()
         .ok_or_else(|| unrouted(plain(StatusCode::NOT_FOUND, format!("No worker is deployed for {host}\n"))))?;
+    // The server's cap bounds every worker's own request body limit.
+    let body_limit = worker.limits().request_body_bytes.min(max_request_body);
+    let declared_length = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > body_limit) {
+        worker.record_limit(Limit::RequestBody);
+        return Err((
+            worker.name().to_string(),
+            plain(StatusCode::PAYLOAD_TOO_LARGE, format!("Request body exceeds the limit of {body_limit} bytes\n")),
+        ));
+    }
     let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let scheme = if request.extensions().get::<crate::tls::SecureTransport>().is_some() { "https" } else { "http" };
     let uri: Uri = format!("{scheme}://{host}{path}")
@@ -79,8 +82,15 @@ where
         .map_err(|_| unrouted(plain(StatusCode::BAD_REQUEST, "Invalid request target\n".into())))?;
     let (mut parts, body) = request.into_parts();
     parts.uri = uri;
-    let body: RequestBody = Limited::new(body, max_request_body as usize)
-        .map_err(|error| -> brink_runtime::body::BodyError { error })
+    let counted = worker.clone();
+    let body: RequestBody = Limited::new(body, usize::try_from(body_limit).unwrap_or(usize::MAX))
+        .map_err(move |error| -> brink_runtime::body::BodyError {
+            if error.is::<LengthLimitError>() {
+                // A body without (or lying about) its length, cut off here.
+                counted.record_limit(Limit::RequestBody);
+            }
+            error
+        })
         .boxed();
     match worker.fetch(Request::from_parts(parts, body)).await {
         Ok(response) => Ok((worker.name().to_string(), response)),

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::body::ResponseBody;
 use crate::error::WorkerError;
-use crate::limits::Limits;
+use crate::limits::{Limit, Limits};
 
 /// What the gateway waits on for one request.
 pub type ResponseSender = oneshot::Sender<Result<Response<ResponseBody>, WorkerError>>;
@@ -79,6 +79,7 @@ pub struct ContextTable {
     subrequest_limit: u32,
     cpu_limit_ns: u64,
     wall_clock: Duration,
+    response_body_bytes: Option<u64>,
     /// CPU used by JavaScript that ran while no request was live.
     background_cpu_ns: u64,
 }
@@ -98,6 +99,7 @@ impl ContextTable {
             subrequest_limit: limits.subrequests,
             cpu_limit_ns: limits.cpu_ns(),
             wall_clock: limits.wall_clock,
+            response_body_bytes: limits.response_body_bytes,
             background_cpu_ns: 0,
         }
     }
@@ -241,11 +243,10 @@ impl ContextTable {
     }
 
     /// Ends every context past its deadline: a request still without a
-    /// response gets `Timeout`; a `waitUntil` still pending is abandoned (its
+    /// response fails with the wall-clock limit; a `waitUntil` still pending is abandoned (its
     /// later subrequests are refused). Returns how many contexts ended with
     /// unfinished `waitUntil` work, for the log.
     pub fn expire(&mut self, now: Instant) -> usize {
-        let wall_ms = u64::try_from(self.wall_clock.as_millis()).unwrap_or(u64::MAX);
         let expired: Vec<RequestId> = self
             .live
             .iter()
@@ -256,7 +257,7 @@ impl ContextTable {
         for id in expired {
             if let Some(mut context) = self.live.remove(&id) {
                 if let Some(sender) = context.respond.take() {
-                    let _ = sender.send(Err(WorkerError::Timeout(wall_ms)));
+                    let _ = sender.send(Err(WorkerError::LimitExceeded(Limit::WallClock)));
                 }
                 if context.wait_until > 0 {
                     abandoned += 1;
@@ -264,6 +265,11 @@ impl ContextTable {
             }
         }
         abandoned
+    }
+
+    /// How many bytes a response body may have, if limited.
+    pub fn response_body_limit(&self) -> Option<u64> {
+        self.response_body_bytes
     }
 
     /// The earliest deadline of a live context.
@@ -379,7 +385,7 @@ mod tests {
         let id = table.open(tx, Instant::now(), 0);
         assert!(table.wait_until_started(id));
         assert_eq!(table.expire(Instant::now() + Duration::from_millis(1)), 1);
-        assert!(matches!(rx.try_recv(), Ok(Err(WorkerError::Timeout(_)))));
+        assert!(matches!(rx.try_recv(), Ok(Err(WorkerError::LimitExceeded(Limit::WallClock)))));
         assert_eq!(table.charge_subrequest(id), SubrequestVerdict::NoRequest);
     }
 

@@ -2,6 +2,8 @@
 
 use http::StatusCode;
 
+use crate::limits::Limit;
+
 /// Why a request to a worker did not produce the worker's own response.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -13,12 +15,10 @@ pub enum WorkerError {
     /// `Response`. The message (with stack) is for the log, never the client.
     #[error("worker threw an exception: {0}")]
     Exception(String),
-    /// A limit from [`crate::Limits`] was exceeded; the isolate was recycled.
-    #[error("worker exceeded its {0}")]
-    LimitExceeded(&'static str),
-    /// The worker did not respond within the wall-clock limit.
-    #[error("worker did not respond within {0} ms")]
-    Timeout(u64),
+    /// A limit from [`crate::Limits`] was exceeded. For CPU time and memory
+    /// the isolate was terminated and is replaced.
+    #[error("worker exceeded its {}", .0.description())]
+    LimitExceeded(Limit),
     /// The request came through too many nested worker subrequests (a
     /// worker fetching itself, or workers fetching each other, in a loop).
     #[error("subrequest loop: the request is {0} worker subrequests deep")]
@@ -35,10 +35,8 @@ impl WorkerError {
     /// The status the client gets for this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            WorkerError::LimitExceeded(_) | WorkerError::Unavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            WorkerError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            WorkerError::LimitExceeded(Limit::RequestBody) => StatusCode::PAYLOAD_TOO_LARGE,
+            WorkerError::LimitExceeded(_) | WorkerError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WorkerError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -47,8 +45,11 @@ impl WorkerError {
     /// The body the client gets: short, with no stack trace or internals.
     pub fn client_message(&self) -> &'static str {
         match self {
-            WorkerError::LimitExceeded(_) => "Worker exceeded resource limits\n",
-            WorkerError::Timeout(_) => "Worker did not respond in time\n",
+            WorkerError::LimitExceeded(Limit::CpuTime) => "Worker exceeded its CPU time limit\n",
+            WorkerError::LimitExceeded(Limit::Memory) => "Worker exceeded its memory limit\n",
+            WorkerError::LimitExceeded(Limit::WallClock) => "Worker exceeded its wall-clock limit\n",
+            WorkerError::LimitExceeded(Limit::RequestBody) => "Request body exceeds the worker's size limit\n",
+            WorkerError::LimitExceeded(Limit::ResponseBody) => "Worker exceeded its response body size limit\n",
             WorkerError::Unavailable => "Worker unavailable\n",
             WorkerError::LoopDetected(_) => "Loop detected: too many nested worker subrequests\n",
             _ => "Worker threw an exception\n",

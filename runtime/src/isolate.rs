@@ -23,7 +23,7 @@ use crate::context::{ContextTable, CpuOverrun, RequestId, ResponseSender, SUBREQ
 use crate::body::RequestBody;
 use crate::engine::{new_blank_isolate, BlankIsolate};
 use crate::error::WorkerError;
-use crate::limits::Limits;
+use crate::limits::{Limit, Limits};
 use crate::supervisor::{IsolateWatch, Termination};
 
 /// Everything an isolate needs to run one worker version. Immutable: every
@@ -70,22 +70,21 @@ impl std::fmt::Debug for WorkerCode {
 pub struct WorkerCounters {
     /// CPU nanoseconds charged to the worker's JavaScript.
     pub cpu_ns: AtomicU64,
-    /// Isolates terminated for the CPU limit.
-    pub cpu_terminations: AtomicU64,
-    /// Isolates terminated for the memory limit.
-    pub memory_terminations: AtomicU64,
-    /// Isolates terminated because a turn was stuck past the wall clock.
-    pub stuck_terminations: AtomicU64,
+    /// Limit hits, indexed by [`Limit::index`]: isolates terminated for CPU
+    /// time or memory; requests that ran out of wall-clock time or broke a
+    /// body size limit.
+    limit_hits: [AtomicU64; Limit::ALL.len()],
 }
 
 impl WorkerCounters {
-    fn count_termination(&self, reason: Termination) {
-        let counter = match reason {
-            Termination::CpuTime => &self.cpu_terminations,
-            Termination::Memory => &self.memory_terminations,
-            Termination::StuckTurn => &self.stuck_terminations,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// Counts one hit of `limit`.
+    pub fn count_limit(&self, limit: Limit) {
+        self.limit_hits[limit.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Hits of `limit` so far.
+    pub fn limit_hits(&self, limit: Limit) -> u64 {
+        self.limit_hits[limit.index()].load(Ordering::Relaxed)
     }
 }
 
@@ -249,16 +248,7 @@ async fn run_isolate(
     let watch = IsolateWatch::register(runtime.v8_isolate().thread_safe_handle(), limits.wall_clock);
     runtime.op_state().borrow_mut().put(watch.clone());
     blobs.watch(watch.clone());
-    let heap_watch = watch.clone();
-    runtime.add_near_heap_limit_callback(move |current, _initial| {
-        if heap_watch.termination().is_some() {
-            // Already terminating: no more room, so allocation fails fast.
-            return current;
-        }
-        heap_watch.terminate(Termination::Memory);
-        // A little room, once, to unwind the terminated execution.
-        current + current / 4
-    });
+    terminate_near_heap_limit(&mut runtime, &watch);
     tracing::debug!(isolate = id, elapsed_us = started.elapsed().as_micros() as u64, "blank isolate ready");
     let _ = ready.send(Ok(watch.clone()));
 
@@ -268,6 +258,13 @@ async fn run_isolate(
             Some(IsolateCommand::Load { code, reply }) => {
                 loader.set_bundle(code.bundle.clone());
                 install_policy(&outbound, code.outbound.clone());
+                if code.limits.heap_bytes < limits.heap_bytes {
+                    // The pool built this isolate with the server's heap
+                    // limit; this worker asked for less.
+                    runtime.remove_near_heap_limit_callback(code.limits.heap_bytes);
+                    terminate_near_heap_limit(&mut runtime, &watch);
+                    blobs.set_limit(code.limits.heap_bytes);
+                }
                 let started = watch.begin_turn(code.limits.cpu_ns());
                 let result = load_worker(&mut runtime, &host, &watch, id, &code).await;
                 watch.end_turn(started);
@@ -275,7 +272,7 @@ async fn run_isolate(
                 let result = match watch.termination() {
                     Some(reason) => Err(WorkerError::Load(format!(
                         "its top-level code exceeded the {}",
-                        reason.limit_name()
+                        reason.limit().description()
                     ))),
                     None => result,
                 };
@@ -296,10 +293,15 @@ async fn run_isolate(
     serve(&mut runtime, &host, &watch, &mut receiver, &code).await;
     let reason = watch.termination();
     if let Some(reason) = reason {
-        tracing::warn!(worker = %code.name, version = code.version, isolate = id, limit = reason.limit_name(), "worker exceeded a limit; isolate terminated");
-        code.counters.count_termination(reason);
+        let limit = reason.limit();
+        tracing::warn!(worker = %code.name, version = code.version, isolate = id, limit = limit.description(), "worker exceeded a limit; isolate terminated");
+        // A stuck turn fails its requests with the wall-clock limit, and
+        // `Worker::fetch` counts those; counting here too would count twice.
+        if reason != Termination::StuckTurn {
+            code.counters.count_limit(limit);
+        }
         if let Some(sink) = &code.log_sink {
-            sink.send("limit", format!("the worker exceeded its {}; its isolate was terminated", reason.limit_name()));
+            sink.send("limit", format!("the worker exceeded its {}; its isolate was terminated", limit.description()));
         }
     }
     {
@@ -307,7 +309,7 @@ async fn run_isolate(
         let mut state = op_state.borrow_mut();
         let table = state.borrow_mut::<ContextTable>();
         match reason {
-            Some(reason) => table.fail_all(|| WorkerError::LimitExceeded(reason.limit_name())),
+            Some(reason) => table.fail_all(|| WorkerError::LimitExceeded(reason.limit())),
             None => table.fail_all(|| WorkerError::Unavailable),
         }
     }
@@ -315,6 +317,22 @@ async fn run_isolate(
     // own thread, and let the thread exit.
     drop(runtime);
     watch.finish();
+}
+
+/// Terminates the isolate for the memory limit when its heap nears the
+/// limit in force (V8's near-heap-limit callback; the quickjs backend
+/// emulates it).
+fn terminate_near_heap_limit(runtime: &mut JsRuntime, watch: &Arc<IsolateWatch>) {
+    let watch = watch.clone();
+    runtime.add_near_heap_limit_callback(move |current, _initial| {
+        if watch.termination().is_some() {
+            // Already terminating: no more room, so allocation fails fast.
+            return current;
+        }
+        watch.terminate(Termination::Memory);
+        // A little room, once, to unwind the terminated execution.
+        current + current / 4
+    });
 }
 
 /// Loads and evaluates the worker's modules and finds its fetch handler.
@@ -335,6 +353,7 @@ async fn load_worker(
             sink: code.log_sink.clone(),
         });
         state.put(ContextTable::new(&code.limits));
+        state.put(code.counters.clone());
         state.put(KvBindings::new(code.kv.iter().map(|(_, namespace)| namespace.clone()).collect()));
     }
     let source = String::from_utf8_lossy(code.bundle.entry_source());
@@ -356,7 +375,7 @@ async fn load_worker(
         evaluated = runtime.with_event_loop_future(evaluation, PollEventLoopOptions::default()) => {
             evaluated.map_err(|e| WorkerError::Load(e.to_string()))?;
         }
-        reason = terminated(watch) => return Err(WorkerError::LimitExceeded(reason.limit_name())),
+        reason = terminated(watch) => return Err(WorkerError::LimitExceeded(reason.limit())),
     }
     let namespace = runtime
         .get_module_namespace(module_id)

@@ -35,7 +35,7 @@ pub use api::outbound_fetch::OutboundPolicy;
 pub use body::{RequestBody, ResponseBody};
 pub use bundle::{BundleError, ModuleBundle};
 pub use error::WorkerError;
-pub use limits::Limits;
+pub use limits::{Limit, Limits};
 pub use logs::{LogLine, LogSink};
 pub use pool::IsolatePool;
 pub use worker::{Scaling, Worker, WorkerSpec, WorkerStats};

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use deno_core::v8;
 
+use crate::limits::Limit;
+
 const TICK: Duration = Duration::from_millis(5);
 
 /// Why an isolate's execution was terminated.
@@ -39,12 +41,12 @@ pub enum Termination {
 }
 
 impl Termination {
-    /// The limit's name, for errors and logs.
-    pub fn limit_name(self) -> &'static str {
+    /// The limit that was exceeded.
+    pub fn limit(self) -> Limit {
         match self {
-            Termination::CpuTime => "CPU time limit",
-            Termination::Memory => "memory limit",
-            Termination::StuckTurn => "wall-clock limit",
+            Termination::CpuTime => Limit::CpuTime,
+            Termination::Memory => Limit::Memory,
+            Termination::StuckTurn => Limit::WallClock,
         }
     }
 

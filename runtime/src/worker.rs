@@ -28,7 +28,7 @@ use crate::bundle::ModuleBundle;
 use crate::context::SUBREQUEST_DEPTH_HEADER;
 use crate::error::WorkerError;
 use crate::isolate::{IsolateCommand, IsolateHandle, WorkerCode, WorkerCounters};
-use crate::limits::Limits;
+use crate::limits::{Limit, Limits};
 use crate::logs::LogSink;
 use crate::pool::IsolatePool;
 
@@ -112,8 +112,9 @@ pub struct WorkerStats {
     pub evictions: u64,
     /// CPU its JavaScript used, in nanoseconds.
     pub cpu_ns: u64,
-    /// Isolates terminated for exceeding a limit, by the limit's name.
-    pub limit_terminations: Vec<(&'static str, u64)>,
+    /// Limit hits by limit: isolates terminated for CPU time or memory,
+    /// requests that ran out of wall-clock time or broke a body size limit.
+    pub limit_hits: Vec<(Limit, u64)>,
 }
 
 /// Every worker's isolates in the process, so that a process-wide cap on
@@ -295,11 +296,7 @@ impl Worker {
             cold_starts: self.slots.cold_starts.load(Ordering::Relaxed),
             evictions: self.slots.evictions.load(Ordering::Relaxed),
             cpu_ns: counters.cpu_ns.load(Ordering::Relaxed),
-            limit_terminations: vec![
-                ("cpu", counters.cpu_terminations.load(Ordering::Relaxed)),
-                ("memory", counters.memory_terminations.load(Ordering::Relaxed)),
-                ("wall_clock", counters.stuck_terminations.load(Ordering::Relaxed)),
-            ],
+            limit_hits: Limit::ALL.iter().map(|limit| (*limit, counters.limit_hits(*limit))).collect(),
         }
     }
 
@@ -413,9 +410,28 @@ impl Worker {
             }
             response.await.map_err(|_| WorkerError::Unavailable)?
         };
-        match tokio::time::timeout_at(deadline.into(), work).await {
+        let result = match tokio::time::timeout_at(deadline.into(), work).await {
             Ok(result) => result,
-            Err(_) => Err(WorkerError::Timeout(u64::try_from(wall_clock.as_millis()).unwrap_or(u64::MAX))),
+            Err(_) => Err(WorkerError::LimitExceeded(Limit::WallClock)),
+        };
+        if let Err(WorkerError::LimitExceeded(Limit::WallClock)) = &result {
+            self.record_limit(Limit::WallClock);
+        }
+        result
+    }
+
+    /// The limits the worker's requests run under.
+    pub fn limits(&self) -> &Limits {
+        &self.code.limits
+    }
+
+    /// Counts and logs a limit that was enforced outside the isolate (the
+    /// gateway's body size checks, the wall clock).
+    pub fn record_limit(&self, limit: Limit) {
+        self.code.counters.count_limit(limit);
+        tracing::warn!(worker = %self.code.name, version = self.code.version, limit = limit.description(), "worker exceeded a limit");
+        if let Some(sink) = &self.code.log_sink {
+            sink.send("limit", format!("the worker exceeded its {}", limit.description()));
         }
     }
 

@@ -68,7 +68,7 @@ async fn infinite_loop_is_terminated_and_the_worker_recovers() {
     let brink = Brink::start(worker("errors.js"), &["--cpu-ms", "200"]);
     let response = client().get(brink.url("/loop")).send().await.unwrap();
     assert_eq!(response.status(), 503);
-    assert_eq!(response.text().await.unwrap(), "Worker exceeded resource limits\n");
+    assert_eq!(response.text().await.unwrap(), "Worker exceeded its CPU time limit\n");
     assert!(brink.wait_for_log("CPU time limit", Duration::from_secs(5)), "{}", brink.logs());
     let ok = client().get(brink.url("/ok")).send().await.unwrap();
     assert_eq!(ok.status(), 200);
@@ -80,6 +80,7 @@ async fn unbounded_allocation_is_stopped_and_the_worker_recovers() {
     let brink = Brink::start(worker("errors.js"), &["--heap-mib", "64", "--cpu-ms", "5000"]);
     let response = client().get(brink.url("/alloc")).send().await.unwrap();
     assert_eq!(response.status(), 503, "{}", brink.logs());
+    assert_eq!(response.text().await.unwrap(), "Worker exceeded its memory limit\n");
     let ok = client().get(brink.url("/ok")).send().await.unwrap();
     assert_eq!(ok.text().await.unwrap(), "ok");
     assert!(brink.peak_rss() < 1024 * 1024 * 1024, "memory was not bounded");
@@ -89,7 +90,8 @@ async fn unbounded_allocation_is_stopped_and_the_worker_recovers() {
 async fn a_handler_that_never_responds_times_out() {
     let brink = Brink::start(worker("errors.js"), &["--wall-ms", "500"]);
     let response = client().get(brink.url("/never")).send().await.unwrap();
-    assert_eq!(response.status(), 504);
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.text().await.unwrap(), "Worker exceeded its wall-clock limit\n");
     let ok = client().get(brink.url("/ok")).send().await.unwrap();
     assert_eq!(ok.text().await.unwrap(), "ok");
 }

@@ -113,6 +113,12 @@ struct DeployArgs {
     /// Outbound fetches per request.
     #[arg(long)]
     subrequests: Option<u32>,
+    /// Largest request body, bytes (capped at the server's).
+    #[arg(long)]
+    max_request_body_bytes: Option<u64>,
+    /// Largest response body, bytes (default: no limit).
+    #[arg(long)]
+    max_response_body_bytes: Option<u64>,
     #[command(flatten)]
     target: AdminTarget,
 }
@@ -226,6 +232,8 @@ async fn run_client(command: Command) -> Result<(), String> {
                     wall_ms: args.wall_ms,
                     heap_mib: args.heap_mib,
                     subrequests: args.subrequests,
+                    max_request_body_bytes: args.max_request_body_bytes,
+                    max_response_body_bytes: args.max_response_body_bytes,
                 },
             };
             let answer = client.deploy(&args.name, &args.entry, options).await.map_err(|e| e.to_string())?;
@@ -416,6 +424,10 @@ struct DevArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 100 * 1024 * 1024)]
     max_body_bytes: u64,
+    /// Largest response body the worker may send, in bytes (default: no
+    /// limit); a longer streamed body is cut off.
+    #[arg(long)]
+    max_response_body_bytes: Option<u64>,
     /// CPU milliseconds one request may use, over all of its JavaScript
     /// (handler, continuations, timers, streamed body, waitUntil work).
     #[arg(long, default_value_t = 30_000)]
@@ -475,6 +487,8 @@ impl DevArgs {
                 wall_clock: Duration::from_millis(self.wall_ms),
                 heap_bytes: self.heap_mib.saturating_mul(1024 * 1024),
                 subrequests: self.subrequests,
+                request_body_bytes: self.max_body_bytes,
+                response_body_bytes: self.max_response_body_bytes,
                 ..Limits::default()
             },
             header_read_timeout: Duration::from_millis(self.header_timeout_ms),

@@ -21,19 +21,25 @@ use crate::supervisor::{IsolateWatch, Termination};
 pub struct MeteredBlobStore {
     inner: BlobStore,
     bytes: AtomicUsize,
-    limit: usize,
+    limit: AtomicUsize,
     watch: OnceLock<Arc<IsolateWatch>>,
 }
 
 impl MeteredBlobStore {
     /// A store that allows `limit` bytes of blobs.
     pub fn new(limit: usize) -> MeteredBlobStore {
-        MeteredBlobStore { inner: BlobStore::default(), bytes: AtomicUsize::new(0), limit, watch: OnceLock::new() }
+        MeteredBlobStore { inner: BlobStore::default(), bytes: AtomicUsize::new(0), limit: AtomicUsize::new(limit), watch: OnceLock::new() }
     }
 
     /// Tells the store which isolate to terminate when it is over its limit.
     pub fn watch(&self, watch: Arc<IsolateWatch>) {
         let _ = self.watch.set(watch);
+    }
+
+    /// Lowers or raises the limit (a worker's own heap limit, set when it
+    /// is loaded into a blank isolate).
+    pub fn set_limit(&self, limit: usize) {
+        self.limit.store(limit, Ordering::Relaxed);
     }
 
     /// Bytes held now.
@@ -45,7 +51,7 @@ impl MeteredBlobStore {
 impl BlobStoreTrait for MeteredBlobStore {
     fn insert_part(&self, part: Arc<dyn BlobPart + Send + Sync>) -> Uuid {
         let total = self.bytes.fetch_add(part.size(), Ordering::Relaxed).saturating_add(part.size());
-        if total > self.limit {
+        if total > self.limit.load(Ordering::Relaxed) {
             if let Some(watch) = self.watch.get() {
                 watch.terminate(Termination::Memory);
             }

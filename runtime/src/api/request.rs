@@ -20,6 +20,9 @@ use crate::context::{ContextTable, RequestId, SubrequestVerdict};
 use crate::body::{BodyError, RequestBody, ResponseBody};
 use crate::error::WorkerError;
 use crate::supervisor::IsolateWatch;
+use crate::api::console::LogIdentity;
+use crate::isolate::WorkerCounters;
+use crate::limits::Limit;
 
 fn build_response(
     status: u32,
@@ -81,12 +84,43 @@ pub fn op_brink_respond(
     headers: v8::Local<v8::Value>,
     body: v8::Local<v8::Value>,
 ) {
-    let body = match body_bytes(scope, body) {
-        Some(bytes) => ResponseBody::full(bytes),
-        None => ResponseBody::empty(),
+    let body = body_bytes(scope, body);
+    let mut state = state.borrow_mut();
+    let limit = state.borrow::<ContextTable>().response_body_limit();
+    let result = match body {
+        Some(bytes) if limit.is_some_and(|limit| bytes.len() as u64 > limit) => {
+            Err(response_body_limit_exceeded(&state))
+        }
+        Some(bytes) => header_list(scope, headers).and_then(|headers| build_response(status, headers, ResponseBody::full(bytes))),
+        None => header_list(scope, headers).and_then(|headers| build_response(status, headers, ResponseBody::empty())),
     };
-    let result = header_list(scope, headers).and_then(|headers| build_response(status, headers, body));
-    state.borrow_mut().borrow_mut::<ContextTable>().respond(id, result);
+    state.borrow_mut::<ContextTable>().respond(id, result);
+}
+
+/// Counts and logs a response body over the worker's limit; returns the
+/// error for a response whose head has not gone out yet.
+fn response_body_limit_exceeded(state: &OpState) -> WorkerError {
+    let limit = Limit::ResponseBody;
+    if let Some(counters) = state.try_borrow::<Arc<WorkerCounters>>() {
+        counters.count_limit(limit);
+    }
+    if let Some(identity) = state.try_borrow::<LogIdentity>() {
+        tracing::warn!(worker = %identity.worker, version = identity.version, isolate = identity.isolate, limit = limit.description(), "worker exceeded a limit; response refused or cut off");
+        if let Some(sink) = &identity.sink {
+            sink.send("limit", format!("the worker exceeded its {}", limit.description()));
+        }
+    }
+    WorkerError::LimitExceeded(limit)
+}
+
+/// The `content-length` a worker declared, if it is one number.
+fn declared_length(response: &Response<ResponseBody>) -> Option<u64> {
+    let mut values = response.headers().get_all(http::header::CONTENT_LENGTH).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    value.to_str().ok()?.trim().parse().ok()
 }
 
 /// Fails request `id` with the handler's error `message`, or with the limit
@@ -95,7 +129,7 @@ pub fn op_brink_respond(
 /// limit was hit.
 pub fn fail_request(state: &mut OpState, id: RequestId, message: String) {
     let error = match state.try_borrow::<Arc<IsolateWatch>>().and_then(|watch| watch.termination()) {
-        Some(reason) => WorkerError::LimitExceeded(reason.limit_name()),
+        Some(reason) => WorkerError::LimitExceeded(reason.limit()),
         None => WorkerError::Exception(message),
     };
     state.borrow_mut::<ContextTable>().respond(id, Err(error));
@@ -125,7 +159,13 @@ pub fn op_brink_respond_stream(
     let resource = op_state.resource_table.take_any(rid).map_err(JsErrorBox::from_err)?;
     let (tx, rx) = mpsc::channel(4);
     let (cancel, cancelled) = oneshot::channel();
-    let result = header_list(scope, headers).and_then(|headers| build_response(status, headers, ResponseBody::Stream(rx)));
+    let limit = op_state.borrow::<ContextTable>().response_body_limit();
+    let result = header_list(scope, headers)
+        .and_then(|headers| build_response(status, headers, ResponseBody::Stream(rx)))
+        .and_then(|response| match (declared_length(&response), limit) {
+            (Some(length), Some(limit)) if length > limit => Err(response_body_limit_exceeded(&op_state)),
+            _ => Ok(response),
+        });
     let table = op_state.borrow_mut::<ContextTable>();
     let pumping = result.is_ok() && table.body_pump_started(id, cancel);
     table.respond(id, result);
@@ -135,17 +175,32 @@ pub fn op_brink_respond_stream(
         return Ok(());
     }
     deno_core::unsync::spawn(async move {
-        pump_body(resource, tx, cancelled).await;
-        state.borrow_mut().borrow_mut::<ContextTable>().body_pump_finished(id);
+        let outcome = pump_body(resource, tx, cancelled, limit).await;
+        let mut state = state.borrow_mut();
+        if outcome == PumpOutcome::OverLimit {
+            response_body_limit_exceeded(&state);
+        }
+        state.borrow_mut::<ContextTable>().body_pump_finished(id);
     });
     Ok(())
 }
 
+#[derive(PartialEq, Eq)]
+enum PumpOutcome {
+    Finished,
+    OverLimit,
+}
+
+/// Copies the body to the gateway. A body that would cross `limit` bytes is
+/// cut off there: the client sees the response end with an error.
 async fn pump_body(
     resource: Rc<dyn Resource>,
     tx: mpsc::Sender<Result<Bytes, BodyError>>,
     mut cancelled: oneshot::Receiver<()>,
-) {
+    limit: Option<u64>,
+) -> PumpOutcome {
+    let mut sent: u64 = 0;
+    let mut outcome = PumpOutcome::Finished;
     loop {
         let chunk = tokio::select! {
             chunk = resource.clone().read(64 * 1024) => chunk,
@@ -157,7 +212,15 @@ async fn pump_body(
         };
         let item = match chunk {
             Ok(view) if view.is_empty() => break,
-            Ok(view) => Ok(Bytes::copy_from_slice(&view)),
+            Ok(view) => {
+                sent = sent.saturating_add(view.len() as u64);
+                if limit.is_some_and(|limit| sent > limit) {
+                    outcome = PumpOutcome::OverLimit;
+                    Err(BodyError::from("the worker's response body exceeded its size limit"))
+                } else {
+                    Ok(Bytes::copy_from_slice(&view))
+                }
+            }
             Err(error) => Err(BodyError::from(error.to_string())),
         };
         let failed = item.is_err();
@@ -170,6 +233,7 @@ async fn pump_body(
         }
     }
     resource.close();
+    outcome
 }
 
 /// Registers a `ctx.waitUntil()` promise with request `id`'s context.
