@@ -6,9 +6,10 @@
 //! them: a TLS handshake must finish within its timeout, a connection with
 //! no request running is closed after the idle timeout, an h2 connection
 //! carries a bounded number of concurrent streams with bounded header
-//! lists, and at most `max_connections` are open at once over every
-//! listener, HTTP/3 included (further ones wait in the kernel's accept
-//! queue until one closes).
+//! lists, and at most `max_connections` are served at once over every
+//! listener, HTTP/3 included (further TCP connections wait unserved, in
+//! the kernel's accept queue or, one per listener, accepted and waiting
+//! for a slot, until one closes).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -192,10 +193,6 @@ async fn accept_loop(
     let mut limit_warning = RateLimitedWarning::default();
     let mut accept_warning = RateLimitedWarning::default();
     loop {
-        let permit = tokio::select! {
-            permit = connection_slot(&slots, &mut limit_warning) => permit,
-            _ = stop_signal(&mut stop_requested) => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -206,6 +203,15 @@ async fn accept_loop(
                     continue;
                 }
             },
+            _ = stop_signal(&mut stop_requested) => break,
+        };
+        // The slot is taken after accepting: the listeners share the cap,
+        // and a loop that held a slot while waiting in `accept` would keep
+        // it from a listener that has a client waiting. At the cap, this
+        // one connection waits here unserved and the rest stay in the
+        // kernel's accept queue.
+        let permit = tokio::select! {
+            permit = connection_slot(&slots, &mut limit_warning) => permit,
             _ = stop_signal(&mut stop_requested) => break,
         };
         let _ = stream.set_nodelay(true);

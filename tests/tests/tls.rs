@@ -259,3 +259,38 @@ async fn brink_dev_tls_serves_with_a_self_signed_localhost_certificate() {
         assert!(text.to_ascii_lowercase().contains("x-url: https://localhost:"), "{text}");
     }
 }
+
+/// Live isolates of worker `name`, from `brink workers list --json`.
+fn live_isolates(serve: &BrinkServe, name: &str) -> u64 {
+    let list: Value = serde_json::from_slice(&serve.cli(&["workers", "list", "--json"]).stdout).unwrap();
+    list.as_array().unwrap().iter().find(|w| w["name"] == name).map(|w| w["live_isolates"].as_u64().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_handshake_naming_an_idle_workers_host_starts_its_isolate_unless_turned_off() {
+    for prewarm in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("brink.toml");
+        std::fs::write(&config, format!("[tls]\nprewarm_on_sni = {prewarm}\n")).unwrap();
+        let (serve, _) = start_tls(&["--config", config.to_str().unwrap()]);
+        let ca = TestCa::new();
+        serve.deploy(worker("serve-app.js"), "warm", &["--route", "warm.test", "--var", "WHO=warm", "--var", "V=1"]);
+        put_cert(&serve, &ca, "warm.test", &["warm.test"]);
+        // After a restart every worker is idle: no isolate until needed.
+        let serve = serve.restart();
+        assert!(serve.wait_for_log("TLS listener on https://", Duration::from_secs(10)));
+        let address = tls_address(&serve.logs()).unwrap();
+        assert_eq!(live_isolates(&serve, "warm"), 0);
+
+        // A handshake alone, no request.
+        let stream = connect(address, "warm.test", ca.client_config(&[b"h2"])).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(if prewarm { 30 } else { 2 });
+        while live_isolates(&serve, "warm") == 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(live_isolates(&serve, "warm"), u64::from(prewarm), "prewarm_on_sni = {prewarm}");
+        // Either way the request is answered.
+        let answer = brink_tests::tls::https_request(stream, "GET", "warm.test", "/", bytes::Bytes::new()).await.unwrap();
+        assert_eq!(answer.text(), "warm:1 /");
+    }
+}
