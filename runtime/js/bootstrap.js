@@ -132,6 +132,14 @@ defineLazyGlobal("crypto", () => crypto().crypto, true);
 defineLazyGlobal("Crypto", () => crypto().Crypto);
 defineLazyGlobal("CryptoKey", () => crypto().CryptoKey);
 defineLazyGlobal("SubtleCrypto", () => crypto().SubtleCrypto);
+defineLazyGlobal(
+  "HTMLRewriter",
+  () =>
+    ext("ext:brink_runtime/html_rewriter.js").initHtmlRewriter({
+      Response: response.Response,
+      ReadableStream: streams.ReadableStream,
+    }),
+);
 defineGlobal("navigator", Object.freeze({ userAgent: "Brink/0.1" }), true);
 defineGlobal("self", globalThis, true);
 

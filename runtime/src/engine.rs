@@ -13,6 +13,12 @@ use deno_permissions::{Permissions, PermissionsContainer, RuntimePermissionDescr
 
 use crate::api::blob_store::MeteredBlobStore;
 use crate::api::console::{op_brink_log, LogIdentity};
+use crate::api::html_rewriter::{
+    op_brink_html_rewriter_attributes, op_brink_html_rewriter_close, op_brink_html_rewriter_doctype,
+    op_brink_html_rewriter_end, op_brink_html_rewriter_field, op_brink_html_rewriter_mutate,
+    op_brink_html_rewriter_output, op_brink_html_rewriter_resume, op_brink_html_rewriter_start,
+    op_brink_html_rewriter_write, op_brink_html_selector_check,
+};
 use crate::api::kv::{
     op_brink_kv_atomic, op_brink_kv_delete, op_brink_kv_get, op_brink_kv_get_many, op_brink_kv_list, op_brink_kv_put,
 };
@@ -50,6 +56,17 @@ deno_core::extension!(
         op_brink_kv_delete,
         op_brink_kv_list,
         op_brink_kv_atomic,
+        op_brink_html_selector_check,
+        op_brink_html_rewriter_start,
+        op_brink_html_rewriter_write,
+        op_brink_html_rewriter_end,
+        op_brink_html_rewriter_resume,
+        op_brink_html_rewriter_mutate,
+        op_brink_html_rewriter_output,
+        op_brink_html_rewriter_field,
+        op_brink_html_rewriter_doctype,
+        op_brink_html_rewriter_attributes,
+        op_brink_html_rewriter_close,
     ],
     esm_entry_point = "ext:brink_runtime/bootstrap.js",
     esm = [
@@ -61,6 +78,7 @@ deno_core::extension!(
         "hide_engine_internals.js",
         "crypto_limits.js",
     ],
+    lazy_loaded_js = [dir "js", "html_rewriter.js"],
     state = |state| {
         state.put(ContextTable::default());
         state.put(LogIdentity::default());

@@ -2,6 +2,7 @@
 
 pub mod blob_store;
 pub mod console;
+pub mod html_rewriter;
 pub mod kv;
 pub mod outbound_fetch;
 pub mod request;
