@@ -140,6 +140,12 @@ defineLazyGlobal(
       ReadableStream: streams.ReadableStream,
     }),
 );
+const caches = lazyModule(() =>
+  ext("ext:brink_runtime/cache.js").initCaches({ Request: request.Request, Response: response.Response })
+);
+defineLazyGlobal("caches", () => caches().caches, true);
+defineLazyGlobal("Cache", () => caches().Cache);
+defineLazyGlobal("CacheStorage", () => caches().CacheStorage);
 defineGlobal("navigator", Object.freeze({ userAgent: "Brink/0.1" }), true);
 defineGlobal("self", globalThis, true);
 

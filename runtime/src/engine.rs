@@ -12,6 +12,7 @@ use deno_core::{v8, JsRuntime, RuntimeOptions};
 use deno_permissions::{Permissions, PermissionsContainer, RuntimePermissionDescriptorParser, UnaryPermission};
 
 use crate::api::blob_store::MeteredBlobStore;
+use crate::api::cache::{op_brink_cache_delete, op_brink_cache_match, op_brink_cache_put};
 use crate::api::console::{op_brink_log, LogIdentity};
 use crate::api::html_rewriter::{
     op_brink_html_rewriter_attributes, op_brink_html_rewriter_close, op_brink_html_rewriter_doctype,
@@ -67,6 +68,9 @@ deno_core::extension!(
         op_brink_html_rewriter_doctype,
         op_brink_html_rewriter_attributes,
         op_brink_html_rewriter_close,
+        op_brink_cache_match,
+        op_brink_cache_put,
+        op_brink_cache_delete,
     ],
     esm_entry_point = "ext:brink_runtime/bootstrap.js",
     esm = [
@@ -78,7 +82,7 @@ deno_core::extension!(
         "hide_engine_internals.js",
         "crypto_limits.js",
     ],
-    lazy_loaded_js = [dir "js", "html_rewriter.js"],
+    lazy_loaded_js = [dir "js", "html_rewriter.js", "cache.js"],
     state = |state| {
         state.put(ContextTable::default());
         state.put(LogIdentity::default());

@@ -1,6 +1,7 @@
 //! The ops behind the globals and bindings a worker sees. One file per API.
 
 pub mod blob_store;
+pub mod cache;
 pub mod console;
 pub mod html_rewriter;
 pub mod kv;

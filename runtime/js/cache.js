@@ -1,0 +1,143 @@
+// The Workers Cache API: `caches.default`, `caches.open(name)`, and a
+// cache's match/put/delete. Argument checks and the errors Workers throws
+// live here; storage and the HTTP caching rules live in src/api/cache.rs,
+// which also scopes every entry to this worker. Loaded on first use of
+// `caches`.
+(function () {
+const { core, primordials } = __bootstrap;
+const { op_brink_cache_delete, op_brink_cache_match, op_brink_cache_put } = core.ops;
+const { ArrayPrototypePush, ObjectPrototypeIsPrototypeOf, PromiseResolve, TypeError } = primordials;
+
+let RequestClass;
+let ResponseClass;
+
+function headerPairs(headers) {
+  const pairs = [];
+  for (const { 0: name, 1: value } of headers) ArrayPrototypePush(pairs, [name, value]);
+  return pairs;
+}
+
+function toRequest(input) {
+  // Request's constructor validates the URL (Cache API keys must be
+  // absolute URLs) and accepts a Request, a URL or a string.
+  try {
+    return ObjectPrototypeIsPrototypeOf(RequestClass.prototype, input) ? input : new RequestClass(input);
+  } catch {
+    throw new TypeError("Invalid URL. Cache API keys must be fully-qualified, valid URLs.");
+  }
+}
+
+function ignoreMethod(options) {
+  return options !== undefined && options !== null && options.ignoreMethod === true;
+}
+
+// Reports a synchronous failure as a rejected promise, as Workers does.
+function async(fn) {
+  try {
+    return PromiseResolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+const NULL_BODY_STATUS = [101, 204, 205, 304];
+
+class Cache {
+  #name;
+
+  constructor(key, name) {
+    if (key !== cacheKey) throw new TypeError("Illegal constructor");
+    this.#name = name;
+  }
+
+  match(request, options) {
+    return async(() => {
+      const key = toRequest(request);
+      if (!ignoreMethod(options) && key.method !== "GET") return undefined;
+      const found = op_brink_cache_match(this.#name, key.url, headerPairs(key.headers));
+      if (!found.found) return undefined;
+      const body = NULL_BODY_STATUS.includes(found.status) ? null : (found.body ?? null);
+      return new ResponseClass(body, { status: found.status, headers: found.headers });
+    });
+  }
+
+  put(request, response) {
+    return async(async () => {
+      if (!ObjectPrototypeIsPrototypeOf(ResponseClass.prototype, response)) {
+        throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'.");
+      }
+      if (response.type === "error") throw new TypeError("Cache is unable to store an error response");
+      const key = toRequest(request);
+      if (key.method !== "GET") throw new TypeError("Cannot cache response to non-GET request.");
+      if (response.status === 206) {
+        throw new TypeError("Cannot cache response to a range request (206 Partial Content).");
+      }
+      const vary = response.headers.get("vary");
+      if (vary !== null && vary.includes("*")) throw new TypeError("Cannot cache response with 'Vary: *' header.");
+      if (response.bodyUsed) throw new TypeError("Cannot cache a Response whose body has already been used.");
+      // A 304 answers a conditional request; caching it would serve an
+      // empty answer to unconditional ones later. Workers drops it too.
+      if (response.status === 304) return undefined;
+      const body = new Uint8Array(await response.arrayBuffer());
+      op_brink_cache_put(
+        this.#name,
+        key.url,
+        headerPairs(key.headers),
+        response.status,
+        headerPairs(response.headers),
+        body,
+      );
+      return undefined;
+    });
+  }
+
+  delete(request, options) {
+    return async(() => {
+      const key = toRequest(request);
+      if (!ignoreMethod(options) && key.method !== "GET") return false;
+      return op_brink_cache_delete(this.#name, key.url);
+    });
+  }
+
+  add() {
+    return Promise.reject(new TypeError("Failed to execute 'add' on 'Cache': the method is not implemented."));
+  }
+
+  addAll() {
+    return Promise.reject(new TypeError("Failed to execute 'addAll' on 'Cache': the method is not implemented."));
+  }
+}
+
+const cacheKey = Symbol("brink.cache");
+
+class CacheStorage {
+  #default = null;
+
+  constructor(key) {
+    if (key !== cacheKey) throw new TypeError("Illegal constructor");
+  }
+
+  get default() {
+    // The default cache's name is "", which open() cannot produce.
+    return this.#default ??= new Cache(cacheKey, "");
+  }
+
+  open(name) {
+    return async(() => {
+      name = `${name}`;
+      if (name === "") throw new TypeError("Cache name must not be empty.");
+      if (name.length > 1024) throw new TypeError("Cache name is too long.");
+      return new Cache(cacheKey, `n:${name}`);
+    });
+  }
+}
+
+/** Called by the bootstrap, once Request and Response exist. */
+function initCaches({ Request, Response }) {
+  RequestClass = Request;
+  ResponseClass = Response;
+  return { caches: new CacheStorage(cacheKey), Cache, CacheStorage };
+}
+
+return { initCaches };
+})();

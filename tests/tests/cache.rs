@@ -1,0 +1,238 @@
+//! The Cache API: `caches.default` and `caches.open()` with match/put/delete
+//! as Workers documents them — Cache-Control, Expires, Set-Cookie, Vary,
+//! conditional requests, ranges, what put refuses — one store per process
+//! that keeps tenants apart and stays within its size.
+
+use std::time::Duration;
+
+use brink_tests::{client, worker, Brink, BrinkServe};
+use serde_json::Value;
+
+async fn get(brink: &Brink, path: &str, headers: &[(&str, &str)]) -> Value {
+    let mut request = client().get(brink.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request");
+    assert_eq!(response.status(), 200, "{path}");
+    let text = response.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+async fn put(brink: &Brink, query: &str) {
+    assert_eq!(get(brink, &format!("/put?{query}"), &[]).await, "put", "{query}");
+}
+
+async fn matched(brink: &Brink, key: &str, headers: &[(&str, &str)]) -> Value {
+    get(brink, &format!("/match?key={key}"), headers).await
+}
+
+#[tokio::test]
+async fn put_match_delete_round_trip() {
+    let brink = Brink::start(worker("cache.js"), &[]);
+    assert_eq!(matched(&brink, "a", &[]).await, serde_json::json!({"miss": true}));
+    put(&brink, "key=a&cc=max-age%3D600&type=text/plain&body=hello").await;
+    let hit = matched(&brink, "a", &[]).await;
+    assert_eq!(hit["status"], 200);
+    assert_eq!(hit["body"], "hello");
+    assert_eq!(hit["headers"]["content-type"], "text/plain");
+    assert_eq!(hit["headers"]["cf-cache-status"], "HIT");
+    // A second put replaces the first.
+    put(&brink, "key=a&cc=max-age%3D600&body=again").await;
+    assert_eq!(matched(&brink, "a", &[]).await["body"], "again");
+    assert_eq!(get(&brink, "/delete?key=a", &[]).await["deleted"], true);
+    assert_eq!(get(&brink, "/delete?key=a", &[]).await["deleted"], false);
+    assert_eq!(matched(&brink, "a", &[]).await["miss"], true);
+}
+
+#[tokio::test]
+async fn named_caches_are_separate_from_the_default_one() {
+    let brink = Brink::start(worker("cache.js"), &[]);
+    put(&brink, "key=n&cc=max-age%3D600&body=default").await;
+    put(&brink, "key=n&cc=max-age%3D600&body=named&cache=one").await;
+    assert_eq!(matched(&brink, "n", &[]).await["body"], "default");
+    assert_eq!(get(&brink, "/match?key=n&cache=one", &[]).await["body"], "named");
+    assert_eq!(get(&brink, "/match?key=n&cache=two", &[]).await["miss"], true);
+}
+
+#[tokio::test]
+async fn what_must_not_be_stored_is_not() {
+    let brink = Brink::start(worker("cache.js"), &[]);
+    for (key, query) in [
+        ("no-store", "cc=no-store"),
+        ("private", "cc=private%2C%20max-age%3D60"),
+        ("no-cache", "cc=no-cache"),
+        ("zero", "cc=max-age%3D0"),
+        ("past", "expires=Thu%2C%2001%20Jan%201970%2000%3A00%3A00%20GMT"),
+        ("cookie", "cc=max-age%3D60&cookie=session%3D1"),
+        ("server-error", "status=500"),
+    ] {
+        put(&brink, &format!("key={key}&{query}")).await;
+        assert_eq!(matched(&brink, key, &[]).await["miss"], true, "{key} was stored");
+    }
+    // private=Set-Cookie stores the response without its cookie.
+    put(&brink, "key=strip&cc=private%3DSet-Cookie%2C%20max-age%3D60&cookie=session%3D1").await;
+    let hit = matched(&brink, "strip", &[]).await;
+    assert_eq!(hit["status"], 200);
+    assert!(hit["headers"].get("set-cookie").is_none(), "{hit}");
+    // Defaults when nothing is said: a 200 and a 404 are kept.
+    put(&brink, "key=plain").await;
+    assert_eq!(matched(&brink, "plain", &[]).await["status"], 200);
+    put(&brink, "key=missing&status=404&body=gone").await;
+    assert_eq!(matched(&brink, "missing", &[]).await["status"], 404);
+}
+
+#[tokio::test]
+async fn entries_expire_after_their_lifetime() {
+    let brink = Brink::start(worker("cache.js"), &[]);
+    put(&brink, "key=short&cc=max-age%3D1").await;
+    put(&brink, "key=s-maxage&cc=max-age%3D1%2C%20s-maxage%3D600").await;
+    let expires = httpdate_in(600);
+    put(&brink, &format!("key=expires&expires={}", urlencode(&expires))).await;
+    assert_eq!(matched(&brink, "short", &[]).await["status"], 200);
+    // Waiting past a lifetime is what is being tested; no timing is asserted.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(matched(&brink, "short", &[]).await["miss"], true);
+    assert_eq!(matched(&brink, "s-maxage", &[]).await["status"], 200, "s-maxage wins over max-age");
+    assert_eq!(matched(&brink, "expires", &[]).await["status"], 200);
+}
+
+fn httpdate_in(seconds: u64) -> String {
+    let at = std::time::SystemTime::now() + Duration::from_secs(seconds);
+    let days = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let secs = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (day_count, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = day_count as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        days[(day_count % 7) as usize],
+        day,
+        months[(month - 1) as usize],
+        year,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+#[tokio::test]
+async fn conditional_requests_get_304() {
+    let brink = Brink::start(worker("cache.js"), &[]);
+    put(&brink, "key=c&cc=max-age%3D600&etag=%22v1%22&lm=Wed%2C%2021%20Oct%202015%2007%3A28%3A00%20GMT").await;
+    let hit = matched(&brink, "c", &[("if-none-match", "\"v1\"")]).await;
+    assert_eq!(hit["status"], 304);
+    assert_eq!(hit["body"], "");
+    assert_eq!(hit["headers"]["etag"], "\"v1\"");
+    assert_eq!(matched(&brink, "c", &[("if-none-match", "W/\"v1\", \"v0\"")]).await["status"], 304);
+    assert_eq!(matched(&brink, "c", &[("if-none-match", "\"v2\"")]).await["status"], 200);
+    let since_later = [("if-modified-since", "Thu, 22 Oct 2015 07:28:00 GMT")];
+    assert_eq!(matched(&brink, "c", &since_later).await["status"], 304);
+    let since_earlier = [("if-modified-since", "Tue, 20 Oct 2015 07:28:00 GMT")];
+    assert_eq!(matched(&brink, "c", &since_earlier).await["status"], 200);
+    // If-None-Match decides when both are sent.
+    let both = [("if-none-match", "\"v2\""), ("if-modified-since", "Thu, 22 Oct 2015 07:28:00 GMT")];
+    assert_eq!(matched(&brink, "c", &both).await["status"], 200);
+}
+
+#[tokio::test]
+async fn ranges_of_cached_bodies() {
+    let brink = Brink::start(worker("cache.js"), &[]);
+    put(&brink, "key=r&cc=max-age%3D600&body=0123456789").await;
+    let part = matched(&brink, "r", &[("range", "bytes=2-5")]).await;
+    assert_eq!(part["status"], 206);
+    assert_eq!(part["body"], "2345");
+    assert_eq!(part["headers"]["content-range"], "bytes 2-5/10");
+    assert_eq!(matched(&brink, "r", &[("range", "bytes=-3")]).await["body"], "789");
+    assert_eq!(matched(&brink, "r", &[("range", "bytes=7-")]).await["body"], "789");
+    let unsatisfiable = matched(&brink, "r", &[("range", "bytes=20-30")]).await;
+    assert_eq!(unsatisfiable["status"], 416);
+    assert_eq!(unsatisfiable["headers"]["content-range"], "bytes */10");
+    // Several ranges are answered with the whole body.
+    assert_eq!(matched(&brink, "r", &[("range", "bytes=0-1,3-4")]).await["status"], 200);
+}
+
+#[tokio::test]
+async fn vary_selects_the_variant() {
+    let brink = Brink::start(worker("cache.js"), &[]);
+    let put_as = |language: &'static str, body: &'static str| {
+        let url = brink.url(&format!("/put?key=v&cc=max-age%3D600&vary=Accept-Language&body={body}"));
+        async move {
+            let response = client().get(url).header("accept-language", language).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    };
+    put_as("en", "hello").await;
+    put_as("fr", "bonjour").await;
+    assert_eq!(matched(&brink, "v", &[("accept-language", "en")]).await["body"], "hello");
+    assert_eq!(matched(&brink, "v", &[("accept-language", "fr")]).await["body"], "bonjour");
+    assert_eq!(matched(&brink, "v", &[("accept-language", "de")]).await["miss"], true);
+    assert_eq!(matched(&brink, "v", &[]).await["miss"], true);
+}
+
+#[tokio::test]
+async fn put_refuses_what_workers_refuses() {
+    let brink = Brink::start(worker("cache.js"), &[]);
+    let errors = get(&brink, "/errors", &[]).await;
+    assert_eq!(errors["post"], "TypeError: Cannot cache response to non-GET request.");
+    assert_eq!(errors["partial"], "TypeError: Cannot cache response to a range request (206 Partial Content).");
+    assert_eq!(errors["varyStar"], "TypeError: Cannot cache response with 'Vary: *' header.");
+    assert_eq!(errors["error"], "TypeError: Cache is unable to store an error response");
+    assert_eq!(errors["notAResponse"], "TypeError: Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'.");
+    assert_eq!(errors["relative"], "TypeError: Invalid URL. Cache API keys must be fully-qualified, valid URLs.");
+    assert_eq!(errors["postMatch"], "undefined");
+    assert_eq!(errors["postDelete"], "false");
+    assert_eq!(errors["illegal"], "TypeError: Illegal constructor");
+}
+
+#[tokio::test]
+async fn the_store_stays_within_its_size() {
+    let brink = Brink::start(worker("cache.js"), &[]);
+    // 600 entries of 1 MiB against a 256 MiB store: most are evicted, and
+    // the process does not grow by anything like 600 MiB.
+    let before = brink.peak_rss();
+    let filled = get(&brink, "/fill?n=600&kib=1024", &[]).await;
+    let hits = filled["hits"].as_u64().unwrap();
+    assert!(hits > 0 && hits < 600, "{hits} of 600 entries kept");
+    let growth = brink.peak_rss().saturating_sub(before);
+    assert!(growth < 450 * 1024 * 1024, "grew by {} MiB", growth / (1024 * 1024));
+}
+
+#[tokio::test]
+async fn tenants_never_see_each_others_entries() {
+    let server = BrinkServe::start(&[]);
+    server.deploy(worker("cache.js"), "alice", &["--route", "alice.localhost"]);
+    server.deploy(worker("cache.js"), "bob", &["--route", "bob.localhost"]);
+    let (status, _) = server.get("alice.localhost", "/put?key=secret&cc=max-age%3D600&body=alice-only").await;
+    assert_eq!(status, 200);
+    let (_, alice) = server.get("alice.localhost", "/match?key=secret").await;
+    assert!(alice.contains("alice-only"), "{alice}");
+    // Same URL, same cache names: bob finds nothing, and cannot delete it.
+    let (_, bob) = server.get("bob.localhost", "/match?key=secret").await;
+    assert_eq!(bob, r#"{"miss":true}"#);
+    let (_, bob_named) = server.get("bob.localhost", "/match?key=secret&cache=one").await;
+    assert_eq!(bob_named, r#"{"miss":true}"#);
+    let (_, deleted) = server.get("bob.localhost", "/delete?key=secret").await;
+    assert_eq!(deleted, r#"{"deleted":false}"#);
+    let (_, still) = server.get("alice.localhost", "/match?key=secret").await;
+    assert!(still.contains("alice-only"), "{still}");
+    // Bob's own entry under the same URL does not touch alice's.
+    server.get("bob.localhost", "/put?key=secret&cc=max-age%3D600&body=bob-only").await;
+    let (_, alice_again) = server.get("alice.localhost", "/match?key=secret").await;
+    assert!(alice_again.contains("alice-only"), "{alice_again}");
+}
