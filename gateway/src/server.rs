@@ -6,10 +6,9 @@
 //! them: a TLS handshake must finish within its timeout, a connection with
 //! no request running is closed after the idle timeout, an h2 connection
 //! carries a bounded number of concurrent streams with bounded header
-//! lists, and at most `max_connections` are served at once over every
-//! listener, HTTP/3 included (further TCP connections wait unserved, in
-//! the kernel's accept queue or, one per listener, accepted and waiting
-//! for a slot, until one closes).
+//! lists, and at most `max_connections` are open at once over every
+//! listener, HTTP/3 included (further TCP connections wait in the kernel's
+//! accept queue until one closes; QUIC ones are refused).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -157,23 +156,11 @@ pub async fn serve_listeners(
     // ended.
     let (stopping, stop_requested) = watch::channel(false);
     let options = Arc::new(options);
-    let mut loops = Vec::new();
-    for listener in listeners {
-        loops.push(tokio::spawn(accept_loop(
-            listener,
-            router.clone(),
-            options.clone(),
-            builder.clone(),
-            slots.clone(),
-            stop_requested.clone(),
-        )));
-    }
+    let accepting = tokio::spawn(accept_loop(listeners, router, options, builder, slots, stop_requested.clone()));
     shutdown.await;
     drop(stop_requested);
     let _ = stopping.send(true);
-    for accepting in loops {
-        let _ = accepting.await;
-    }
+    let _ = accepting.await;
     tracing::info!("shutting down: waiting for in-flight requests");
     if tokio::time::timeout(grace, stopping.closed()).await.is_err() {
         tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish in time");
@@ -181,39 +168,54 @@ pub async fn serve_listeners(
     Ok(())
 }
 
+/// Accepts on every listener from one loop. One loop, not one per
+/// listener: a slot is taken before accepting (so at the cap nothing more
+/// is accepted and clients wait in the kernel's queue), and a loop per
+/// listener would hold a slot while waiting in `accept`, keeping it from a
+/// listener that has a client waiting.
 async fn accept_loop(
-    public: PublicListener,
+    listeners: Vec<PublicListener>,
     router: Arc<Routing>,
     options: Arc<ServeOptions>,
     builder: auto::Builder<TokioExecutor>,
     slots: ConnectionSlots,
     mut stop_requested: watch::Receiver<bool>,
 ) {
-    let PublicListener { listener, tls } = public;
+    if listeners.is_empty() {
+        return;
+    }
     let mut limit_warning = RateLimitedWarning::default();
     let mut accept_warning = RateLimitedWarning::default();
+    // Where the next poll starts, so a busy listener cannot starve the others.
+    let mut first = 0usize;
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    accept_warning.warn(|suppressed| tracing::warn!(%error, suppressed, "accept failed"));
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = stop_signal(&mut stop_requested) => break,
-        };
-        // The slot is taken after accepting: the listeners share the cap,
-        // and a loop that held a slot while waiting in `accept` would keep
-        // it from a listener that has a client waiting. At the cap, this
-        // one connection waits here unserved and the rest stay in the
-        // kernel's accept queue.
         let permit = tokio::select! {
             permit = connection_slot(&slots, &mut limit_warning) => permit,
             _ = stop_signal(&mut stop_requested) => break,
         };
+        let (accepted, index) = tokio::select! {
+            accepted = std::future::poll_fn(|cx| {
+                for offset in 0..listeners.len() {
+                    let index = (first + offset) % listeners.len();
+                    if let std::task::Poll::Ready(accepted) = listeners[index].listener.poll_accept(cx) {
+                        return std::task::Poll::Ready((accepted, index));
+                    }
+                }
+                std::task::Poll::Pending
+            }) => accepted,
+            _ = stop_signal(&mut stop_requested) => break,
+        };
+        first = index + 1;
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: back off, keep serving.
+                accept_warning.warn(|suppressed| tracing::warn!(%error, suppressed, "accept failed"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let tls = listeners[index].tls.clone();
         let _ = stream.set_nodelay(true);
         let activity = ConnectionActivity::new();
         let io = TrackedIo::new(stream, activity.clone());
