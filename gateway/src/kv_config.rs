@@ -142,13 +142,17 @@ fn read_secret(key: &str, path: &Path) -> Result<String, (String, String)> {
 
 impl KvSection {
     /// Resolves the section, with `--kv-nats` (already split) taking
-    /// precedence over `kv.nats.servers` and implying `backend = "nats"`.
+    /// precedence over `kv.nats.servers`; either implies `backend = "nats"`
+    /// unless the backend is set.
     /// Relative paths are relative to `base` (the config file's directory).
     /// The error is `(key, reason)`.
     pub fn resolve(self, base: &Path, cli_servers: Option<Vec<String>>) -> Result<KvBackendChoice, (String, String)> {
         let value_error = |key: &str, reason: &str| (key.to_owned(), reason.to_owned());
         let nats = match (self.backend.as_deref(), &cli_servers) {
-            (None | Some("embedded"), None) => return Ok(KvBackendChoice::Embedded),
+            // Servers in the file without a backend mean NATS: silently
+            // running on the embedded store instead would lose replication.
+            (None, None) if self.nats.servers.is_none() => return Ok(KvBackendChoice::Embedded),
+            (Some("embedded"), None) => return Ok(KvBackendChoice::Embedded),
             (Some("embedded"), Some(_)) => {
                 return Err(value_error("kv.backend", "is \"embedded\" but --kv-nats was given"))
             }

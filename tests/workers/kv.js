@@ -79,6 +79,7 @@ async function getResponse(kv, params) {
   const options = {};
   if (type !== undefined) options.type = type;
   if (cacheTtl !== undefined) options.cacheTtl = cacheTtl;
+  if (params.has("consistency")) options.consistency = params.get("consistency");
   const value = params.get("shorthand") ? await kv.get(key, type) : await kv.get(key, options);
   const kind = kindOf(value);
   if (value instanceof ArrayBuffer || value instanceof ReadableStream) {
@@ -189,7 +190,9 @@ export default {
           return await getResponse(kv, params);
         case "/meta": {
           const type = params.get("type") ?? "text";
-          const result = await kv.getWithMetadata(params.get("key"), { type, cacheTtl: num(params, "cacheTtl") });
+          const options = { type, cacheTtl: num(params, "cacheTtl") };
+          if (params.has("consistency")) options.consistency = params.get("consistency");
+          const result = await kv.getWithMetadata(params.get("key"), options);
           return Response.json(result);
         }
         case "/delete":

@@ -108,11 +108,18 @@ pub(crate) async fn commit(
         attempts += 1;
         let fence = if needs_fence && !writes.is_empty() {
             let mut stream = shared.stream(state).await?;
-            let info = stream.info().await.map_err(|error| NatsError::Request {
-                what: "read the namespace's last sequence",
-                reason: error.to_string(),
-            })?;
-            Some(info.state.last_sequence)
+            match stream.info().await {
+                Ok(info) => Some(info.state.last_sequence),
+                // A timeout or a stream between leaders: safe to repeat.
+                Err(error) if Instant::now() < deadline => {
+                    tracing::debug!(namespace = %state.name, %error, "KV: reading the namespace's last sequence failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                Err(_) => {
+                    return Err(NatsError::Unavailable { what: "reading the namespace's last sequence", timeout: timeout * 2 }.into())
+                }
+            }
         } else {
             None
         };

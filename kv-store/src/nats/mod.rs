@@ -410,17 +410,25 @@ impl Shared {
     ) -> Result<(u64, Option<KvEntry>), KvError> {
         let stream = self.stream(state).await?;
         let subject = codec::subject(&state.name, key);
-        let message = match stream.get_last_raw_message_by_subject(&subject).await {
-            Ok(message) => message,
-            Err(error) if error.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => {
-                return Ok((0, None))
-            }
-            Err(error) => {
-                return Err(NatsError::Request {
-                    what: "read from the cluster",
-                    reason: error.to_string(),
+        let budget = self.options.request_timeout * 2;
+        let deadline = std::time::Instant::now() + budget;
+        let message = loop {
+            match stream.get_last_raw_message_by_subject(&subject).await {
+                Ok(message) => break message,
+                Err(error) if error.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => {
+                    return Ok((0, None))
                 }
-                .into())
+                Err(error) if error.kind() == jetstream::stream::LastRawMessageErrorKind::InvalidSubject => {
+                    return Err(NatsError::Request { what: "read from the cluster", reason: error.to_string() }.into())
+                }
+                // A timeout or a stream between leaders: a read is safe to repeat.
+                Err(error) => {
+                    if std::time::Instant::now() >= deadline {
+                        tracing::warn!(namespace = %state.name, %error, "KV: strong read failed");
+                        return Err(NatsError::Unavailable { what: "reading from the cluster", timeout: budget }.into());
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
         };
         let entry = match codec::decode(&message.payload, &subject)? {

@@ -246,8 +246,11 @@ impl NatsCluster {
             }
         }
         let urls = self.urls();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let ready = runtime.block_on(async {
+        // On a thread of its own: callers may be inside an async runtime,
+        // where starting another one on the same thread panics.
+        let probe = std::thread::spawn(move || -> std::io::Result<bool> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            Ok(runtime.block_on(async {
             let deadline = Instant::now() + START_TIMEOUT;
             while Instant::now() < deadline {
                 if let Ok(client) = async_nats::ConnectOptions::new()
@@ -263,7 +266,11 @@ impl NatsCluster {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             false
+        }))
         });
+        let ready = probe
+            .join()
+            .map_err(|_| std::io::Error::other("the readiness probe panicked"))??;
         if ready {
             Ok(())
         } else {
