@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Hello-world throughput of one `brink serve` over plain HTTP/1.1, h2c, and
+# TLS 1.3 with HTTP/1.1 and h2, all loaded by h2load in the same run, so the
+# ratios to plain HTTP/1.1 are what counts.
+#
+#   bash bench/tls.sh
+#   DURATION=10 CONNECTIONS=100 bash bench/tls.sh
+#
+# Environment (all optional):
+#   DURATION      seconds per protocol (default 5, 1..300)
+#   CONNECTIONS   concurrent connections (default 50), one request in flight each
+#   BRINK_BIN, BRINK_BUILD, BRINK_CARGO_ARGS   as for bench/run.sh
+#
+# Needs h2load (Debian nghttp2-client; `scripts/install-deps.sh --bench`).
+# HTTP/3 is not measured: Debian's h2load is built without it.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-50}
+require_int DURATION 1 300
+require_int CONNECTIONS 1 1000
+command -v h2load >/dev/null || die "h2load not found (apt-get install nghttp2-client)"
+WORK_DIR=$(mktemp -d)
+TOKEN=bench-token-$RANDOM$RANDOM
+BRINK=$(brink_binary "${BRINK_CARGO_ARGS:-}") || die "$BRINK"
+
+PORT=$(free_port)
+TLS_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+ADMIN="http://127.0.0.1:$ADMIN_PORT"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj "/CN=brink bench" -addext "subjectAltName=DNS:hello.bench.test" \
+  -keyout "$WORK_DIR/key.pem" -out "$WORK_DIR/cert.pem" 2>/dev/null
+# h2load connects to an IP address and sends no SNI: the default
+# certificate answers it.
+cat >"$WORK_DIR/brink.toml" <<CONFIG
+listen = "127.0.0.1:$PORT"
+tls_listen = "127.0.0.1:$TLS_PORT"
+admin_listen = "127.0.0.1:$ADMIN_PORT"
+data_dir = "$WORK_DIR/data"
+
+[tls]
+default_certificate = "hello.bench.test"
+CONFIG
+BRINK_ADMIN_TOKEN=$TOKEN start_server "$WORK_DIR/serve.log" "$BRINK" serve --config "$WORK_DIR/brink.toml"
+deadline=$((SECONDS + 30))
+until curl -s -o /dev/null "$ADMIN/healthz"; do
+  ((SECONDS < deadline)) || die "brink serve did not start (log: $WORK_DIR/serve.log)"
+  sleep 0.1
+done
+BRINK_ADMIN_TOKEN=$TOKEN "$BRINK" certs put hello.bench.test --cert "$WORK_DIR/cert.pem" --key "$WORK_DIR/key.pem" \
+  --admin "$ADMIN" >/dev/null
+# h2load names the server by its IP address (in Host and :authority), so
+# that is the route.
+BRINK_ADMIN_TOKEN=$TOKEN "$BRINK" deploy "$REPO_DIR/examples/hello/worker.js" --name hello --route 127.0.0.1 \
+  --admin "$ADMIN" --json >/dev/null
+
+# load <label> <h2load args...>: prints a table row; sets REQS.
+load() {
+  local label=$1 out
+  shift
+  out=$(h2load -c "$CONNECTIONS" -m 1 -D "$DURATION" --warm-up-time 1 "$@" 2>&1) ||
+    die "h2load failed for $label: $out"
+  # Only 2xx answers count: a routing mistake would measure error pages.
+  awk '/^status codes:/ { gsub(",", ""); if ($5 + $7 + $9 > 0) exit 1 }' <<<"$out" ||
+    die "$label: not every answer was 2xx: $(grep '^status codes' <<<"$out")"
+  REQS=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' <<<"$out")
+  local failed mean
+  failed=$(awk '/^requests:/ { print $10 }' <<<"$out")
+  mean=$(awk '/^time for request:/ { print $6 }' <<<"$out")
+  printf '| %s | %s | %s | %s |' "$label" "$REQS" "$mean" "$failed"
+}
+
+echo
+echo "## TLS and h2 throughput ($(date -u +%Y-%m-%d), $(nproc) cores, h2load -c$CONNECTIONS -m1 -D${DURATION}s, loopback, load $(load_average))"
+echo
+echo "| protocol | req/s | mean latency | failed | ÷ plain HTTP/1.1 |"
+echo "|---|---:|---:|---:|---:|"
+load "plain HTTP/1.1" --h1 "http://127.0.0.1:$PORT/"
+base=$REQS
+echo " 1.00 |"
+for spec in "plain h2c|http://127.0.0.1:$PORT/" "TLS 1.3 HTTP/1.1|--h1 https://127.0.0.1:$TLS_PORT/" "TLS 1.3 h2|https://127.0.0.1:$TLS_PORT/"; do
+  label=${spec%%|*}
+  read -ra args <<<"${spec#*|}"
+  load "$label" "${args[@]}"
+  awk -v r="$REQS" -v b="$base" 'BEGIN { printf " %.2f |\n", r / b }'
+done
