@@ -206,5 +206,81 @@ else
   skip "target/release/brink not built (or no curl): command-line smoke tests"
 fi
 
+# --- replicated KV: NATS StatefulSet + Brink POPs ----------------------------
+if python3 - <<'PY'
+import glob, os, re, sys, yaml
+
+base = "deploy/kubernetes-replicated"
+docs = {}
+for path in sorted(glob.glob(f"{base}/*.yaml")):
+    with open(path) as f:
+        for doc in yaml.safe_load_all(f):
+            if doc:
+                docs.setdefault(doc["kind"], []).append(doc)
+problems = []
+def need(cond, what):
+    if not cond:
+        problems.append(what)
+
+kust = docs["Kustomization"][0]
+for res in kust["resources"]:
+    need(os.path.exists(os.path.join(base, res)), f"kustomization lists missing {res}")
+nats = next(d for d in docs["StatefulSet"] if d["metadata"]["name"] == "nats")
+replicas = nats["spec"]["replicas"]
+need(replicas == 3, "the NATS StatefulSet must have 3 nodes (R3 streams)")
+service = nats["spec"]["serviceName"]
+cms = {d["metadata"]["name"]: d for d in docs["ConfigMap"]}
+conf = cms["nats-config"]["data"]["nats.conf"]
+routes = set(re.findall(r"nats-route://([\w.-]+):6222", conf))
+need(routes == {f"nats-{i}.{service}" for i in range(replicas)}, f"cluster routes {routes} do not name every node")
+need(re.search(r"max_payload:\s*(\d+)MB", conf) and int(re.search(r"max_payload:\s*(\d+)MB", conf).group(1)) >= 32,
+     "max_payload must be at least 32MB for 25 MiB values")
+need("jetstream" in conf, "JetStream is not enabled")
+(nc,) = nats["spec"]["template"]["spec"]["containers"]
+tag = nc["image"].split(":")[1]
+major, minor = (int(x) for x in re.match(r"(\d+)\.(\d+)", tag).groups())
+need((major, minor) >= (2, 12), f"nats image {tag}: Brink needs nats-server 2.12 or newer")
+need(any(t["metadata"]["name"] == "data" for t in nats["spec"]["volumeClaimTemplates"]), "NATS has no data PVC")
+need({"livenessProbe", "readinessProbe"} <= nc.keys(), "NATS probes")
+
+pops = docs["Deployment"][0]
+pod = pops["spec"]["template"]["spec"]
+(c,) = pod["containers"]
+args = c["args"]
+urls = args[args.index("--kv-nats") + 1].split(",")
+need(sorted(urls) == [f"nats://nats-{i}.{service}:4222" for i in range(replicas)], f"--kv-nats {urls} does not list every NATS node")
+need(pod["securityContext"].get("runAsNonRoot") is True, "POP runAsNonRoot")
+need(c["securityContext"].get("readOnlyRootFilesystem") is True, "POP readOnlyRootFilesystem")
+need(pod["terminationGracePeriodSeconds"] > 30, "POP terminationGracePeriodSeconds must exceed Brink's 30 s drain")
+for kind in ("requests", "limits"):
+    need({"cpu", "memory"} <= c["resources"].get(kind, {}).keys(), f"POP resources.{kind}")
+mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+need(mounts.get("index") == args[args.index("--data-dir") + 1], "the index volume is not mounted at --data-dir")
+vol = next(v for v in pod["volumes"] if v["name"] == "worker")
+worker = cms[vol["configMap"]["name"]]["data"]["worker.js"]
+need(worker == open("examples/counter/worker.js").read(), "the POPs' worker.js differs from examples/counter/worker.js")
+labels = pops["spec"]["template"]["metadata"]["labels"]
+need(pops["spec"]["selector"]["matchLabels"].items() <= labels.items(), "POP selector does not match its pods")
+for svc in docs["Service"]:
+    selected = svc["spec"]["selector"].items()
+    need(selected <= labels.items() or selected <= nats["spec"]["template"]["metadata"]["labels"].items(),
+         f"Service {svc['metadata']['name']} selects no pod")
+for p in problems:
+    print(f"  {p}", file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+then pass "replicated manifests (NATS StatefulSet + Brink POPs) parse and are consistent"; else fail "replicated manifests"; fi
+
+if [[ -x $binary ]] && command -v curl >/dev/null 2>&1; then
+  if output=$(bash deploy/local-cluster.sh --check 2>&1); then
+    pass "deploy/local-cluster.sh: 3 NATS nodes + 2 POPs agree, also after kill -9 of a node"
+  else
+    fail "deploy/local-cluster.sh --check:"
+    sed 's/^/  /' <<<"$output" >&2
+  fi
+else
+  skip "target/release/brink not built (or no curl): local NATS cluster smoke test"
+fi
+
 echo "deploy: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# A replicated Brink on one machine: 3 NATS JetStream nodes (R3) and 2 brink
+# POPs serving examples/counter with its KV namespace on NATS.
+#
+#   deploy/local-cluster.sh            start, print the URLs, run until Ctrl-C
+#   deploy/local-cluster.sh --check    start, check, stop (deploy/check.sh runs this):
+#       count through POP A, read the count through POP B, kill -9 one NATS
+#       node and keep counting through A, then see B agree
+#
+# Everything listens on 127.0.0.1. The interactive mode uses NATS 4222-4224
+# (routes 6222-6224) and POPs 8787/8788; --check picks free ports. State lives
+# in a temporary directory (or --dir DIR), removed on exit unless --dir.
+# Needs target/release/brink (make build) and nats-server
+# (scripts/install-nats.sh, or NATS_SERVER=/path/to/nats-server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+check=0
+dir=""
+while (($#)); do
+  case $1 in
+    --check) check=1 ;;
+    --dir) dir=$2; shift ;;
+    *) echo "usage: $0 [--check] [--dir DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+brink=${BRINK:-$PWD/target/release/brink}
+nats=${NATS_SERVER:-$PWD/third_party/nats-server/bin/nats-server}
+[[ -x $brink ]] || { echo "error: $brink not built (make build)" >&2; exit 1; }
+[[ -x $nats ]] || nats=$(command -v nats-server || true)
+[[ -n $nats && -x $nats ]] || { echo "error: nats-server not found: bash scripts/install-nats.sh" >&2; exit 1; }
+
+keep=1
+if [[ -z $dir ]]; then dir=$(mktemp -d); keep=0; fi
+mkdir -p "$dir"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if ((keep == 0)); then rm -rf "$dir"; fi
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+if ((check)); then
+  client_ports=($(free_port) $(free_port) $(free_port))
+  route_ports=($(free_port) $(free_port) $(free_port))
+  pop_ports=($(free_port) $(free_port))
+else
+  client_ports=(4222 4223 4224)
+  route_ports=(6222 6223 6224)
+  pop_ports=(8787 8788)
+fi
+routes=$(printf '"nats-route://127.0.0.1:%s", ' "${route_ports[@]}")
+
+declare -A nats_pid
+start_nats() {
+  local i=$1
+  "$nats" -c "$dir/n$i.conf" >>"$dir/n$i.log" 2>&1 &
+  nats_pid[$i]=$!
+  pids+=($!)
+}
+for i in 0 1 2; do
+  mkdir -p "$dir/n$i"
+  cat >"$dir/n$i.conf" <<EOF
+server_name: n$i
+listen: "127.0.0.1:${client_ports[$i]}"
+# Values up to Workers KV's 25 MiB travel in one message.
+max_payload: 32MB
+max_pending: 128MB
+jetstream { store_dir: "$dir/n$i", max_memory_store: 64MB, max_file_store: 4GB }
+cluster { name: brink-local, listen: "127.0.0.1:${route_ports[$i]}", routes: [${routes%, }] }
+EOF
+  start_nats "$i"
+done
+servers=$(printf 'nats://127.0.0.1:%s,' "${client_ports[@]}")
+servers=${servers%,}
+
+# JetStream answers once the cluster has a meta leader; a POP connects then.
+wait_port() {
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+for port in "${client_ports[@]}"; do wait_port "$port" || { echo "error: NATS on $port did not start" >&2; exit 1; }; done
+
+start_pop() {
+  local name=$1 port=$2 tries
+  for tries in $(seq 1 30); do
+    BRINK_POP=$name RUST_LOG=${RUST_LOG:-info} "$brink" dev examples/counter/worker.js --host 127.0.0.1 --port "$port" \
+      --kv COUNTS --data-dir "$dir/pop-$name" --kv-nats "$servers" >>"$dir/pop-$name.log" 2>&1 &
+    local pid=$!
+    if wait_port "$port"; then pids+=($pid); return 0; fi
+    # Refused at start (the cluster was still electing its leader): try again.
+    kill -9 "$pid" 2>/dev/null || true
+    sleep 1
+  done
+  echo "error: POP $name did not start; log:" >&2
+  tail -20 "$dir/pop-$name.log" >&2
+  return 1
+}
+start_pop a "${pop_ports[0]}"
+start_pop b "${pop_ports[1]}"
+
+a=http://127.0.0.1:${pop_ports[0]}
+b=http://127.0.0.1:${pop_ports[1]}
+if ((check == 0)); then
+  echo "NATS:  $servers   (state and logs in $dir)"
+  echo "POP a: $a"
+  echo "POP b: $b"
+  echo "try:   curl $a/ ; curl $b/     (Ctrl-C stops everything)"
+  wait
+  exit 0
+fi
+
+fail() { echo "FAIL: $*" >&2; tail -5 "$dir"/*.log >&2; exit 1; }
+# The counter writes its new count in ctx.waitUntil, after the response; give
+# each write a moment to be acknowledged before the next read.
+count_via() {
+  local url=$1 out
+  for _ in $(seq 1 100); do
+    if out=$(curl -fsS --max-time 15 "$url/" 2>/dev/null); then echo "$out"; sleep 0.3; return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+for n in 1 2 3; do
+  got=$(count_via "$a") || fail "POP a does not answer"
+  [[ $got == "hello #$n" ]] || fail "POP a said '$got', expected 'hello #$n'"
+done
+sleep 1 # propagation to POP b (milliseconds on loopback)
+got=$(count_via "$b") || fail "POP b does not answer"
+[[ $got == "hello #4" ]] || fail "POP b said '$got' after three visits through POP a"
+
+kill -9 "${nats_pid[0]}"
+wait "${nats_pid[0]}" 2>/dev/null || true
+# Writes go on through the two remaining nodes (possibly after a leader election).
+got=$(count_via "$a") || fail "POP a stopped answering after a NATS node died"
+for _ in $(seq 1 50); do
+  [[ $(count_via "$a") =~ ^hello\ \#([0-9]+)$ ]] && last=${BASH_REMATCH[1]} && ((last >= 7)) && break
+done
+((${last:-0} >= 7)) || fail "counting through POP a did not continue after kill -9 of a NATS node"
+sleep 1
+got=$(count_via "$b") || fail "POP b does not answer"
+[[ $got == "hello #$((last + 1))" ]] || fail "POP b said '$got', expected 'hello #$((last + 1))'"
+echo "ok: 3 NATS nodes + 2 POPs; counts agree across POPs, also after kill -9 of a NATS node"
