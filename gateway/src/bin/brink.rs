@@ -504,6 +504,11 @@ fn main() -> ExitCode {
     // Before any thread exists (see its docs): a proxy from the environment
     // would carry workers' requests past the outbound address checks.
     brink_runtime::api::outbound_fetch::ignore_proxy_environment();
+    // rustls is built with two crypto providers (aws-lc-rs for the
+    // listeners, ring for deno_fetch's client), so it cannot pick a process
+    // default by itself, and a worker's first fetch() would panic. An error
+    // only means one is installed already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     brink_gateway::logging::init();
     // The startup snapshot is made by this binary re-run in a child process
     // (see brink_runtime::snapshot).
