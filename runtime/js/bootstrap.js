@@ -138,6 +138,7 @@ defineLazyGlobal(
     ext("ext:brink_runtime/html_rewriter.js").initHtmlRewriter({
       Response: response.Response,
       ReadableStream: streams.ReadableStream,
+      Headers: headers.Headers,
     }),
 );
 const caches = lazyModule(() =>

@@ -80,6 +80,7 @@ const ASCII_UPPER = /[A-Z]/g;
 
 let ResponseClass;
 let ReadableStreamClass;
+let HeadersClass;
 let encoder;
 
 function asciiLower(text) {
@@ -658,14 +659,18 @@ class HTMLRewriter {
       pull: (controller) => transform.pull(controller),
       cancel: (reason) => transform.cancel(reason),
     }, { highWaterMark: 0 });
-    // Headers are kept as they are, content-length included, as workerd
-    // does; the gateway frames the body it actually sends.
-    return new ResponseClass(stream, { status: response.status, statusText: response.statusText, headers: response.headers });
+    // The rewritten body has another length. workerd keeps the header (and
+    // ignores it when sending); Brink's gateway holds a body to the length
+    // its worker declares, so a stale one would cut the page off.
+    const headers = new HeadersClass(response.headers);
+    headers.delete("content-length");
+    return new ResponseClass(stream, { status: response.status, statusText: response.statusText, headers });
   }
 }
 
 /** Called by the bootstrap, once the Web API classes exist. */
-function initHtmlRewriter({ Response, ReadableStream }) {
+function initHtmlRewriter({ Response, ReadableStream, Headers }) {
+  HeadersClass = Headers;
   ResponseClass = Response;
   ReadableStreamClass = ReadableStream;
   return HTMLRewriter;

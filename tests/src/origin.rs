@@ -21,6 +21,8 @@ pub struct Seen {
     pub path: String,
     /// Body as text.
     pub body: String,
+    /// Request headers, names lowercase.
+    pub headers: Vec<(String, String)>,
 }
 
 /// The running origin server.
@@ -43,7 +45,10 @@ impl Drop for Origin {
 impl Origin {
     /// Starts the origin on a free port. Routes: `/redirect` → 302 to
     /// `/hello`; `/redirect-to/URL` → 302 to URL; `/hello` → "hello from
-    /// origin"; anything else echoes the method and path.
+    /// origin"; `/page.html` → an HTML page (links to old.example, a
+    /// `<head>`); `/api/...` → JSON naming the path and how many `/api`
+    /// requests the origin has served; `/headers` → the request's headers as
+    /// JSON; `/boom` → 500; anything else echoes the method and path.
     pub fn start() -> Origin {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind origin");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -94,12 +99,22 @@ async fn serve(listener: tokio::net::TcpListener, log: Arc<Mutex<Vec<Seen>>>) {
 async fn respond(request: Request<hyper::body::Incoming>, log: &Mutex<Vec<Seen>>) -> Response<Full<Bytes>> {
     let method = request.method().to_string();
     let path = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
     let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    log.lock().unwrap().push(Seen {
-        method: method.clone(),
-        path: path.clone(),
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
+    let api_served = {
+        let mut log = log.lock().unwrap();
+        log.push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+            headers: headers.clone(),
+        });
+        log.iter().filter(|seen| seen.path.starts_with("/api/")).count()
+    };
     let response = match path.as_str() {
         "/redirect" => Response::builder().status(302).header("location", "/hello").body(Full::new(Bytes::new())),
         _ if path.starts_with("/redirect-to/") => Response::builder()
@@ -107,7 +122,21 @@ async fn respond(request: Request<hyper::body::Incoming>, log: &Mutex<Vec<Seen>>
             .header("location", &path["/redirect-to/".len()..])
             .body(Full::new(Bytes::new())),
         "/hello" => Response::builder().body(Full::new(Bytes::from("hello from origin"))),
+        "/page.html" => Response::builder()
+            .header("content-type", "text/html; charset=utf-8")
+            .header("x-powered-by", "origin/1.0")
+            .body(Full::new(Bytes::from(PAGE))),
+        "/headers" => Response::builder()
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(serde_json::json!(headers).to_string()))),
+        "/boom" => Response::builder().status(500).body(Full::new(Bytes::from("origin failed"))),
+        _ if path.starts_with("/api/") => Response::builder()
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(serde_json::json!({"path": path, "served": api_served}).to_string()))),
         _ => Response::builder().body(Full::new(Bytes::from(format!("{method} {path}")))),
     };
     response.expect("response")
 }
+
+/// The page `/page.html` serves.
+pub const PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Origin</title></head>\n<body>\n<h1>Welcome</h1>\n<a href=\"http://old.example.com/about\">About</a>\n<a href=\"/local\">Local</a>\n<img src=\"http://old.example.com/logo.png\">\n</body></html>\n";
