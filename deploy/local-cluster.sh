@@ -43,7 +43,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Below the kernel's ephemeral range (32768+): a port from bind(0) can become
+# the source port of a node dialling a route that is not listening yet.
+free_port() {
+  python3 - <<'PY'
+import random, socket
+while True:
+    port = random.randrange(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        print(port)
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()
+PY
+}
 if ((check)); then
   client_ports=($(free_port) $(free_port) $(free_port))
   route_ports=($(free_port) $(free_port) $(free_port))

@@ -76,8 +76,28 @@ pub fn nats_server_binary() -> Result<PathBuf, ClusterError> {
     Err(ClusterError::NoBinary(local.display().to_string()))
 }
 
+/// Ports are picked below Linux's ephemeral range (32768 and up): a port the
+/// kernel handed out with `bind(0)` can be taken again as the source port of
+/// an outgoing connection (one node dialling a route not yet listening
+/// connects to itself) before the node that should listen on it starts.
+const PORT_RANGE: std::ops::Range<u32> = 20_000..32_000;
+
 fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    // A random start, so tests running in parallel rarely try the same ports.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let span = PORT_RANGE.end - PORT_RANGE.start;
+    let seed = nanos ^ (std::process::id() << 7);
+    for i in 0..span {
+        let port = PORT_RANGE.start + (seed.wrapping_add(i.wrapping_mul(7919))) % span;
+        let port = u16::try_from(port).unwrap_or(20_000);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::other("no free port between 20000 and 32000"))
 }
 
 impl NatsCluster {
@@ -89,7 +109,20 @@ impl NatsCluster {
     }
 
     /// Like [`NatsCluster::start`]; `max_payload: None` keeps the server's default (1 MB).
+    /// A start that fails (a port taken in between by a parallel test, say)
+    /// is retried on new ports, twice.
     pub fn start_with(size: usize, max_payload: Option<&str>) -> Result<NatsCluster, ClusterError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::start_once(size, max_payload) {
+                Err(ClusterError::NotReady { .. }) if attempt < 3 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn start_once(size: usize, max_payload: Option<&str>) -> Result<NatsCluster, ClusterError> {
         let binary = nats_server_binary()?;
         let dir = tempfile::Builder::new().prefix("brink-nats-").tempdir()?;
         let client_ports = (0..size).map(|_| free_port()).collect::<std::io::Result<Vec<_>>>()?;
