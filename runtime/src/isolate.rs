@@ -230,6 +230,7 @@ async fn run_isolate(
     ready: std::sync::mpsc::Sender<Result<Arc<IsolateWatch>, WorkerError>>,
 ) {
     let started = std::time::Instant::now();
+    let started_cpu = crate::supervisor::thread_cpu_now();
     let blank = match new_blank_isolate(&limits) {
         Ok(blank) => blank,
         Err(error) => {
@@ -249,7 +250,12 @@ async fn run_isolate(
     runtime.op_state().borrow_mut().put(watch.clone());
     blobs.watch(watch.clone());
     terminate_near_heap_limit(&mut runtime, &watch);
-    tracing::debug!(isolate = id, elapsed_us = started.elapsed().as_micros() as u64, "blank isolate ready");
+    tracing::debug!(
+        isolate = id,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        cpu_us = crate::supervisor::thread_cpu_now().saturating_sub(started_cpu) / 1000,
+        "blank isolate ready"
+    );
     let _ = ready.send(Ok(watch.clone()));
 
     // A blank isolate waits for its worker.
