@@ -26,6 +26,8 @@ pub struct DevConfig {
     pub kv_backend: crate::kv_config::KvBackendChoice,
     /// Hosts that outbound `fetch()` may reach although they are private.
     pub allowed_private_hosts: Vec<String>,
+    /// The worker's origin (`--origin`): see `OutboundPolicy::origin`.
+    pub origin: Option<String>,
     /// Isolates running the worker in parallel.
     pub isolates: usize,
     /// Largest request body accepted, in bytes.
@@ -69,6 +71,9 @@ pub enum ConfigError {
     /// [IPV6]:PORT.
     #[error("--allow-private-host: {0}")]
     AllowedHost(#[from] brink_runtime::api::outbound_fetch::AllowedHostError),
+    /// `--origin` that is not an absolute http(s) URL.
+    #[error("--origin expects an http(s) URL such as http://127.0.0.1:8080, got {0:?}")]
+    Origin(String),
 }
 
 /// Parses `KEY=VALUE`.
@@ -108,7 +113,13 @@ impl DevConfig {
                 return Err(ConfigError::DuplicateBinding(name.clone()));
             }
         }
-        brink_runtime::OutboundPolicy { allowed_private_hosts: self.allowed_private_hosts.clone() }.validate()?;
+        brink_runtime::OutboundPolicy { allowed_private_hosts: self.allowed_private_hosts.clone(), origin: None }
+            .validate()?;
+        if let Some(origin) = &self.origin {
+            if brink_runtime::api::outbound_fetch::parse_origin(origin).is_none() {
+                return Err(ConfigError::Origin(origin.clone()));
+            }
+        }
         Ok(())
     }
 }

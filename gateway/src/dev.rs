@@ -57,7 +57,10 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
         vars: config.vars.clone(),
         secrets: Vec::new(),
         kv,
-        outbound: OutboundPolicy { allowed_private_hosts: config.allowed_private_hosts.clone() },
+        outbound: OutboundPolicy {
+            allowed_private_hosts: config.allowed_private_hosts.clone(),
+            origin: config.origin.clone(),
+        },
         limits: config.limits.clone(),
         scaling: Scaling::fixed(config.isolates),
         log_sink: None,

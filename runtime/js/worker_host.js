@@ -11,6 +11,7 @@ import {
   op_brink_respond_stream,
   op_brink_wait_until_done,
   op_brink_wait_until_started,
+  op_brink_origin,
 } from "ext:core/ops";
 import { defineGlobal } from "ext:brink_runtime/globals.js";
 import { KvNamespace } from "ext:brink_runtime/kv.js";
@@ -35,6 +36,20 @@ let fetchHandler = null;
 let workerEnv = {};
 const fetchListeners = [];
 
+// The worker's origin (`brink dev --origin`), as for a proxied zone on
+// Cloudflare: a fetch() to a host this worker serves goes to the origin, and
+// so does a request whose handler threw after passThroughOnException(). The
+// policy holding it is installed when the worker loads, after the
+// bootstrap, so it is read on first use. "" means no origin.
+let originUrl = null;
+const origin = () => (originUrl ??= op_brink_origin());
+// Hosts requests arrived for (a few: the worker's routes), when there is
+// an origin.
+const MAX_OWN_HOSTS = 64;
+const ownHosts = new Set();
+const HOST_OF_URL = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]+)/i;
+let globalFetch;
+
 function describeError(error) {
   if (error && typeof error === "object" && typeof error.stack === "string") {
     return error.stack;
@@ -58,8 +73,12 @@ function describeValue(value) {
 /** The `ctx` argument of `fetch(request, env, ctx)`. */
 class ExecutionContext {
   #id;
+  #passThrough = false;
   constructor(id) {
     this.#id = id;
+  }
+  static passesThrough(ctx) {
+    return ctx.#passThrough;
   }
   waitUntil(promise) {
     const id = this.#id;
@@ -79,7 +98,9 @@ class ExecutionContext {
     );
   }
   passThroughOnException() {
-    // Brink has no origin to fall back to; an exception gives a 500.
+    // Without an origin there is nothing to fall back to: an exception still
+    // gives a 500.
+    this.#passThrough = true;
   }
 }
 
@@ -105,7 +126,9 @@ function defineFetchEvent(Event) {
     waitUntil(promise) {
       this.#ctx.waitUntil(promise);
     }
-    passThroughOnException() {}
+    passThroughOnException() {
+      this.#ctx.passThroughOnException();
+    }
   };
 }
 
@@ -119,6 +142,25 @@ function flatToHeaderList(flat) {
 
 function fail(id, error) {
   op_brink_respond_error(id, describeError(error));
+}
+
+// The handler failed: send the request on to the origin if the worker asked
+// for that and the request can still be sent (its body unread), else fail.
+function failOrPassThrough(id, error, request, ctx) {
+  if (!ExecutionContext.passesThrough(ctx) || origin() === "" || request.bodyUsed) {
+    fail(id, error);
+    return;
+  }
+  op_brink_log(2, `Uncaught ${describeError(error)} (the request was passed through to the origin)`);
+  const previousContext = core.getAsyncContext();
+  core.setAsyncContext(id);
+  let answer;
+  try {
+    answer = globalFetch(request);
+  } finally {
+    core.setAsyncContext(previousContext);
+  }
+  PromisePrototypeThen(answer, (response) => respond(id, response), (passError) => fail(id, passError));
 }
 
 function isStaticBody(body) {
@@ -194,6 +236,10 @@ function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
   );
   const request = requestModule.fromInnerRequest(innerRequest, "immutable");
   const ctx = new ExecutionContext(id);
+  if (origin() !== "" && ownHosts.size < MAX_OWN_HOSTS) {
+    const host = HOST_OF_URL.exec(url);
+    if (host !== null) ownHosts.add(host[1].toLowerCase());
+  }
   let result;
   // The request id rides along in the async context, so an outbound fetch()
   // made anywhere in this request's async work is charged to it.
@@ -206,7 +252,8 @@ function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
       result = dispatchFetchEvent(request, ctx);
     }
   } catch (error) {
-    fail(id, error);
+    core.setAsyncContext(previousContext);
+    failOrPassThrough(id, error, request, ctx);
     return;
   } finally {
     core.setAsyncContext(previousContext);
@@ -218,7 +265,7 @@ function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
   PromisePrototypeThen(
     Promise.resolve(result),
     (response) => respond(id, response),
-    (error) => fail(id, error),
+    (error) => failOrPassThrough(id, error, request, ctx),
   );
 }
 
@@ -297,12 +344,24 @@ export function installWorkerHost({ consoleModule, request, response, streams, e
     let outgoing;
     try {
       outgoing = new Request(input, init);
+      if (origin() !== "") {
+        // A request for one of the worker's own hosts goes to its origin,
+        // path and query kept, as on a proxied Cloudflare zone.
+        const target = new URL(outgoing.url);
+        if (ownHosts.has(target.host.toLowerCase())) {
+          const host = target.host;
+          outgoing = new Request(`${origin()}${target.pathname}${target.search}`, outgoing);
+          outgoing.headers.set("x-forwarded-host", host);
+          outgoing.headers.set("x-forwarded-proto", target.protocol.slice(0, -1));
+        }
+      }
       outgoing.headers.set(SUBREQUEST_DEPTH_HEADER, `${depth}`);
     } catch (error) {
       return Promise.reject(error);
     }
     return innerFetch(outgoing);
   }, true);
+  globalFetch = globalThis.fetch;
 
   defineGlobal("addEventListener", (type, listener) => {
     if (type === "fetch") ArrayPrototypePush(fetchListeners, listener);

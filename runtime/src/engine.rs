@@ -23,7 +23,7 @@ use crate::api::html_rewriter::{
 use crate::api::kv::{
     op_brink_kv_atomic, op_brink_kv_delete, op_brink_kv_get, op_brink_kv_get_many, op_brink_kv_list, op_brink_kv_put,
 };
-use crate::api::outbound_fetch::{check_outbound_request, GuardedResolver, SharedPolicy};
+use crate::api::outbound_fetch::{check_outbound_request, op_brink_origin, GuardedResolver, SharedPolicy};
 use crate::api::request::{
     op_brink_count_subrequest, op_brink_respond, op_brink_respond_error, op_brink_respond_stream,
     op_brink_wait_until_done, op_brink_wait_until_started,
@@ -71,6 +71,7 @@ deno_core::extension!(
         op_brink_cache_match,
         op_brink_cache_put,
         op_brink_cache_delete,
+        op_brink_origin,
     ],
     esm_entry_point = "ext:brink_runtime/bootstrap.js",
     esm = [

@@ -151,6 +151,8 @@ const EXPECTED_GLOBALS: &[&str] = &[
     "WritableStreamDefaultWriter", "addEventListener", "atob", "btoa", "clearInterval", "clearTimeout", "console",
     "crypto", "fetch", "navigator", "performance", "queueMicrotask", "reportError", "self", "setInterval",
     "setTimeout", "structuredClone",
+    // Cloudflare's own: docs/cdn.md
+    "HTMLRewriter", "Cache", "CacheStorage", "caches",
 ];
 
 /// The global object holds the expected globals and nothing else: no engine

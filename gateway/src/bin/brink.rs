@@ -418,6 +418,10 @@ struct DevArgs {
     /// A private or loopback host that outbound fetch() may reach (repeatable).
     #[arg(long = "allow-private-host")]
     allowed_private_hosts: Vec<String>,
+    /// The origin behind the worker (http(s)://HOST[:PORT]): fetch() to the
+    /// worker's own host goes there, as does ctx.passThroughOnException().
+    #[arg(long)]
+    origin: Option<String>,
     /// Isolates running the worker in parallel.
     #[arg(long, default_value_t = 1)]
     isolates: usize,
@@ -480,6 +484,7 @@ impl DevArgs {
             kv_backend: brink_gateway::kv_config::dev_choice(self.kv_nats),
             data_dir: self.data_dir,
             allowed_private_hosts: self.allowed_private_hosts,
+            origin: self.origin,
             isolates: self.isolates,
             max_request_body: self.max_body_bytes,
             limits: Limits {

@@ -175,6 +175,12 @@ pub struct OutboundPolicy {
     /// e.g. a local development backend: `HOST` (every port), `HOST:PORT`
     /// or `[IPV6]:PORT` (that port only).
     pub allowed_private_hosts: Vec<String>,
+    /// The worker's origin (`http://HOST[:PORT]`), as for a proxied zone on
+    /// Cloudflare: `fetch()` to a host the worker serves goes there, and so
+    /// does a request whose handler threw after
+    /// `ctx.passThroughOnException()`. Its host and port are reachable even
+    /// when private.
+    pub origin: Option<String>,
 }
 
 impl OutboundPolicy {
@@ -195,8 +201,47 @@ impl OutboundPolicy {
                 Err(error) => tracing::warn!(%error, "ignoring an allowed private host"),
             }
         }
-        CompiledPolicy { allowed }
+        let origin = self.origin.as_deref().and_then(|origin| match parse_origin(origin) {
+            Some((url, host_port)) => {
+                if let Ok(host) = AllowedHost::parse(&host_port) {
+                    allowed.push(host);
+                }
+                Some(url)
+            }
+            None => {
+                tracing::warn!(origin, "ignoring an origin that is not an http(s) URL");
+                None
+            }
+        });
+        CompiledPolicy { allowed, origin }
     }
+}
+
+/// An origin as `scheme://host[:port]` (no path) and its `host:port` for
+/// the allow list; `None` unless it is an absolute http(s) URL.
+pub fn parse_origin(origin: &str) -> Option<(String, String)> {
+    let url = deno_core::url::Url::parse(origin).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = match url.host()? {
+        deno_core::url::Host::Ipv6(address) => format!("[{address}]"),
+        host => host.to_string(),
+    };
+    let port = url.port_or_known_default()?;
+    let base = match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    };
+    Some((base, format!("{host}:{port}")))
+}
+
+/// The origin of the worker on this thread ("" when it has none), for the
+/// worker host's `fetch()` and `passThroughOnException()`.
+#[deno_core::op2]
+#[string]
+pub fn op_brink_origin() -> String {
+    THREAD_POLICY.with(|policy| policy.borrow().origin.clone().unwrap_or_default())
 }
 
 /// An [`OutboundPolicy`] with its entries parsed, as the request hook and
@@ -204,6 +249,7 @@ impl OutboundPolicy {
 #[derive(Clone, Debug, Default)]
 pub struct CompiledPolicy {
     allowed: Vec<AllowedHost>,
+    origin: Option<String>,
 }
 
 /// What the allow list says about one host.
