@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, RwLock};
 
 use bytes::Bytes;
@@ -64,6 +64,21 @@ pub struct RedbBackend {
     fail_writes: Option<FailWrites>,
     queue: Mutex<CommitQueue>,
     committed: Condvar,
+    /// Write transactions committed (each may hold many callers' commits).
+    transactions: AtomicU64,
+    #[cfg(test)]
+    hooks: TestHooks,
+}
+
+/// Test hooks on the group commit.
+#[cfg(test)]
+#[derive(Default)]
+struct TestHooks {
+    /// The committer waits until this many commits are queued before taking
+    /// a batch, so a test can prove that they share one transaction.
+    min_batch: std::sync::atomic::AtomicUsize,
+    /// The committer panics once, outside redb, after claiming the batch.
+    panic_once: AtomicBool,
 }
 
 /// One atomic commit waiting for a transaction.
@@ -238,6 +253,9 @@ impl RedbBackend {
             fail_writes: None,
             queue: Mutex::new(CommitQueue::default()),
             committed: Condvar::new(),
+            transactions: AtomicU64::new(0),
+            #[cfg(test)]
+            hooks: TestHooks::default(),
         };
         backend.first_open(mode)
     }
@@ -252,6 +270,9 @@ impl RedbBackend {
             fail_writes: Some(fail),
             queue: Mutex::new(CommitQueue::default()),
             committed: Condvar::new(),
+            transactions: AtomicU64::new(0),
+            #[cfg(test)]
+            hooks: TestHooks::default(),
         };
         backend.first_open(Mode::CreateIfMissing)
     }
@@ -330,6 +351,13 @@ impl RedbBackend {
     /// The store file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Write transactions committed since the store was opened. With group
+    /// commit, concurrent writes share transactions, so this grows slower
+    /// than the number of writes under load.
+    pub fn write_transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
     }
 
     /// Runs `work` on the open database: first reopening it if an earlier
@@ -457,6 +485,46 @@ impl RedbBackend {
             txn.abort()?;
         }
         Ok(outcomes)
+    }
+}
+
+/// Held by the thread committing a batch; on drop (normal or unwinding) it
+/// publishes the batch's results, or an error for each commit if none were
+/// produced, clears `committing` and wakes the waiters.
+struct CommitterGuard<'a> {
+    backend: &'a RedbBackend,
+    tickets: Vec<u64>,
+    results: Option<Result<Vec<AtomicOutcome>, KvError>>,
+}
+
+impl Drop for CommitterGuard<'_> {
+    fn drop(&mut self) {
+        // A poisoned lock still holds a usable queue: the state it guards is
+        // only ever changed in whole steps.
+        let mut queue = match self.backend.queue.lock() {
+            Ok(queue) => queue,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match self.results.take() {
+            Some(Ok(outcomes)) => {
+                for (ticket, outcome) in self.tickets.iter().zip(outcomes) {
+                    queue.done.insert(*ticket, Ok(outcome));
+                }
+            }
+            Some(Err(error)) => {
+                for ticket in &self.tickets {
+                    queue.done.insert(*ticket, Err(share(&error)));
+                }
+            }
+            None => {
+                tracing::error!(commits = self.tickets.len(), "KV group commit failed unexpectedly; its writes were not applied");
+                for ticket in &self.tickets {
+                    queue.done.insert(*ticket, Err(KvError::backend("the commit failed unexpectedly; nothing was written")));
+                }
+            }
+        }
+        queue.committing = false;
+        self.backend.committed.notify_all();
     }
 }
 
@@ -767,27 +835,38 @@ impl RedbBackend {
             if !queue.committing {
                 // Commit everything queued so far, ours included.
                 queue.committing = true;
-                let batch = std::mem::take(&mut queue.pending);
-                drop(queue);
-                // with_db catches panics, so `committing` is always reset below.
-                let outcome = self.with_db(|db| Self::commit_batch(db, &batch));
-                queue = self.queue.lock().map_err(|_| poisoned())?;
-                match outcome {
-                    Ok(outcomes) => {
-                        for (commit, outcome) in batch.iter().zip(outcomes) {
-                            queue.done.insert(commit.ticket, Ok(outcome));
-                        }
-                    }
-                    Err(error) => {
-                        for commit in &batch {
-                            queue.done.insert(commit.ticket, Err(share(&error)));
-                        }
+                #[cfg(test)]
+                {
+                    let want = self.hooks.min_batch.load(Ordering::SeqCst);
+                    while queue.pending.len() < want {
+                        queue = self.committed.wait(queue).map_err(|_| poisoned())?;
                     }
                 }
-                queue.committing = false;
-                self.committed.notify_all();
+                let batch = std::mem::take(&mut queue.pending);
+                drop(queue);
+                // Whatever happens from here on (a panic included), the guard
+                // releases the committer's role and answers every commit of
+                // the batch; otherwise every later writer would wait forever.
+                let mut guard = CommitterGuard {
+                    backend: self,
+                    tickets: batch.iter().map(|c| c.ticket).collect(),
+                    results: None,
+                };
+                #[cfg(test)]
+                if self.hooks.panic_once.swap(false, Ordering::SeqCst) {
+                    panic!("test hook: group commit panicked");
+                }
+                let outcome = self.with_db(|db| Self::commit_batch(db, &batch));
+                if outcome.as_ref().is_ok_and(|outcomes| outcomes.iter().any(|o| o.version.is_some())) {
+                    self.transactions.fetch_add(1, Ordering::Relaxed);
+                }
+                guard.results = Some(outcome);
+                drop(guard);
+                queue = self.queue.lock().map_err(|_| poisoned())?;
                 continue;
             }
+            #[cfg(test)]
+            self.committed.notify_all(); // a committer held by `min_batch` counts the queue
             queue = self.committed.wait(queue).map_err(|_| poisoned())?;
         }
     }
@@ -917,6 +996,55 @@ mod tests {
         assert_eq!(text(&store, "before").as_deref(), Some("1"));
         assert_eq!(text(&store, "after").as_deref(), Some("3"));
         assert_eq!(text(&store, "w0"), None);
+    }
+
+    #[test]
+    fn concurrent_writes_share_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(RedbBackend::open(&dir.path().join(STORE_FILE_NAME)).unwrap());
+        const WRITERS: usize = 16;
+        // The committer takes its batch only once every writer has queued.
+        backend.hooks.min_batch.store(WRITERS, Ordering::SeqCst);
+        let store = KvStore::with_backend(backend.clone(), options()).unwrap();
+        let kv = store.namespace("KV").unwrap();
+        let before = backend.write_transactions();
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|i| {
+                let kv = kv.clone();
+                std::thread::spawn(move || kv.put(&format!("k{i}"), "v".into(), PutOptions::default()))
+            })
+            .collect();
+        let versions: std::collections::HashSet<u64> =
+            writers.into_iter().map(|w| w.join().unwrap().unwrap()).collect();
+        assert_eq!(versions.len(), WRITERS, "each write keeps its own version");
+        assert_eq!(backend.write_transactions() - before, 1, "{WRITERS} concurrent writes, one transaction");
+        for i in 0..WRITERS {
+            assert_eq!(text(&store, &format!("k{i}")).as_deref(), Some("v"));
+        }
+    }
+
+    #[test]
+    fn a_panicking_committer_does_not_block_later_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(RedbBackend::open(&dir.path().join(STORE_FILE_NAME)).unwrap());
+        let store = KvStore::with_backend(backend.clone(), options()).unwrap();
+        let kv = store.namespace("KV").unwrap();
+        backend.hooks.panic_once.store(true, Ordering::SeqCst);
+        let doomed = {
+            let kv = kv.clone();
+            std::thread::spawn(move || crate::panic_guard::catch(|| kv.put("lost", "x".into(), PutOptions::default())))
+        };
+        assert!(doomed.join().unwrap().is_err(), "the committer panicked");
+        // The next writer becomes the committer instead of waiting forever.
+        let (done, finished) = std::sync::mpsc::channel();
+        let next = kv.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(next.put("after", "y".into(), PutOptions::default()));
+        });
+        let result = finished.recv_timeout(Duration::from_secs(60)).expect("a later put hung");
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(text(&store, "after").as_deref(), Some("y"));
+        assert_eq!(text(&store, "lost"), None);
     }
 
     #[test]
