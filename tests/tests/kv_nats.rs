@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use brink_kv::test_cluster::NatsCluster;
-use brink_tests::{client, worker, Brink};
+use brink_tests::{client, worker, Brink, BrinkServe};
 use serde_json::{json, Value};
 
 /// Upper bound for anything to converge on a busy CI machine.
@@ -330,4 +330,25 @@ async fn with_the_cluster_down_reads_are_served_and_writes_fail_fast() {
     .await;
     wait_until("B to see the write after the outage", || async { get(&b, "after").await.as_deref() == Some("back") }).await;
     assert_eq!(get(&b, "during").await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brink_serve_pops_share_the_replicated_store() {
+    let cluster = cluster();
+    let servers = cluster.urls_joined();
+    let a = BrinkServe::start(&["--kv-nats", &servers]);
+    let b = BrinkServe::start(&["--kv-nats", &servers]);
+    for pop in [&a, &b] {
+        pop.deploy(worker("serve-app.js"), "counter", &["--route", "counter.test", "--var", "WHO=c", "--var", "V=1", "--kv", "COUNTS"]);
+    }
+    assert_eq!(a.get("counter.test", "/count").await, (200, "1".to_owned()));
+    assert_eq!(a.get("counter.test", "/count").await, (200, "2".to_owned()));
+    // `brink kv --admin` reads each server's view of the worker's namespace.
+    let admin_get = |pop: &BrinkServe| {
+        let output = pop.cli(&["kv", "get", "n", "--namespace", "counter__COUNTS", "--admin", &pop.admin]);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    wait_until("POP B to see A's count", || async { admin_get(&b) == "2" }).await;
+    assert_eq!(b.get("counter.test", "/count").await, (200, "3".to_owned()));
+    wait_until("POP A to see B's count", || async { admin_get(&a) == "3" }).await;
 }

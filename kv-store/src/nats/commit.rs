@@ -338,7 +338,14 @@ async fn publish_batch(shared: &Shared, messages: Vec<Outgoing>, deadline: Insta
                 }
                 .into())
             }
-            None => return Ok(Published::Conflict),
+            // Unreachable: a batch has at least two messages, the last sent as a request.
+            None => {
+                return Err(NatsError::Request {
+                    what: "store a batch",
+                    reason: "the batch had no commit message".to_owned(),
+                }
+                .into())
+            }
         }
     }
 }
