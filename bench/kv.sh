@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # KV benchmark: the same KV workloads, from inside a worker over HTTP, on Brink
-# (Workers KV binding, embedded redb store) and on Deno KV (`Deno.openKv()` under
-# `deno serve --unstable-kv`, embedded SQLite), in one run, with ratios.
+# (Workers KV binding, embedded redb store), on Brink with the replicated
+# backend (runtime "nats": a 3-node NATS JetStream cluster, R3, on loopback)
+# and on Deno KV (`Deno.openKv()` under `deno serve --unstable-kv`, embedded
+# SQLite), in one run, with ratios.
 #
 #   bash bench/kv.sh
 #   DURATION=10 RUNTIMES=brink bash bench/kv.sh
@@ -19,7 +21,8 @@
 #
 # Environment (all optional):
 #   DURATION     seconds of measured load per run (default 5, 1-300)
-#   RUNTIMES     subset of: brink deno (default: both)
+#   RUNTIMES     subset of: brink nats deno (default: brink deno; nats needs
+#                nats-server: scripts/install-nats.sh, or NATS_SERVER=path)
 #   CONNECTIONS  wrk -c for the throughput runs (default 50)
 #   BRINK_BIN    a brink binary; when set, no cargo build
 #   BRINK_BUILD  0 skips `cargo build --release -p brink-gateway` (default 1)
@@ -55,12 +58,21 @@ setup() {
         VERSION[brink]=$(version_of "$bin")
         VERSION[brink]=${VERSION[brink]:-dev}
         ;;
+      nats)
+        local bin
+        bin=$(brink_binary "") || die "not measuring brink on NATS: $bin"
+        BIN[nats]=$bin
+        VERSION[nats]=$(version_of "$bin")
+        VERSION[nats]=${VERSION[nats]:-dev}
+        NATS_SERVER=${NATS_SERVER:-$REPO_DIR/third_party/nats-server/bin/nats-server}
+        [[ -x $NATS_SERVER ]] || die "nats-server not found: bash scripts/install-nats.sh"
+        ;;
       deno)
         BIN[deno]=$(find_peer_bin deno) ||
           die "deno not found in bench/node_modules: run bench/run.sh once (or: cd bench && npm install)"
         VERSION[deno]=$(version_of "${BIN[deno]}")
         ;;
-      *) die "unknown runtime '$runtime' (known: brink deno)" ;;
+      *) die "unknown runtime '$runtime' (known: brink nats deno)" ;;
     esac
     log "$runtime ${VERSION[$runtime]}: ${BIN[$runtime]#"$REPO_DIR/"}"
   done
@@ -70,6 +82,45 @@ start_brink() {
   local port=$1 data=$2 logfile=$3
   start_server "$logfile" "${BIN[brink]}" dev "$BENCH_DIR/kv/brink-worker.js" \
     --port "$port" --host 127.0.0.1 --kv KV --data-dir "$data"
+}
+
+# A port below the kernel's ephemeral range, so a NATS node dialling a route
+# that is not listening yet cannot end up connected to itself.
+nats_port() {
+  python3 -c 'import random, socket
+while True:
+    p = random.randrange(20000, 32000); s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()'
+}
+
+# Brink with --kv-nats on a 3-node JetStream cluster; all in one process group,
+# so stop_server stops the nodes too.
+start_nats() {
+  local port=$1 data=$2 logfile=$3 i routes servers
+  local clients=($(nats_port) $(nats_port) $(nats_port)) cluster=($(nats_port) $(nats_port) $(nats_port))
+  mkdir -p "$data"
+  routes=$(printf '"nats-route://127.0.0.1:%s", ' "${cluster[@]}")
+  servers=$(printf 'nats://127.0.0.1:%s,' "${clients[@]}")
+  for i in 0 1 2; do
+    mkdir -p "$data/n$i"
+    printf 'server_name: n%s\nlisten: "127.0.0.1:%s"\nmax_payload: 32MB\njetstream { store_dir: "%s" }\ncluster { name: bench, listen: "127.0.0.1:%s", routes: [%s] }\n' \
+      "$i" "${clients[$i]}" "$data/n$i" "${cluster[$i]}" "${routes%, }" >"$data/n$i.conf"
+  done
+  # The POP starts once a node listens; /setup (the first KV write, which
+  # creates the namespace's stream) is retried while the cluster elects its leader.
+  start_server "$logfile" bash -c '
+    for i in 0 1 2; do "$0" -c "$1/n$i.conf" >>"$1/n$i.log" 2>&1 & done
+    for _ in $(seq 1 100); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$6") 2>/dev/null && break
+      sleep 0.1
+    done
+    exec "$2" dev "$3" --port "$4" --host 127.0.0.1 --kv KV --data-dir "$1/pop" --kv-nats "$5"
+  ' "$NATS_SERVER" "$data" "${BIN[nats]}" "$BENCH_DIR/kv/brink-worker.js" "$port" "${servers%,}" "${clients[0]}"
 }
 
 start_deno() {
@@ -111,7 +162,12 @@ measure_runtime() {
     tail -n 20 "$logfile" >&2 || true
     die "$runtime: $reason"
   fi
-  [[ $(curl -s --max-time 5 "$base/setup") == ok ]] || die "$runtime: /setup failed: $(tail -n 5 "$logfile")"
+  local setup_ok=0
+  for _ in $(seq 1 30); do
+    if [[ $(curl -s --max-time 15 "$base/setup") == ok ]]; then setup_ok=1; break; fi
+    sleep 1 # the replicated backend: a cluster still electing its leader
+  done
+  ((setup_ok)) || die "$runtime: /setup failed: $(tail -n 5 "$logfile")"
   # Every workload must answer correctly before it is timed.
   for workload in $WORKLOADS; do
     body=$(curl -s --max-time 5 "$base/$workload")
