@@ -25,6 +25,7 @@ declare global {
     extends kv.KVNamespaceListKey<Metadata, Key> {}
   type KVNamespacePutValue = kv.KVNamespacePutValue;
   type KVNamespaceValueType = kv.KVNamespaceValueType;
+  type KVNamespaceConsistency = kv.KVNamespaceConsistency;
   type KVNamespacePutOptions = kv.KVNamespacePutOptions;
   type KVNamespaceGetWithMetadataResult<Value, Metadata = unknown> = kv.KVNamespaceGetWithMetadataResult<
     Value,

@@ -18,13 +18,25 @@ export interface KVNamespaceGetOptions<Type extends KVNamespaceValueType> {
    * Writes made in the same process are always seen.
    */
   cacheTtl?: number;
+  /**
+   * `"strong"` reads the authoritative copy: on the replicated (NATS
+   * JetStream) backend, the cluster rather than this POP's cache and local
+   * replica, so another POP's acknowledged write is seen at once. Default
+   * `"eventual"`. Brink extension.
+   */
+  consistency?: KVNamespaceConsistency;
 }
+
+/** How fresh a read must be (Brink extension; see docs/kv.md). */
+export type KVNamespaceConsistency = "eventual" | "strong";
 
 /** Options of `get` / `getWithMetadata` that decode as text, the default. */
 export interface KVNamespaceGetTextOptions {
   type?: "text";
   /** See {@link KVNamespaceGetOptions.cacheTtl}. */
   cacheTtl?: number;
+  /** See {@link KVNamespaceGetOptions.consistency}. */
+  consistency?: KVNamespaceConsistency;
 }
 
 /**

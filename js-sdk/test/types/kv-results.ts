@@ -22,6 +22,10 @@ export async function reads() {
   expectType<Equal<typeof bytes, ArrayBuffer | null>>();
   const stream = await kv.get("k", { type: "stream", cacheTtl: 0 });
   expectType<Equal<typeof stream, Stream | null>>();
+  const strong = await kv.get("k", { consistency: "strong" });
+  expectType<Equal<typeof strong, string | null>>();
+  const strongJson = await kv.getWithMetadata<{ a: number }>("k", { type: "json", consistency: "strong" });
+  expectType<Equal<typeof strongJson, WithMeta<{ a: number }>>>();
 }
 
 export async function bulkReads() {

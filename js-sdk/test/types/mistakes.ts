@@ -26,6 +26,8 @@ export async function kvMistakes() {
   await kv.get("k", "blob");
   // @ts-expect-error unknown value type in options
   await kv.get("k", { type: "bytes" });
+  // @ts-expect-error consistency is "eventual" or "strong"
+  await kv.get("k", { consistency: "linearizable" });
   // @ts-expect-error keys are strings
   await kv.get(42);
   // @ts-expect-error a text read is not a number
