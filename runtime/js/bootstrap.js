@@ -142,7 +142,11 @@ defineLazyGlobal(
     }),
 );
 const caches = lazyModule(() =>
-  ext("ext:brink_runtime/cache.js").initCaches({ Request: request.Request, Response: response.Response })
+  ext("ext:brink_runtime/cache.js").initCaches({
+    Request: request.Request,
+    Response: response.Response,
+    URL: url.URL,
+  })
 );
 defineLazyGlobal("caches", () => caches().caches, true);
 defineLazyGlobal("Cache", () => caches().Cache);

@@ -10,6 +10,7 @@ const { ArrayPrototypePush, ObjectPrototypeIsPrototypeOf, PromiseResolve, TypeEr
 
 let RequestClass;
 let ResponseClass;
+let URLClass;
 
 function headerPairs(headers) {
   const pairs = [];
@@ -17,14 +18,24 @@ function headerPairs(headers) {
   return pairs;
 }
 
-function toRequest(input) {
-  // Request's constructor validates the URL (Cache API keys must be
-  // absolute URLs) and accepts a Request, a URL or a string.
+const NO_HEADERS = [];
+
+// A cache key as `{ url, method, headers }`. A string or URL key needs no
+// Request (a hit is on the hot path, and building one costs more than the
+// lookup): it is a GET without headers.
+function toKey(input) {
   try {
-    return ObjectPrototypeIsPrototypeOf(RequestClass.prototype, input) ? input : new RequestClass(input);
+    if (ObjectPrototypeIsPrototypeOf(RequestClass.prototype, input)) {
+      return { url: input.url, method: input.method, headers: input.headers };
+    }
+    return { url: new URLClass(`${input}`).href, method: "GET", headers: null };
   } catch {
     throw new TypeError("Invalid URL. Cache API keys must be fully-qualified, valid URLs.");
   }
+}
+
+function keyHeaders(key) {
+  return key.headers === null ? NO_HEADERS : headerPairs(key.headers);
 }
 
 function ignoreMethod(options) {
@@ -52,9 +63,9 @@ class Cache {
 
   match(request, options) {
     return async(() => {
-      const key = toRequest(request);
+      const key = toKey(request);
       if (!ignoreMethod(options) && key.method !== "GET") return undefined;
-      const found = op_brink_cache_match(this.#name, key.url, headerPairs(key.headers));
+      const found = op_brink_cache_match(this.#name, key.url, keyHeaders(key));
       if (!found.found) return undefined;
       const body = NULL_BODY_STATUS.includes(found.status) ? null : (found.body ?? null);
       return new ResponseClass(body, { status: found.status, headers: found.headers });
@@ -67,7 +78,7 @@ class Cache {
         throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'.");
       }
       if (response.type === "error") throw new TypeError("Cache is unable to store an error response");
-      const key = toRequest(request);
+      const key = toKey(request);
       if (key.method !== "GET") throw new TypeError("Cannot cache response to non-GET request.");
       if (response.status === 206) {
         throw new TypeError("Cannot cache response to a range request (206 Partial Content).");
@@ -82,7 +93,7 @@ class Cache {
       op_brink_cache_put(
         this.#name,
         key.url,
-        headerPairs(key.headers),
+        keyHeaders(key),
         response.status,
         headerPairs(response.headers),
         body,
@@ -93,7 +104,7 @@ class Cache {
 
   delete(request, options) {
     return async(() => {
-      const key = toRequest(request);
+      const key = toKey(request);
       if (!ignoreMethod(options) && key.method !== "GET") return false;
       return op_brink_cache_delete(this.#name, key.url);
     });
@@ -133,9 +144,10 @@ class CacheStorage {
 }
 
 /** Called by the bootstrap, once Request and Response exist. */
-function initCaches({ Request, Response }) {
+function initCaches({ Request, Response, URL }) {
   RequestClass = Request;
   ResponseClass = Response;
+  URLClass = URL;
   return { caches: new CacheStorage(cacheKey), Cache, CacheStorage };
 }
 

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# CDN workloads: HTMLRewriter throughput on a 1 MiB page with five handlers
+# (MB/s, Brink and workerd on the same worker), and a Cache API hit next to
+# the same response built in place (req/s, p50; Brink only: workerd without
+# a cache service behind it never hits).
+#
+#   bash bench/cdn.sh
+#   DURATION=10 bash bench/cdn.sh
+#
+# Environment (all optional): DURATION (seconds per measurement, default 5),
+# RUNTIMES ("brink workerd" by default), BRINK_BIN, BRINK_BUILD,
+# BRINK_CARGO_ARGS as for bench/run.sh.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DURATION=${DURATION:-5}
+require_int DURATION 1 300
+RUNTIMES=${RUNTIMES:-brink workerd}
+WORK_DIR=$(mktemp -d)
+HTML_WORKER="$BENCH_DIR/cdn/html-rewriter.js"
+CACHE_WORKER="$BENCH_DIR/cdn/cache-hit.js"
+
+BRINK=$(brink_binary "${BRINK_CARGO_ARGS:-}") || die "$BRINK"
+WORKERD=""
+if [[ " $RUNTIMES " == *" workerd "* ]]; then
+  WORKERD=$(find_peer_bin workerd) || { warn "workerd not installed (bash bench/run.sh installs it); Brink only"; WORKERD=""; }
+fi
+
+start_runtime() {
+  local runtime=$1 worker=$2 port=$3
+  case $runtime in
+    brink) start_server "$WORK_DIR/brink.log" "$BRINK" dev "$worker" --port "$port" --host 127.0.0.1 --data-dir "$WORK_DIR/data" ;;
+    workerd)
+      mkdir -p "$WORK_DIR/workerd"
+      cp "$worker" "$WORK_DIR/workerd/worker.js"
+      cat >"$WORK_DIR/workerd/config.capnp" <<CAPNP
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .w)],
+  sockets = [(name = "http", address = "127.0.0.1:$port", http = (), service = "main")],
+);
+const w :Workerd.Worker = (
+  modules = [(name = "worker.js", esModule = embed "worker.js")],
+  compatibilityDate = "2025-01-01",
+);
+CAPNP
+      start_server "$WORK_DIR/workerd.log" "$WORKERD" serve "$WORK_DIR/workerd/config.capnp"
+      ;;
+  esac
+}
+
+page_mib=""
+declare -A MBPS
+for runtime in brink workerd; do
+  [[ $runtime == workerd && -z $WORKERD ]] && continue
+  port=$(free_port)
+  start_runtime "$runtime" "$HTML_WORKER" "$port"
+  why=$(wait_until_ready "http://127.0.0.1:$port/") || die "$runtime: $why"
+  bytes=$(curl -s "http://127.0.0.1:$port/" | wc -c)
+  page_mib=$(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1048576 }')
+  load_with_wrk 1 2 "http://127.0.0.1:$port/" "$WORK_DIR/wrk-$runtime.txt" 1 || die "$runtime: no wrk numbers"
+  MBPS[$runtime]=$(awk -v r="$WRK_RPS" -v b="$bytes" 'BEGIN { printf "%.1f", r * b / 1000000 }')
+  log "html $runtime: $WRK_RPS pages/s, ${MBPS[$runtime]} MB/s out, p50 ${WRK_P50_MS} ms, errors $WRK_ERRORS (load $(load_average))"
+  stop_server
+done
+
+port=$(free_port)
+start_runtime brink "$CACHE_WORKER" "$port"
+why=$(wait_until_ready "http://127.0.0.1:$port/hello") || die "brink: $why"
+curl -s -o /dev/null "http://127.0.0.1:$port/hit"
+load_with_wrk 1 50 "http://127.0.0.1:$port/hello" "$WORK_DIR/wrk-hello.txt" 3 || die "no wrk numbers"
+hello_rps=$WRK_RPS hello_p50=$WRK_P50_MS
+load_with_wrk 1 50 "http://127.0.0.1:$port/hit" "$WORK_DIR/wrk-hit.txt" 3 || die "no wrk numbers"
+hit_rps=$WRK_RPS hit_p50=$WRK_P50_MS
+stop_server
+
+echo
+echo "HTMLRewriter, ${page_mib} MiB page, 5 handlers (wrk -t1 -c2, ${DURATION}s):"
+echo "  brink    ${MBPS[brink]} MB/s"
+if [[ -n ${MBPS[workerd]:-} ]]; then
+  echo "  workerd  ${MBPS[workerd]} MB/s"
+  echo "  brink / workerd = $(awk -v a="${MBPS[brink]}" -v b="${MBPS[workerd]}" 'BEGIN { printf "%.2f", a / b }')"
+fi
+echo "Cache API hit vs the same response built in place (brink, wrk -t1 -c50):"
+echo "  hello  $hello_rps req/s, p50 $hello_p50 ms"
+echo "  hit    $hit_rps req/s, p50 $hit_p50 ms"
+echo "  added per request: $(awk -v a="$hello_rps" -v b="$hit_rps" 'BEGIN { printf "%.1f", (1e6 / b - 1e6 / a) }') us of isolate time"
+echo "load average at the end: $(load_average) on $(nproc) cores"
