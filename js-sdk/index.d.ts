@@ -8,9 +8,11 @@
 // APIs (Request, Response, URL, streams, crypto, FetchEvent, ...) come from there
 // and are not redeclared here.
 
+import type * as cdn from "./cdn.js";
 import type * as kv from "./kv.js";
 import type * as worker from "./worker.js";
 
+export * from "./cdn.js";
 export * from "./kv.js";
 export * from "./worker.js";
 
@@ -38,6 +40,21 @@ declare global {
   type KVNamespaceAtomicResult = kv.KVNamespaceAtomicResult;
 
   interface ExecutionContext extends worker.ExecutionContext {}
+
+  // HTMLRewriter (docs/cdn.md). Its content types (Element, Text, ...) are
+  // exported from the package rather than made global, so they never clash
+  // with the DOM lib's names.
+  interface HTMLRewriter extends cdn.HTMLRewriter {}
+  var HTMLRewriter: { new (): HTMLRewriter; prototype: HTMLRewriter };
+  interface HTMLRewriterElementContentHandlers extends cdn.HTMLRewriterElementContentHandlers {}
+  interface HTMLRewriterDocumentContentHandlers extends cdn.HTMLRewriterDocumentContentHandlers {}
+
+  // The Cache API as Workers has it: the WebWorker lib's Cache and
+  // CacheStorage, plus `caches.default`.
+  interface CacheStorage {
+    /** The worker's default cache in this process (a point of presence). */
+    readonly default: Cache;
+  }
   interface ExportedHandler<Env = unknown> extends worker.ExportedHandler<Env> {}
   type ExportedHandlerFetchHandler<Env = unknown> = worker.ExportedHandlerFetchHandler<Env>;
 
@@ -46,7 +63,10 @@ declare global {
   // adds passThroughOnException. Brink does not provide the lib's
   // clientId / handled / preloadResponse / resultingClientId.
   interface FetchEvent {
-    /** Accepted for compatibility; an uncaught exception still gives a 500. */
+    /**
+     * If the handler then throws, the request goes to the worker's origin
+     * (`brink dev --origin`) instead of failing; without an origin, a 500.
+     */
     passThroughOnException(): void;
   }
   interface WorkerGlobalScopeEventMap {

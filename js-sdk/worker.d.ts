@@ -12,8 +12,9 @@ export interface ExecutionContext {
    */
   waitUntil(promise: PromiseLike<unknown>): void;
   /**
-   * Accepted for Cloudflare Workers compatibility. Brink has no origin to fall
-   * back to, so an uncaught exception still gives a 500.
+   * If the handler then throws (or its promise rejects), the request goes to
+   * the worker's origin (`brink dev --origin`) and the client gets the
+   * origin's answer. Without an origin, an uncaught exception gives a 500.
    */
   passThroughOnException(): void;
 }

@@ -89,3 +89,13 @@ export function handlerMistakes() {
   });
   return [wrongReturn, typoInEnv, noFetch];
 }
+
+// HTMLRewriter handlers get content objects, not strings.
+new HTMLRewriter().on("a", {
+  // @ts-expect-error element handlers receive an Element
+  element(element: string) {
+    return element;
+  },
+});
+// @ts-expect-error transform takes a Response
+new HTMLRewriter().transform("<p>");
