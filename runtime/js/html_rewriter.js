@@ -9,6 +9,7 @@
 const { core, primordials } = __bootstrap;
 const {
   op_brink_html_rewriter_attributes,
+  op_brink_html_rewriter_check_charset,
   op_brink_html_rewriter_close,
   op_brink_html_rewriter_doctype,
   op_brink_html_rewriter_end,
@@ -442,9 +443,15 @@ function toBytes(chunk) {
   throw new TypeError("HTMLRewriter: the response body yielded a chunk that is not bytes");
 }
 
+// A transform whose body is dropped before it was read to the end closes
+// its parser when it is garbage-collected.
+const abandoned = new FinalizationRegistry((rid) => op_brink_html_rewriter_close(rid));
+
 /** One transform of one response. */
 class Transform {
-  #rid;
+  #rid = null;
+  #spec;
+  #charset;
   #handlers;
   #endTagHandlers = new SafeMap();
   #nextEndTagId;
@@ -453,8 +460,9 @@ class Transform {
   #finished = false;
   #context;
 
-  constructor(rid, handlers, reader) {
-    this.#rid = rid;
+  constructor(spec, charset, handlers, reader) {
+    this.#spec = spec;
+    this.#charset = charset;
     this.#handlers = handlers;
     this.#nextEndTagId = handlers.length;
     this.#reader = reader;
@@ -487,12 +495,21 @@ class Transform {
   #stop() {
     if (!this.#finished) {
       this.#finished = true;
-      op_brink_html_rewriter_close(this.#rid);
+      if (this.#rid !== null) {
+        abandoned.unregister(this);
+        op_brink_html_rewriter_close(this.#rid);
+      }
     }
   }
 
-  // Runs the parser until it has produced output or finished.
+  // Runs the parser until it has produced output or finished. The parser
+  // starts on the first read: a transformed response that is never read
+  // costs no parser.
   async #drive(controller) {
+    if (this.#rid === null && !this.#finished) {
+      this.#rid = op_brink_html_rewriter_start(this.#spec, this.#charset);
+      abandoned.register(this, this.#rid, this);
+    }
     const rid = this.#rid;
     while (!this.#finished) {
       let code = this.#event;
@@ -648,13 +665,15 @@ class HTMLRewriter {
     }
     const body = response.body;
     if (body === null) return response;
-    // Started before the body is touched: an unsupported charset throws
+    // Checked before the body is touched: an unsupported charset throws
     // here and leaves the response unused.
-    const rid = op_brink_html_rewriter_start(
-      { elementHandlers: this.#elementHandlers, documentHandlers: this.#documentHandlers },
-      charsetOf(response.headers.get("content-type")),
-    );
-    const transform = new Transform(rid, this.#handlers.slice(), body.getReader());
+    const charset = charsetOf(response.headers.get("content-type"));
+    op_brink_html_rewriter_check_charset(charset);
+    const spec = {
+      elementHandlers: this.#elementHandlers.slice(),
+      documentHandlers: this.#documentHandlers.slice(),
+    };
+    const transform = new Transform(spec, charset, this.#handlers.slice(), body.getReader());
     const stream = new ReadableStreamClass({
       pull: (controller) => transform.pull(controller),
       cancel: (reason) => transform.cancel(reason),

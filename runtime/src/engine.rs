@@ -15,7 +15,8 @@ use crate::api::blob_store::MeteredBlobStore;
 use crate::api::cache::{op_brink_cache_delete, op_brink_cache_match, op_brink_cache_put};
 use crate::api::console::{op_brink_log, LogIdentity};
 use crate::api::html_rewriter::{
-    op_brink_html_rewriter_attributes, op_brink_html_rewriter_close, op_brink_html_rewriter_doctype,
+    op_brink_html_rewriter_attributes, op_brink_html_rewriter_check_charset, op_brink_html_rewriter_close,
+    op_brink_html_rewriter_doctype,
     op_brink_html_rewriter_end, op_brink_html_rewriter_field, op_brink_html_rewriter_mutate,
     op_brink_html_rewriter_output, op_brink_html_rewriter_resume, op_brink_html_rewriter_start,
     op_brink_html_rewriter_write, op_brink_html_selector_check,
@@ -68,6 +69,7 @@ deno_core::extension!(
         op_brink_html_rewriter_doctype,
         op_brink_html_rewriter_attributes,
         op_brink_html_rewriter_close,
+        op_brink_html_rewriter_check_charset,
         op_brink_cache_match,
         op_brink_cache_put,
         op_brink_cache_delete,

@@ -250,3 +250,19 @@ async fn a_100_mib_document_streams_through_with_bounded_memory() {
     eprintln!("100 MiB transform: baseline peak RSS {} MiB, growth {} MiB", baseline / MIB, growth / MIB);
     assert!(growth < 48 * MIB, "peak RSS grew by {} MiB: the document was buffered", growth / MIB);
 }
+
+#[tokio::test]
+async fn parsers_exist_only_while_bodies_are_read_and_are_capped_per_isolate() {
+    let brink = Brink::start(worker("html-rewriter.js"), &[]);
+    let Answer::Json(everything) = expected_from_brink("everything") else { panic!("everything is JSON") };
+    let unread = client().get(brink.url("/unread")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(unread, everything["html"].as_str().unwrap(), "1000 unread transforms hold no parser");
+    let Answer::Json(cap) = answer(&brink.base, "cap").await else { panic!("JSON expected") };
+    assert_eq!(cap["held"], 64, "{cap}");
+    assert_eq!(
+        cap["error"],
+        "TypeError: HTMLRewriter: this isolate already runs 64 transforms; read or cancel their bodies first"
+    );
+    assert_eq!(cap["afterCancel"].as_u64(), Some(everything["html"].as_str().unwrap().len() as u64));
+}
+

@@ -289,6 +289,34 @@ export default {
           error: await caught(() => new HTMLRewriter().on("a", { element() {} }).transform(html(body)).text()),
         });
       }
+      case "/unread": {
+        // Transforms whose bodies are never read start no parser.
+        for (let i = 0; i < 1000; i++) {
+          new HTMLRewriter().on("p", { element() {} }).transform(html(PAGE));
+        }
+        return new Response(await everything([]).transform(html(PAGE)).text());
+      }
+      case "/cap": {
+        // Partly read transforms hold a parser each, up to the cap; the next
+        // one's body fails; cancelled ones give their slot back.
+        const readers = [];
+        let error = "no error";
+        for (let i = 0; i < 70 && error === "no error"; i++) {
+          const body = new HTMLRewriter().on("p", { element() {} })
+            .transform(html(generated("<html><body>", "<p>x</p>", 100000))).body;
+          const reader = body.getReader();
+          try {
+            await reader.read();
+            readers.push(reader);
+          } catch (e) {
+            error = `${e.name}: ${e.message}`;
+          }
+        }
+        const held = readers.length;
+        for (const reader of readers) await reader.cancel();
+        const after = await everything([]).transform(html(PAGE)).text();
+        return Response.json({ held, error, afterCancel: after.length });
+      }
       case "/nested": {
         // A handler that runs another rewriter to completion.
         const out = await new HTMLRewriter().on("p", {

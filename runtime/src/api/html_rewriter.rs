@@ -23,7 +23,11 @@
 //!
 //! Memory: lol_html buffers at most [`MAX_PARSER_MEMORY`] (a tag or comment
 //! split across chunks); past that the transform fails with lol_html's
-//! "The memory limit has been exceeded." error.
+//! "The memory limit has been exceeded." error. An isolate runs at most
+//! [`MAX_LIVE_TRANSFORMS`] transforms at once, so what its parsers can hold
+//! outside the JS heap is bounded too. A transform's parser exists only
+//! once its body is read, and JS closes it when the body is done, fails,
+//! is cancelled, or is garbage-collected unread to the end.
 //! Output is handed to JS with every event, so it never holds more than
 //! what one input chunk produced.
 
@@ -47,7 +51,17 @@ use serde::Deserialize;
 /// The most lol_html may buffer while parsing: a start tag or comment
 /// split across input chunks (a page with a large inline `data:` URL).
 /// Enough for real pages; a transform never holds more than this.
-pub const MAX_PARSER_MEMORY: usize = 16 * 1024 * 1024;
+pub const MAX_PARSER_MEMORY: usize = 8 * 1024 * 1024;
+
+/// Transforms one isolate may run at once. With [`MAX_PARSER_MEMORY`] each,
+/// an isolate's parsers hold at most 512 MiB in the worst case (every one
+/// of them fed a tag just under the limit by the worker itself).
+pub const MAX_LIVE_TRANSFORMS: usize = 64;
+
+/// How many transforms this isolate runs; shared with each transform, whose
+/// drop gives its slot back.
+#[derive(Clone, Default)]
+pub struct LiveTransforms(Rc<Cell<usize>>);
 
 /// The coroutine's stack. lol_html is a state machine with shallow
 /// recursion (workerd's fibers use 64 KiB); the pages are only committed
@@ -223,6 +237,7 @@ type ParserCoroutine = Coroutine<Resume, Event, Result<(), RewriterError>, Defau
 pub struct HtmlRewriterResource {
     coroutine: RefCell<Option<ParserCoroutine>>,
     shared: Rc<Shared>,
+    live: LiveTransforms,
 }
 
 impl Resource for HtmlRewriterResource {
@@ -233,6 +248,7 @@ impl Resource for HtmlRewriterResource {
 
 impl Drop for HtmlRewriterResource {
     fn drop(&mut self) {
+        self.live.0.set(self.live.0.get().saturating_sub(1));
         // Let the parser unwind by itself (every pending handler returns an
         // error), rather than have corosensei force-unwind its stack.
         if let Ok(mut slot) = self.coroutine.try_borrow_mut() {
@@ -525,6 +541,12 @@ pub fn op_brink_html_rewriter_start(
     #[string] charset: &str,
 ) -> Result<ResourceId, JsErrorBox> {
     let encoding = encoding(charset)?;
+    let live = state.try_borrow::<LiveTransforms>().cloned().unwrap_or_default();
+    if live.0.get() >= MAX_LIVE_TRANSFORMS {
+        return Err(JsErrorBox::type_error(format!(
+            "HTMLRewriter: this isolate already runs {MAX_LIVE_TRANSFORMS} transforms; read or cancel their bodies first"
+        )));
+    }
     let selectors = spec
         .element_handlers
         .iter()
@@ -545,10 +567,18 @@ pub fn op_brink_html_rewriter_start(
         body_shared.yielder.set(std::ptr::null());
         result
     });
-    Ok(state.resource_table.add(HtmlRewriterResource {
-        coroutine: RefCell::new(Some(coroutine)),
-        shared,
-    }))
+    live.0.set(live.0.get() + 1);
+    if !state.has::<LiveTransforms>() {
+        state.put(live.clone());
+    }
+    Ok(state.resource_table.add(HtmlRewriterResource { coroutine: RefCell::new(Some(coroutine)), shared, live }))
+}
+
+/// Checks a document charset when `transform()` is called, so that an
+/// unsupported one throws there (as in workerd), before the parser starts.
+#[op2(fast)]
+pub fn op_brink_html_rewriter_check_charset(#[string] charset: &str) -> Result<(), JsErrorBox> {
+    encoding(charset).map(|_| ())
 }
 
 fn rewriter(state: &OpState, rid: ResourceId) -> Result<Rc<HtmlRewriterResource>, JsErrorBox> {
