@@ -37,7 +37,7 @@ pub struct NatsCluster {
 pub enum ClusterError {
     /// No nats-server binary was found.
     #[error(
-        "nats-server not found (looked at $BRINK_NATS_SERVER, {0} and PATH); install it with `bash scripts/install-nats.sh` (make test does)"
+        "nats-server not found (looked at {0}, and on PATH); the replicated KV tests need it: install it with `bash scripts/install-nats.sh` (make test does) or set BRINK_NATS_SERVER"
     )]
     NoBinary(String),
     /// Setting up files or processes failed.
@@ -58,7 +58,11 @@ pub enum ClusterError {
 /// Finds the nats-server binary (see the module docs).
 pub fn nats_server_binary() -> Result<PathBuf, ClusterError> {
     if let Some(path) = std::env::var_os("BRINK_NATS_SERVER") {
-        return Ok(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        if path.is_file() {
+            return Ok(path);
+        }
+        return Err(ClusterError::NoBinary(format!("$BRINK_NATS_SERVER={} (no such file)", path.display())));
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let local = workspace.join("third_party/nats-server/bin/nats-server");
