@@ -149,6 +149,9 @@ async fn serve_connection(
     let quic = connection.clone();
     let mut h3 = match h3::server::builder()
         .max_field_section_size(u64::from(options.max_header_list_bytes))
+        // No GREASE frames: h3 sends one at the end of a response, and
+        // clients such as aioquic then never see the response end.
+        .send_grease(false)
         .build::<_, Bytes>(h3_quinn::Connection::new(connection))
         .await
     {
@@ -159,6 +162,9 @@ async fn serve_connection(
         }
     };
     let activity = ConnectionActivity::new();
+    // The connection's requests: waited for before the connection (and its
+    // slot) is let go.
+    let mut requests = tokio::task::JoinSet::new();
     let mut stopping = false;
     loop {
         tokio::select! {
@@ -167,7 +173,7 @@ async fn serve_connection(
                     let running = activity.begin_request();
                     let router = router.clone();
                     let max_request_body = options.max_request_body;
-                    tokio::spawn(async move {
+                    requests.spawn(async move {
                         let (request, stream) = match resolver.resolve_request().await {
                             Ok(resolved) => resolved,
                             Err(error) => {
@@ -189,6 +195,11 @@ async fn serve_connection(
                     break;
                 }
             },
+            Some(_) = requests.join_next(), if !requests.is_empty() => {
+                if stopping && requests.is_empty() {
+                    break;
+                }
+            }
             _ = activity.idle_for(options.idle_timeout) => {
                 tracing::debug!(%peer, "closing an idle HTTP/3 connection");
                 quic.close(quinn::VarInt::from_u32(0x100), b"idle");
@@ -196,9 +207,13 @@ async fn serve_connection(
             }
             _ = stop_requested.changed(), if !stopping => {
                 stopping = true;
-                // GOAWAY: requests already accepted finish, then `accept`
-                // answers `None`.
-                if h3.shutdown(0).await.is_err() {
+                // GOAWAY: no new requests; the connection closes once the
+                // ones it has are answered (a client that went away
+                // without closing would otherwise hold it until the
+                // transport's idle timeout).
+                // The GOAWAY's stream id is the first one not served, so 1
+                // (not 0) keeps the last accepted request among the served.
+                if h3.shutdown(1).await.is_err() || requests.is_empty() {
                     break;
                 }
             }
@@ -206,8 +221,14 @@ async fn serve_connection(
     }
     // Requests still running hold their streams (and thus the connection)
     // until they finish; waiting for them keeps the connection slot taken.
-    while activity.in_flight() > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    while requests.join_next().await.is_some() {}
+    if stopping {
+        // The last response may still be in flight: closing at once would
+        // discard it. Give the client a few round trips to receive it (and
+        // to close by itself, having seen the GOAWAY).
+        let linger = (quic.rtt() * 4).max(std::time::Duration::from_millis(100));
+        let _ = tokio::time::timeout(linger, quic.closed()).await;
+        quic.close(quinn::VarInt::from_u32(0x100), b"shutting down");
     }
 }
 

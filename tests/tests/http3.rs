@@ -107,7 +107,7 @@ async fn a_100_mib_upload_is_echoed_over_http3_with_bounded_memory() {
     let before = peak_rss(serve.pid());
 
     const TOTAL: usize = 100 * 1024 * 1024;
-    let mut stream = h3.open("POST", "echo.test", "/").await.unwrap();
+    let stream = h3.open("POST", "echo.test", "/").await.unwrap();
     let (mut send, mut receive) = stream.split();
     let upload = tokio::spawn(async move {
         let chunk = Bytes::from(vec![b'x'; 256 * 1024]);
@@ -174,4 +174,117 @@ async fn no_h3_means_no_alt_svc_and_no_quic() {
     // The plain listener never advertises HTTP/3.
     let plain = brink_tests::client().get(serve.url("/")).header("host", "app.test").send().await.unwrap();
     assert!(plain.headers().get("alt-svc").is_none());
+}
+
+/// aioquic installed from PyPI into the target directory (once), for an
+/// HTTP/3 client that shares no code with Brink's.
+fn aioquic_path() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("test-python/aioquic-1.2.0");
+    if !dir.join("aioquic").exists() {
+        let staging = target.join(format!("test-python/.aioquic-{}", std::process::id()));
+        let status = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+            .arg(&staging)
+            .arg("aioquic==1.2.0")
+            .status()
+            .expect("run pip");
+        assert!(status.success(), "pip install aioquic failed");
+        // Another test process may have won the race; either copy will do.
+        let _ = std::fs::rename(&staging, &dir);
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    dir
+}
+
+fn from_hex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn an_independent_http3_client_aioquic_gets_the_same_answers_as_h2() {
+    let (serve, address) = start_tls(&[]);
+    let ca = TestCa::new();
+    serve.deploy(worker("serve-app.js"), "app", &["--route", "app.test", "--var", "WHO=app", "--var", "V=1"]);
+    serve.deploy(worker("echo.js"), "echo", &["--route", "echo.test"]);
+    put_cert(&serve, &ca, "app.test");
+    put_cert(&serve, &ca, "echo.test");
+    let ca_file = serve.scratch().join("ca.pem");
+    ca.write(&ca_file);
+    let python_path = aioquic_path();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/h3_request.py");
+    for (method, host, path, body) in [
+        ("GET", "app.test", "/from-aioquic", Bytes::new()),
+        ("GET", "app.test", "/throw", Bytes::new()),
+        ("POST", "echo.test", "/echo", Bytes::from(vec![b'z'; 100_000])),
+        ("GET", "echo.test", "/generate?chunks=5", Bytes::new()),
+    ] {
+        let mut child = std::process::Command::new("python3")
+            .arg(&script)
+            .args(["127.0.0.1", &address.port().to_string(), host, ca_file.to_str().unwrap(), method, path])
+            .env("PYTHONPATH", &python_path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(&body).unwrap();
+        }
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+        assert!(output.status.success(), "aioquic {method} {host}{path}: {}", String::from_utf8_lossy(&output.stderr));
+        let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mut headers: Vec<(String, String)> = answer["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "date" | "alt-svc"))
+            .flat_map(|(name, values)| {
+                values.as_array().unwrap().iter().map(move |v| (name.clone(), v.as_str().unwrap().to_string()))
+            })
+            .collect();
+        headers.sort();
+        let over_aioquic = (answer["status"].as_u64().unwrap() as u16, headers, Bytes::from(from_hex(answer["body"].as_str().unwrap())));
+        let stream = connect(address, host, ca.client_config(&[b"h2"])).await.unwrap();
+        let over_h2 = https_request(stream, method, host, path, body).await.unwrap();
+        assert_eq!(over_aioquic, comparable(&over_h2), "{method} {host}{path}");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_running_http3_request_finish_and_does_not_wait_for_idle_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("brink.toml");
+    std::fs::write(&config, "[http]\nshutdown_grace_ms = 60000\n").unwrap();
+    let (mut serve, address) = start_tls(&["--config", config.to_str().unwrap()]);
+    let ca = TestCa::new();
+    serve.deploy(worker("serve-app.js"), "app", &["--route", "app.test", "--var", "WHO=app", "--var", "V=1"]);
+    put_cert(&serve, &ca, "app.test");
+    // One connection that stays open doing nothing, one with a slow request.
+    let mut idle = H3Client::connect(address, "app.test", &ca).await.unwrap();
+    assert_eq!(idle.request("GET", "app.test", "/", &[], Bytes::new()).await.unwrap().status, 200);
+    let mut busy = H3Client::connect(address, "app.test", &ca).await.unwrap();
+    let slow = tokio::spawn(async move {
+        let answer = busy.request("GET", "app.test", "/slow?ms=1500", &[], Bytes::new()).await;
+        (answer.map(|a| (a.status, a.text())).map_err(|e| e.to_string()), busy)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // SAFETY: kill(2) on the server process this test started.
+    unsafe {
+        libc::kill(serve.pid() as i32, libc::SIGTERM);
+    }
+    let (answer, _busy) = slow.await.unwrap();
+    assert_eq!(answer, Ok((200, "app:1".to_string())));
+    // Well inside the 60 s grace: the idle connection did not hold it.
+    let status = tokio::task::spawn_blocking(move || {
+        let exited = serve.wait_exit(Duration::from_secs(30));
+        (exited, serve)
+    })
+    .await
+    .unwrap();
+    assert!(status.0.is_some(), "brink serve still running 30 s after SIGTERM:\n{}", status.1.logs());
+    drop(idle);
 }
