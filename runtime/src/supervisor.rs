@@ -27,6 +27,15 @@ use crate::limits::Limit;
 
 const TICK: Duration = Duration::from_millis(5);
 
+/// CPU a single turn may use at normal priority. A turn that runs longer
+/// is a CPU-bound worker (or a loop waiting for its CPU limit): its thread
+/// drops to the lowest scheduling priority, so that on a busy machine the
+/// short turns of every other tenant run first (docs/architecture.md).
+const DEMOTE_AFTER_NS: u64 = 2_000_000;
+
+/// The nice value of a demoted isolate thread (the lowest priority).
+const DEMOTED_NICE: libc::c_int = 19;
+
 /// Why an isolate's execution was terminated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Termination {
@@ -71,10 +80,19 @@ impl Termination {
 /// What the watchdog knows about one isolate.
 pub struct IsolateWatch {
     cpu_clock: libc::clockid_t,
+    /// The isolate thread's kernel id, for its scheduling priority.
+    thread_id: libc::pid_t,
+    /// Whether the thread runs at [`DEMOTED_NICE`].
+    demoted: AtomicBool,
+    /// Whether it must stay there: raising a nice value back needs
+    /// `CAP_SYS_NICE`, which an unprivileged server does not have.
+    demoted_for_good: AtomicBool,
     stuck_after: Duration,
     handle: v8::IsolateHandle,
     turn: AtomicU64,
     in_turn: AtomicBool,
+    /// The thread's CPU clock when the current turn began.
+    turn_started_cpu_ns: AtomicU64,
     /// CPU the current turn may use, set by the isolate thread at the start
     /// of each turn from what its requests have left.
     turn_budget_ns: AtomicU64,
@@ -105,12 +123,18 @@ impl IsolateWatch {
         unsafe {
             libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock);
         }
+        // SAFETY: gettid has no preconditions.
+        let thread_id = unsafe { libc::gettid() };
         let watch = Arc::new(IsolateWatch {
             cpu_clock: clock,
+            thread_id,
+            demoted: AtomicBool::new(false),
+            demoted_for_good: AtomicBool::new(false),
             stuck_after,
             handle,
             turn: AtomicU64::new(0),
             in_turn: AtomicBool::new(false),
+            turn_started_cpu_ns: AtomicU64::new(0),
             turn_budget_ns: AtomicU64::new(u64::MAX),
             terminated: AtomicU8::new(0),
             finished: AtomicBool::new(false),
@@ -126,17 +150,45 @@ impl IsolateWatch {
     /// returns the thread's CPU clock (pass it to [`IsolateWatch::end_turn`]).
     #[inline]
     pub fn begin_turn(&self, budget_ns: u64) -> u64 {
+        let now = thread_cpu_now();
         self.turn_budget_ns.store(budget_ns, Ordering::Relaxed);
+        self.turn_started_cpu_ns.store(now, Ordering::Relaxed);
         self.turn.fetch_add(1, Ordering::Relaxed);
         self.in_turn.store(true, Ordering::Release);
-        thread_cpu_now()
+        now
     }
 
     /// Marks the end of a turn; returns the CPU nanoseconds it used.
     #[inline]
     pub fn end_turn(&self, started_cpu_ns: u64) -> u64 {
         self.in_turn.store(false, Ordering::Release);
+        if self.demoted.load(Ordering::Relaxed) && !self.demoted_for_good.load(Ordering::Relaxed) {
+            self.restore_priority();
+        }
         thread_cpu_now().saturating_sub(started_cpu_ns)
+    }
+
+    /// Back to normal priority after a long turn, where the process may
+    /// raise priorities; otherwise the thread stays demoted.
+    #[cold]
+    fn restore_priority(&self) {
+        // SAFETY: setpriority on this thread's own id; failure is handled.
+        let restored = unsafe { libc::setpriority(libc::PRIO_PROCESS, self.thread_id as libc::id_t, 0) } == 0;
+        if restored {
+            self.demoted.store(false, Ordering::Relaxed);
+        } else {
+            self.demoted_for_good.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops the isolate thread to the lowest priority (from the watchdog).
+    fn demote(&self) {
+        if self.demoted.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        // SAFETY: setpriority on a thread id of this process; if the thread
+        // is gone it fails, which changes nothing.
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, self.thread_id as libc::id_t, DEMOTED_NICE) };
     }
 
     /// Terminates the isolate's execution for `reason` (the first reason
@@ -189,6 +241,11 @@ impl IsolateWatch {
             self.seen_turn.store(turn, Ordering::Relaxed);
             self.seen_cpu_ns.store(now, Ordering::Relaxed);
             *seen_at = Some(Instant::now());
+            // The turn may already be long: its start time can be read with
+            // the turn's number out of step, so this only ever demotes.
+            if now.saturating_sub(self.turn_started_cpu_ns.load(Ordering::Relaxed)) > DEMOTE_AFTER_NS {
+                self.demote();
+            }
             return;
         }
         // The turn started before we first saw it, so add one tick of slack
@@ -198,6 +255,9 @@ impl IsolateWatch {
         if cpu_used > budget {
             self.terminate(Termination::CpuTime);
             return;
+        }
+        if cpu_used > DEMOTE_AFTER_NS {
+            self.demote();
         }
         // A turn past the wall-clock limit that is mostly not using CPU is
         // blocked (a busy one is the CPU limit's business).

@@ -110,3 +110,50 @@ async fn a_tenant_cannot_see_its_neighbours_or_reach_the_admin_api() {
     // The snoop's own COUNTS is not the good tenant's.
     assert!(!serve.logs().contains("supersecret1"), "a secret reached the log");
 }
+
+/// Nice values of the process's threads (`/proc/PID/task/*/stat`).
+fn thread_nice_values(pid: u32) -> Vec<i64> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return vec![] };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
+        // After the `(comm)` field: state is field 3, nice field 19.
+        .filter_map(|stat| stat.rsplit_once(')')?.1.split_whitespace().nth(16)?.parse().ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_long_turn_runs_at_the_lowest_priority_so_short_turns_go_first() {
+    let serve = BrinkServe::start(&[]);
+    deploy_good(&serve);
+    deploy_attack(&serve, "burn", &["--cpu-ms", "5000", "--wall-ms", "10000"]);
+    deploy_attack(&serve, "loop", &["--cpu-ms", "1500", "--wall-ms", "10000"]);
+    good_keeps_answering(&serve, "no").await;
+    assert!(thread_nice_values(serve.pid()).iter().all(|nice| *nice == 0), "{:?}", thread_nice_values(serve.pid()));
+
+    // While a loop spins, its isolate thread is demoted, and the good
+    // tenant still answers.
+    let looping = tokio::spawn({
+        let url = serve.url("/");
+        async move { client().get(url).header("host", "loop.test").send().await.map(|r| r.status().as_u16()) }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !thread_nice_values(serve.pid()).contains(&19) {
+        assert!(std::time::Instant::now() < deadline, "no thread was demoted: {:?}", thread_nice_values(serve.pid()));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    good_keeps_answering(&serve, "loop").await;
+    assert_eq!(looping.await.unwrap().unwrap(), 503);
+
+    // A long but finite turn is demoted too, and, where the process may
+    // raise priorities again (root here), promoted when it ends.
+    assert_eq!(serve.get("burn.test", "/?ms=400").await, (200, "burnt".to_string()));
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while thread_nice_values(serve.pid()).contains(&19) {
+            assert!(std::time::Instant::now() < deadline, "still demoted: {:?}", thread_nice_values(serve.pid()));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    good_keeps_answering(&serve, "burn").await;
+}

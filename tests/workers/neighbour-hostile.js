@@ -10,6 +10,10 @@ export default {
     switch (env.ATTACK) {
       case "loop":
         for (;;) {}
+      case "burn":
+        // CPU-bound but finite: one long turn.
+        burn(Number(new URL(request.url).searchParams.get("ms") ?? 300));
+        return new Response("burnt");
       case "memory": {
         const hoard = [];
         for (;;) hoard.push(new Array(100000).fill(hoard.length));

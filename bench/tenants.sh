@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Many tenants in one `brink serve`: throughput over W warm workers hit
+# round-robin against one worker alone, and a well-behaved tenant's latency
+# alone against next to N neighbours whose every request loops until the CPU
+# limit stops it. Prints both ratios and the server's RSS per live worker.
+#
+#   bash bench/tenants.sh
+#   WORKERS=1000 DURATION=10 NEIGHBOURS=10 bash bench/tenants.sh
+#
+# Environment (all optional):
+#   WORKERS      warm workers for the round-robin run (default 1000, 2..3000)
+#   DURATION     seconds of measured load per run (default 10, 1..120)
+#   CONNECTIONS  wrk connections (default 50, 1..500)
+#   NEIGHBOURS   looping neighbours (default 10, 1..100)
+#   LOOP_CPU_MS  the neighbours' CPU limit per request (default 50)
+#   BRINK_BIN, BRINK_BUILD, BRINK_CARGO_ARGS   as for bench/run.sh
+#
+# No peer runs here: workerd and Deno have no per-tenant deploys or limits
+# to compare with in one process; bench/isolates.sh compares per-isolate cost.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+WORKERS=${WORKERS:-1000}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-50}
+NEIGHBOURS=${NEIGHBOURS:-10}
+LOOP_CPU_MS=${LOOP_CPU_MS:-50}
+require_int WORKERS 2 3000
+require_int DURATION 1 120
+require_int CONNECTIONS 1 500
+require_int NEIGHBOURS 1 100
+require_int LOOP_CPU_MS 1 10000
+command -v wrk >/dev/null || die "wrk is missing (make bench installs it)"
+WORK_DIR=$(mktemp -d)
+TOKEN=bench-token-$RANDOM$RANDOM
+
+BRINK=$(brink_binary "${BRINK_CARGO_ARGS:-}") || die "$BRINK"
+PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+ADMIN="http://127.0.0.1:$ADMIN_PORT"
+cat >"$WORK_DIR/brink.toml" <<TOML
+listen = "127.0.0.1:$PORT"
+admin_listen = "127.0.0.1:$ADMIN_PORT"
+data_dir = "$WORK_DIR/data"
+
+[scaling]
+idle_timeout_secs = 3600
+max_live_isolates = $((WORKERS + NEIGHBOURS + 64))
+TOML
+BRINK_ADMIN_TOKEN=$TOKEN start_server "$WORK_DIR/serve.log" "$BRINK" serve --config "$WORK_DIR/brink.toml"
+deadline=$((SECONDS + 30))
+until curl -s -o /dev/null "$ADMIN/healthz"; do
+  ((SECONDS < deadline)) || die "brink serve did not start (log: $WORK_DIR/serve.log)"
+  sleep 0.1
+done
+
+deploy() { # deploy <entry> <name> [flags...]
+  local entry=$1 name=$2
+  shift 2
+  BRINK_ADMIN_TOKEN=$TOKEN "$BRINK" deploy "$entry" --name "$name" --route "$name.bench" --admin "$ADMIN" --json "$@" >/dev/null
+}
+rss_mib() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }
+# wrk_host <host> <report>: one host under load; WRK_* as load_with_wrk sets them.
+wrk_host() {
+  printf 'wrk.headers["Host"] = "%s"\n' "$1" >"$WORK_DIR/host.lua"
+  setsid wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK_DIR/host.lua" "http://127.0.0.1:$PORT/" >"$2" 2>&1 </dev/null &
+  WRK_PID=$!
+  wait "$WRK_PID" || true
+  WRK_PID=""
+  read -r WRK_RPS WRK_P50 WRK_P99 WRK_ERRORS < <(parse_wrk <"$2")
+}
+
+log "deploying and warming $WORKERS hello workers"
+for ((i = 0; i < WORKERS; i++)); do
+  deploy "$REPO_DIR/examples/hello/worker.js" "w$i"
+done
+started=$SECONDS
+for ((i = 0; i < WORKERS; i++)); do
+  curl -s -o /dev/null -H "host: w$i.bench" "http://127.0.0.1:$PORT/"
+done
+log "warmed in $((SECONDS - started)) s; RSS $(rss_mib) MiB"
+
+log "one worker, $DURATION s"
+wrk_host w0.bench "$WORK_DIR/one.txt"
+one_rps=$WRK_RPS one_errors=$WRK_ERRORS
+
+log "$WORKERS workers round-robin, $DURATION s"
+cat >"$WORK_DIR/round-robin.lua" <<LUA
+local i = 0
+request = function()
+  i = i % $WORKERS
+  local host = "w" .. i .. ".bench"
+  i = i + 1
+  return wrk.format("GET", "/", { ["Host"] = host })
+end
+LUA
+setsid wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK_DIR/round-robin.lua" "http://127.0.0.1:$PORT/" >"$WORK_DIR/many.txt" 2>&1 </dev/null &
+WRK_PID=$!
+wait "$WRK_PID" || true
+WRK_PID=""
+read -r many_rps _ _ many_errors < <(parse_wrk <"$WORK_DIR/many.txt")
+rss=$(rss_mib)
+live=$(curl -s -H "authorization: Bearer $TOKEN" "$ADMIN/metrics" | awk '$1 == "brink_live_isolates" { print $2 }')
+
+log "noisy neighbours: $NEIGHBOURS workers that loop until their ${LOOP_CPU_MS} ms CPU limit"
+cat >"$WORK_DIR/loop.js" <<'JS'
+export default { fetch() { for (;;) {} } };
+JS
+for ((i = 0; i < NEIGHBOURS; i++)); do
+  deploy "$WORK_DIR/loop.js" "loop$i" --cpu-ms "$LOOP_CPU_MS"
+done
+deploy "$REPO_DIR/examples/hello/worker.js" good
+curl -s -o /dev/null -H "host: good.bench" "http://127.0.0.1:$PORT/"
+log "the good tenant alone"
+wrk_host good.bench "$WORK_DIR/alone.txt"
+alone_rps=$WRK_RPS alone_p50=$(to_ms "$WRK_P50") alone_p99=$(to_ms "$WRK_P99")
+log "the good tenant next to the loops"
+looping=()
+for ((i = 0; i < NEIGHBOURS; i++)); do
+  (while true; do curl -s -o /dev/null -H "host: loop$i.bench" "http://127.0.0.1:$PORT/"; done) &
+  looping+=($!)
+done
+sleep 1
+wrk_host good.bench "$WORK_DIR/noisy.txt"
+kill "${looping[@]}" 2>/dev/null || true
+wait "${looping[@]}" 2>/dev/null || true
+noisy_rps=$WRK_RPS noisy_p50=$(to_ms "$WRK_P50") noisy_p99=$(to_ms "$WRK_P99") noisy_errors=$WRK_ERRORS
+terminations=$(curl -s -H "authorization: Bearer $TOKEN" "$ADMIN/metrics" |
+  awk '/^brink_limit_terminations_total\{worker="loop/ && /limit="cpu"/ { n += $2 } END { print n + 0 }')
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo
+echo "## Many tenants ($(date -u +%Y-%m-%d), $(nproc) cores, load $(load_average), wrk -t1 -c$CONNECTIONS, $DURATION s per run)"
+echo
+echo "| run | req/s | errors |"
+echo "|---|---:|---:|"
+echo "| one worker | $one_rps | $one_errors |"
+echo "| $WORKERS workers round-robin | $many_rps | $many_errors |"
+echo
+echo "Round-robin over $WORKERS warm workers / one worker: **$(ratio "$many_rps" "$one_rps")x**."
+echo "RSS after the round-robin run: $rss MiB for $live live isolates ($(ratio "$rss" "$live") MiB each)."
+echo
+echo "| good tenant | req/s | p50 | p99 |"
+echo "|---|---:|---:|---:|"
+echo "| alone | $alone_rps | $alone_p50 ms | $alone_p99 ms |"
+echo "| next to $NEIGHBOURS looping neighbours | $noisy_rps | $noisy_p50 ms | $noisy_p99 ms |"
+echo
+echo "p99 next to the loops / alone: **$(ratio "$noisy_p99" "$alone_p99")x** ($noisy_errors errors; $terminations neighbour requests stopped by the CPU limit)."
