@@ -254,8 +254,14 @@ impl Drop for HtmlRewriterResource {
         if let Ok(mut slot) = self.coroutine.try_borrow_mut() {
             if let Some(coroutine) = slot.as_mut() {
                 while coroutine.started() && !coroutine.done() {
-                    if let CoroutineResult::Return(_) = coroutine.resume(Resume::Cancel) {
-                        break;
+                    // A panic must not escape a drop (it may run inside the engine).
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| coroutine.resume(Resume::Cancel))) {
+                        Ok(CoroutineResult::Yield(_)) => {}
+                        Ok(CoroutineResult::Return(_)) => break,
+                        Err(_) => {
+                            tracing::error!("HTMLRewriter: the parser panicked while cancelled");
+                            break;
+                        }
                     }
                 }
             }

@@ -661,8 +661,22 @@ mod tests {
         }
         let policy = OutboundPolicy {
             allowed_private_hosts: vec!["127.0.0.1".into(), "nope:x".into()],
+            ..OutboundPolicy::default()
         };
         assert!(matches!(policy.validate(), Err(AllowedHostError::Port { .. })));
+    }
+
+    #[test]
+    fn an_origin_is_reachable_on_its_port_only() {
+        assert_eq!(parse_origin("http://127.0.0.1:8080/x?y"), Some(("http://127.0.0.1:8080".into(), "127.0.0.1:8080".into())));
+        assert_eq!(parse_origin("https://Origin.Example"), Some(("https://origin.example".into(), "origin.example:443".into())));
+        assert_eq!(parse_origin("http://[::1]:81"), Some(("http://[::1]:81".into(), "[::1]:81".into())));
+        assert_eq!(parse_origin("ftp://x"), None);
+        assert_eq!(parse_origin("not a url"), None);
+        let policy = OutboundPolicy { origin: Some("http://127.0.0.1:8080".into()), ..OutboundPolicy::default() }.compile();
+        assert_eq!(policy.rule("127.0.0.1", 8080), HostRule::Allowed);
+        assert_eq!(policy.rule("127.0.0.1", 8081), HostRule::OtherPortsOnly);
+        assert_eq!(policy.origin.as_deref(), Some("http://127.0.0.1:8080"));
     }
 
     #[test]
@@ -674,6 +688,7 @@ mod tests {
                 "db.internal:5432".into(),
                 "10.0.0.9".into(),
             ],
+            ..OutboundPolicy::default()
         }
         .compile();
         assert_eq!(policy.rule("127.0.0.1", 8080), HostRule::Allowed);
