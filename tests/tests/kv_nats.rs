@@ -255,19 +255,21 @@ async fn kill_9_of_a_nats_node_during_a_write_storm_loses_no_acknowledged_write(
     let stop = Arc::new(AtomicUsize::new(0));
     let storming = tokio::spawn(storm(a.base.clone(), 4, acked.clone(), count.clone(), stop.clone()));
     wait_for_count(&count, 200).await;
-    // Node 1 is the server A connected to first, and often a stream leader.
-    cluster.kill(0);
+    // Kill the node leading the namespace's stream: the survivors must elect
+    // a new leader while writes are in flight.
+    let leader = cluster.leader_of_namespace("KV").unwrap_or_else(|e| panic!("{e}"));
+    cluster.kill(leader);
     let at_kill = count.load(Ordering::SeqCst);
     // Writes keep being acknowledged by the two survivors.
     wait_for_count(&count, at_kill + 200).await;
     stop.store(1, Ordering::SeqCst);
     storming.await.expect("storm");
     let acked = acked.lock().expect("lock").clone();
-    eprintln!("storm: {} writes acknowledged, {} after kill -9 of a NATS node", acked.len(), acked.len() - at_kill);
+    eprintln!("storm: {} writes acknowledged, {} after kill -9 of the stream leader (node {})", acked.len(), acked.len() - at_kill, leader + 1);
 
     assert_all_readable(&a, &acked, "POP A").await;
     assert_all_readable(&b, &acked, "POP B").await;
-    cluster.restart(0).unwrap_or_else(|e| panic!("{e}"));
+    cluster.restart(leader).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(get_strong(&b, "before").await.as_deref(), Some("1"));
 }
 

@@ -205,6 +205,34 @@ impl NatsCluster {
         self.dir.path()
     }
 
+    /// The node leading the Raft group of KV namespace `namespace`'s stream
+    /// (the one whose loss forces an election), as an index for
+    /// [`NatsCluster::kill`]. The stream must exist (used once).
+    pub fn leader_of_namespace(&self, namespace: &str) -> Result<usize, ClusterError> {
+        let urls = self.urls();
+        let stream = super::codec::stream_name(namespace);
+        let probe = std::thread::spawn(move || -> Result<Option<String>, String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let client = async_nats::connect(urls).await.map_err(|e| e.to_string())?;
+                let js = async_nats::jetstream::new(client);
+                let mut handle = js.get_stream(&stream).await.map_err(|e| e.to_string())?;
+                let info = handle.info().await.map_err(|e| e.to_string())?;
+                Ok(info.cluster.as_ref().and_then(|c| c.leader.clone()))
+            })
+        });
+        let leader = probe
+            .join()
+            .map_err(|_| std::io::Error::other("the leader probe panicked"))?
+            .map_err(std::io::Error::other)?;
+        leader
+            .and_then(|name| self.nodes.iter().position(|n| n.name == name))
+            .ok_or_else(|| ClusterError::Io(std::io::Error::other(format!("stream {namespace} has no known leader"))))
+    }
+
     /// Kills node `i` with SIGKILL and waits for it to exit.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.nodes[i].process.take() {
