@@ -32,6 +32,9 @@ use crate::admin::{error, json, AdminBody};
 /// Largest certificate upload (a chain and a key in PEM are a few KiB).
 const MAX_UPLOAD_BYTES: usize = 1024 * 1024;
 
+/// A certificate closer than this to its expiry is logged at start.
+const EXPIRY_WARNING_SECS: i64 = 14 * 86_400;
+
 /// The file name a wildcard's `*.` becomes.
 const WILDCARD_FILE_PREFIX: &str = "_wildcard.";
 
@@ -205,8 +208,11 @@ impl CertificateStore {
                 .and_then(|pem| parse_certificate(&host, &pem, &pem, false));
             match loaded {
                 Ok(stored) => {
-                    if stored.info.not_after < now_secs() {
+                    let left = stored.info.not_after - now_secs();
+                    if left < 0 {
                         tracing::warn!(host = %host, expires = %stored.info.expires, "stored certificate has expired");
+                    } else if left < EXPIRY_WARNING_SECS {
+                        tracing::warn!(host = %host, expires = %stored.info.expires, "stored certificate expires within 14 days");
                     }
                     hosts.insert(host, Arc::new(stored));
                 }
