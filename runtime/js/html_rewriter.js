@@ -527,7 +527,11 @@ class Transform {
       const flags = code % 256;
       const kind = flags % 16;
       const hasOutput = (flags & HAS_OUTPUT_BIT) !== 0;
-      if (hasOutput) controller.enqueue(op_brink_html_rewriter_output(rid));
+      // Output is handed on once per input chunk (or before a handler
+      // waits): a stream chunk per node would cost more than the node.
+      if (hasOutput && (kind === EVENT_NEED_INPUT || kind === EVENT_DONE)) {
+        controller.enqueue(op_brink_html_rewriter_output(rid));
+      }
       switch (kind) {
         case EVENT_NEED_INPUT:
           break;
@@ -545,8 +549,12 @@ class Transform {
           try {
             const pending = this.#handle(kind, (code - flags) / 256, flags);
             // Only an async handler's result needs waiting for: an await per
-            // node would cost a microtask turn each.
-            if (pending !== undefined) await pending;
+            // node would cost a microtask turn each. What was produced before
+            // the node goes out while the handler waits.
+            if (pending !== undefined) {
+              if (hasOutput) controller.enqueue(op_brink_html_rewriter_output(rid));
+              await pending;
+            }
           } catch (error) {
             this.#stop();
             this.#reader.cancel(error).catch(() => {});
