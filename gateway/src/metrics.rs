@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,71 +15,70 @@ use brink_runtime::Limit;
 /// Upper bounds of the latency histogram's buckets, in seconds.
 const DURATION_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
-/// What the gateway counts about the requests it routes.
+/// What the gateway counts about the requests it routes, by worker.
+#[derive(Default)]
 pub struct RequestMetrics {
-    by_worker_status: Mutex<BTreeMap<(String, u16), u64>>,
-    /// Cumulative counts per bucket of [`DURATION_BUCKETS`], then +Inf.
-    buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
-    duration_sum_us: AtomicU64,
+    by_worker: Mutex<BTreeMap<String, WorkerRequests>>,
 }
 
-impl Default for RequestMetrics {
-    fn default() -> Self {
-        RequestMetrics {
-            by_worker_status: Mutex::new(BTreeMap::new()),
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            duration_sum_us: AtomicU64::new(0),
-        }
-    }
+/// One worker's requests: counts by status and a latency histogram.
+#[derive(Default)]
+struct WorkerRequests {
+    by_status: BTreeMap<u16, u64>,
+    /// Counts per bucket of [`DURATION_BUCKETS`], then +Inf (not cumulative).
+    buckets: [u64; DURATION_BUCKETS.len() + 1],
+    duration_sum_us: u64,
 }
 
 impl RequestMetrics {
     /// Counts one request answered with `status` after `elapsed` (until the
     /// response head). `worker` is empty for requests no worker was routed.
     pub fn record(&self, worker: &str, status: u16, elapsed: Duration) {
-        if let Ok(mut counts) = self.by_worker_status.lock() {
-            match counts.get_mut(&(worker.to_string(), status)) {
-                Some(count) => *count += 1,
-                None => {
-                    counts.insert((worker.to_string(), status), 1);
-                }
-            }
-        }
+        let Ok(mut by_worker) = self.by_worker.lock() else { return };
+        let requests = match by_worker.get_mut(worker) {
+            Some(requests) => requests,
+            None => by_worker.entry(worker.to_string()).or_default(),
+        };
+        *requests.by_status.entry(status).or_insert(0) += 1;
         let seconds = elapsed.as_secs_f64();
         let bucket = DURATION_BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(DURATION_BUCKETS.len());
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.duration_sum_us
-            .fetch_add(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        requests.buckets[bucket] += 1;
+        requests.duration_sum_us =
+            requests.duration_sum_us.saturating_add(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
     }
 
     /// Forgets a deleted worker's counters, so a long-running server does
     /// not keep a series for every worker it ever served.
     pub fn forget(&self, worker: &str) {
-        if let Ok(mut counts) = self.by_worker_status.lock() {
-            counts.retain(|(name, _), _| name != worker);
+        if let Ok(mut by_worker) = self.by_worker.lock() {
+            by_worker.remove(worker);
         }
     }
 
     fn render(&self, out: &mut String) {
+        let Ok(by_worker) = self.by_worker.lock() else { return };
         out.push_str("# HELP brink_requests_total Requests answered, by worker and status.\n");
         out.push_str("# TYPE brink_requests_total counter\n");
-        if let Ok(counts) = self.by_worker_status.lock() {
-            for ((worker, status), count) in counts.iter() {
+        for (worker, requests) in by_worker.iter() {
+            for (status, count) in &requests.by_status {
                 let _ = writeln!(out, "brink_requests_total{{worker=\"{}\",status=\"{status}\"}} {count}", label(worker));
             }
         }
-        out.push_str("# HELP brink_request_duration_seconds Time from a request's arrival to its response head.\n");
+        out.push_str("# HELP brink_request_duration_seconds Time from a request's arrival to its response head, by worker.\n");
         out.push_str("# TYPE brink_request_duration_seconds histogram\n");
-        let mut cumulative = 0;
-        for (index, bound) in DURATION_BUCKETS.iter().enumerate() {
-            cumulative += self.buckets[index].load(Ordering::Relaxed);
-            let _ = writeln!(out, "brink_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+        for (worker, requests) in by_worker.iter() {
+            let worker = label(worker);
+            let mut cumulative = 0;
+            for (index, bound) in DURATION_BUCKETS.iter().enumerate() {
+                cumulative += requests.buckets[index];
+                let _ = writeln!(out, "brink_request_duration_seconds_bucket{{worker=\"{worker}\",le=\"{bound}\"}} {cumulative}");
+            }
+            cumulative += requests.buckets[DURATION_BUCKETS.len()];
+            let _ = writeln!(out, "brink_request_duration_seconds_bucket{{worker=\"{worker}\",le=\"+Inf\"}} {cumulative}");
+            let sum = requests.duration_sum_us as f64 / 1e6;
+            let _ = writeln!(out, "brink_request_duration_seconds_sum{{worker=\"{worker}\"}} {sum}");
+            let _ = writeln!(out, "brink_request_duration_seconds_count{{worker=\"{worker}\"}} {cumulative}");
         }
-        cumulative += self.buckets[DURATION_BUCKETS.len()].load(Ordering::Relaxed);
-        let _ = writeln!(out, "brink_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
-        let sum = self.duration_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "brink_request_duration_seconds_sum {sum}");
-        let _ = writeln!(out, "brink_request_duration_seconds_count {cumulative}");
     }
 }
 
@@ -193,11 +191,12 @@ mod tests {
         for line in [
             "brink_requests_total{worker=\"a\",status=\"200\"} 2",
             "brink_requests_total{worker=\"b\\\"x\",status=\"503\"} 1",
-            "brink_request_duration_seconds_bucket{le=\"0.001\"} 1",
-            "brink_request_duration_seconds_bucket{le=\"0.05\"} 2",
-            "brink_request_duration_seconds_bucket{le=\"10\"} 2",
-            "brink_request_duration_seconds_bucket{le=\"+Inf\"} 3",
-            "brink_request_duration_seconds_count 3",
+            "brink_request_duration_seconds_bucket{worker=\"a\",le=\"0.001\"} 1",
+            "brink_request_duration_seconds_bucket{worker=\"a\",le=\"0.05\"} 2",
+            "brink_request_duration_seconds_bucket{worker=\"a\",le=\"+Inf\"} 2",
+            "brink_request_duration_seconds_count{worker=\"a\"} 2",
+            "brink_request_duration_seconds_bucket{worker=\"b\\\"x\",le=\"10\"} 0",
+            "brink_request_duration_seconds_bucket{worker=\"b\\\"x\",le=\"+Inf\"} 1",
             "brink_cold_starts_total{worker=\"a\"} 3",
             "brink_cpu_seconds_total{worker=\"a\"} 1.5",
             "brink_limit_terminations_total{worker=\"a\",limit=\"cpu\"} 1",

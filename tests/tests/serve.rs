@@ -417,7 +417,7 @@ async fn metrics_count_requests_by_worker_and_status() {
         "brink_requests_total{worker=\"meter\",status=\"500\"} 1",
         "brink_cold_starts_total{worker=\"meter\"} ",
         "brink_cpu_seconds_total{worker=\"meter\"} ",
-        "brink_request_duration_seconds_count ",
+        "brink_request_duration_seconds_count{worker=\"meter\"} 4",
         "brink_live_isolates ",
         "brink_pool_warm_isolates ",
         "brink_evictions_total ",
