@@ -13,7 +13,9 @@
 //! Per namespace, `watermarks` holds the highest sequence the watch stream has
 //! applied, written in the same transaction as the records: after a crash the
 //! watcher resumes right after it, so nothing is skipped. Only the watcher
-//! moves it; the POP's own writes may be ahead of it.
+//! moves it; the POP's own writes may be ahead of it. Commits skip the fsync
+//! (the cluster holds the durable copy), which is what keeps a POP's write
+//! path from serializing on its own disk.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -139,7 +141,11 @@ impl LocalIndex {
         writes: &[Applied],
         watermark: Option<u64>,
     ) -> Result<Vec<String>, KvError> {
-        let txn = self.db.begin_write().map_err(storage)?;
+        let mut txn = self.db.begin_write().map_err(storage)?;
+        // No fsync: the index is a copy of the cluster. After a crash redb
+        // comes back at an older complete commit, whose watermark is older
+        // too, and the watcher applies everything after it again.
+        txn.set_durability(redb::Durability::Eventual);
         let mut changed = Vec::new();
         {
             let mut headers = txn.open_table(HEADERS).map_err(storage)?;
