@@ -146,6 +146,7 @@ const caches = lazyModule(() =>
     Request: request.Request,
     Response: response.Response,
     URL: url.URL,
+    response,
   })
 );
 defineLazyGlobal("caches", () => caches().caches, true);
