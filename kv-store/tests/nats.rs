@@ -339,3 +339,43 @@ fn a_restarted_pop_catches_up_from_where_it_stopped() {
     assert_eq!(get_text(&b, "before", None), None);
     assert_eq!(b.list(ListOptions::default()).expect("list").keys.len(), 200);
 }
+
+#[test]
+fn list_pages_through_thousands_of_keys_written_in_full_size_batches() {
+    let cluster = cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = pop(&cluster, dir.path(), "a").namespace("MANY").expect("ns a");
+    let b = pop(&cluster, dir.path(), "b").namespace("MANY").expect("ns b");
+    let keys: Vec<String> = (0..2500).map(|i| format!("key:{:05}", (i * 7919) % 2500)).collect();
+    // 1,000 mutations is both Brink's limit per commit and JetStream's per atomic batch.
+    for chunk in keys.chunks(1000) {
+        let outcome = a
+            .atomic(AtomicOperation {
+                checks: vec![],
+                mutations: chunk.iter().map(|k| set(k, k)).collect(),
+            })
+            .expect("commit");
+        assert!(outcome.ok);
+    }
+    let mut sorted = keys.clone();
+    sorted.sort();
+    for (pop, name) in [(&a, "A"), (&b, "B")] {
+        // Each batch is applied whole: its last key present means all of it is.
+        wait_for(&format!("POP {name} to hold every key"), || {
+            keys.chunks(1000).all(|chunk| chunk.last().is_some_and(|k| get_text(pop, k, None).is_some()))
+        });
+        let mut listed = Vec::new();
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let page = pop.list(ListOptions { cursor: cursor.clone(), ..Default::default() }).expect("list");
+            pages += 1;
+            listed.extend(key_names(&page).into_iter().map(str::to_owned));
+            if page.list_complete {
+                break;
+            }
+            cursor = page.cursor;
+        }
+        assert_eq!((pages, &listed), (3, &sorted), "POP {name}");
+    }
+}
