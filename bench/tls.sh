@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Hello-world throughput of one `brink serve` over plain HTTP/1.1, h2c, and
-# TLS 1.3 with HTTP/1.1 and h2, all loaded by h2load in the same run, so the
-# ratios to plain HTTP/1.1 are what counts.
+# Hello-world throughput of one `brink serve` over plain HTTP/1.1, h2c,
+# TLS 1.3 with HTTP/1.1 and h2 (all loaded by h2load), and HTTP/3 (loaded by
+# tests/examples/h3load.rs, as Debian's h2load has no HTTP/3), in the same
+# run, so the ratios to plain HTTP/1.1 are what counts.
 #
 #   bash bench/tls.sh
 #   DURATION=10 CONNECTIONS=100 bash bench/tls.sh
@@ -12,7 +13,8 @@
 #   BRINK_BIN, BRINK_BUILD, BRINK_CARGO_ARGS   as for bench/run.sh
 #
 # Needs h2load (Debian nghttp2-client; `scripts/install-deps.sh --bench`).
-# HTTP/3 is not measured: Debian's h2load is built without it.
+# The HTTP/3 row comes from a different load generator (quinn + h3, the
+# same crates as the server): compare it with care.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -27,12 +29,15 @@ WORK_DIR=$(mktemp -d)
 TOKEN=bench-token-$RANDOM$RANDOM
 BRINK=$(brink_binary "${BRINK_CARGO_ARGS:-}") || die "$BRINK"
 
+# Built before the server starts, so the build does not share the machine
+# with the measurements.
+(cd "$REPO_DIR" && cargo build --release -p brink-tests --example h3load >&2) || die "cannot build tests/examples/h3load.rs"
 PORT=$(free_port)
 TLS_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 ADMIN="http://127.0.0.1:$ADMIN_PORT"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-  -subj "/CN=brink bench" -addext "subjectAltName=DNS:hello.bench.test" \
+  -subj "/CN=brink bench" -addext "subjectAltName=DNS:hello.bench.test" -addext "basicConstraints=critical,CA:FALSE" \
   -keyout "$WORK_DIR/key.pem" -out "$WORK_DIR/cert.pem" 2>/dev/null
 # h2load connects to an IP address and sends no SNI: the default
 # certificate answers it.
@@ -55,7 +60,7 @@ BRINK_ADMIN_TOKEN=$TOKEN "$BRINK" certs put hello.bench.test --cert "$WORK_DIR/c
   --admin "$ADMIN" >/dev/null
 # h2load names the server by its IP address (in Host and :authority), so
 # that is the route.
-BRINK_ADMIN_TOKEN=$TOKEN "$BRINK" deploy "$REPO_DIR/examples/hello/worker.js" --name hello --route 127.0.0.1 \
+BRINK_ADMIN_TOKEN=$TOKEN "$BRINK" deploy "$REPO_DIR/examples/hello/worker.js" --name hello --route 127.0.0.1 --route hello.bench.test \
   --admin "$ADMIN" --json >/dev/null
 
 # load <label> <h2load args...>: prints a table row; sets REQS.
@@ -88,3 +93,8 @@ for spec in "plain h2c|http://127.0.0.1:$PORT/" "TLS 1.3 HTTP/1.1|--h1 https://1
   load "$label" "${args[@]}"
   awk -v r="$REQS" -v b="$base" 'BEGIN { printf " %.2f |\n", r / b }'
 done
+h3=$("$REPO_DIR/target/release/examples/h3load" "127.0.0.1:$TLS_PORT" hello.bench.test "$WORK_DIR/cert.pem" "$CONNECTIONS" "$DURATION") ||
+  die "h3load failed: $h3"
+REQS=$(node -e 'console.log(JSON.parse(process.argv[1]).req_per_sec)' "$h3")
+printf '| HTTP/3 (h3load) | %s | — | %s |' "$REQS" "$(node -e 'console.log(JSON.parse(process.argv[1]).failed)' "$h3")"
+awk -v r="$REQS" -v b="$base" 'BEGIN { printf " %.2f |\n", r / b }' 
