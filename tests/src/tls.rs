@@ -294,11 +294,36 @@ pub fn quic_client_config(ca: &TestCa) -> quinn::ClientConfig {
     quinn::ClientConfig::new(Arc::new(crypto))
 }
 
+/// QUIC client config trusting the certificates in a PEM file, ALPN h3.
+pub fn quic_client_config_trusting(pem_file: &Path) -> quinn::ClientConfig {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(pem_file).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h3".to_vec()];
+    quinn::ClientConfig::new(Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(config).unwrap()))
+}
+
 impl H3Client {
     /// Connects to `address` naming `server_name`, trusting `ca`.
     pub async fn connect(address: SocketAddr, server_name: &str, ca: &TestCa) -> Result<H3Client, Box<dyn std::error::Error + Send + Sync>> {
+        H3Client::connect_with(address, server_name, quic_client_config(ca)).await
+    }
+
+    /// Connects to `address` naming `server_name` with a given client config.
+    pub async fn connect_with(
+        address: SocketAddr,
+        server_name: &str,
+        config: quinn::ClientConfig,
+    ) -> Result<H3Client, Box<dyn std::error::Error + Send + Sync>> {
         let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap())?;
-        endpoint.set_default_client_config(quic_client_config(ca));
+        endpoint.set_default_client_config(config);
         let connection = endpoint.connect(address, server_name)?.await?;
         let (mut driver, sender) = h3::client::new(h3_quinn::Connection::new(connection.clone())).await?;
         let driver = tokio::spawn(async move {

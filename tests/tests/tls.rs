@@ -258,6 +258,12 @@ async fn brink_dev_tls_serves_with_a_self_signed_localhost_certificate() {
         assert!(text.ends_with("hello"), "{text}");
         assert!(text.to_ascii_lowercase().contains("x-url: https://localhost:"), "{text}");
     }
+    // HTTP/3 on the same port, trusting the same certificate.
+    let address: std::net::SocketAddr = format!("127.0.0.1:{}", brink.port).parse().unwrap();
+    let config = brink_tests::tls::quic_client_config_trusting(&cert);
+    let mut h3 = brink_tests::tls::H3Client::connect_with(address, "localhost", config).await.expect("h3 to brink dev");
+    let answer = h3.request("POST", "localhost", "/h3", &[], bytes::Bytes::from_static(b"over quic")).await.unwrap();
+    assert_eq!((answer.status, answer.text()), (200, "over quic".to_string()));
 }
 
 /// Live isolates of worker `name`, from `brink workers list --json`.
