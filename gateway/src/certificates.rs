@@ -224,6 +224,7 @@ impl CertificateStore {
                 tracing::warn!(host = %host, "tls.default_certificate names a host with no certificate (yet): unknown names fail the handshake until one is put");
             }
         }
+        tracing::info!(certificates = hosts.len(), dir = %dir.display(), "TLS certificates loaded");
         let store = CertificateStore { dir, default_host, table: RwLock::new(Arc::default()), hosts: Mutex::new(hosts) };
         store.publish(&store.hosts_lock());
         Ok(Arc::new(store))
