@@ -28,6 +28,8 @@ pub struct DevConfig {
     pub allowed_private_hosts: Vec<String>,
     /// The worker's origin (`--origin`): see `OutboundPolicy::origin`.
     pub origin: Option<String>,
+    /// Bytes the Cache API's store may hold (`--cache-mib`).
+    pub cache_bytes: u64,
     /// Isolates running the worker in parallel.
     pub isolates: usize,
     /// Largest request body accepted, in bytes.

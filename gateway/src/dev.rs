@@ -46,6 +46,10 @@ pub enum DevError {
 /// Loads the worker, binds the listener, and serves until `shutdown`.
 pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = ()>) -> Result<(), DevError> {
     config.validate()?;
+    brink_runtime::api::cache::configure(brink_runtime::api::cache::CacheConfig {
+        memory_bytes: config.cache_bytes,
+        ..Default::default()
+    });
     // One warm isolate in reserve replaces a terminated one quickly.
     let pool = IsolatePool::new(1, config.limits.clone());
     let kv = bind_kv(&config)?;

@@ -422,6 +422,9 @@ struct DevArgs {
     /// worker's own host goes there, as does ctx.passThroughOnException().
     #[arg(long)]
     origin: Option<String>,
+    /// MiB of responses the Cache API (caches.default, caches.open) may hold.
+    #[arg(long, default_value_t = 256)]
+    cache_mib: u64,
     /// Isolates running the worker in parallel.
     #[arg(long, default_value_t = 1)]
     isolates: usize,
@@ -485,6 +488,7 @@ impl DevArgs {
             data_dir: self.data_dir,
             allowed_private_hosts: self.allowed_private_hosts,
             origin: self.origin,
+            cache_bytes: self.cache_mib.saturating_mul(1024 * 1024),
             isolates: self.isolates,
             max_request_body: self.max_body_bytes,
             limits: Limits {
