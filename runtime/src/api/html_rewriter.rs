@@ -577,7 +577,11 @@ pub fn op_brink_html_rewriter_start(
     if !state.has::<LiveTransforms>() {
         state.put(live.clone());
     }
-    Ok(state.resource_table.add(HtmlRewriterResource { coroutine: RefCell::new(Some(coroutine)), shared, live }))
+    Ok(state.resource_table.add(HtmlRewriterResource {
+        coroutine: RefCell::new(Some(coroutine)),
+        shared,
+        live,
+    }))
 }
 
 /// Checks a document charset when `transform()` is called, so that an
