@@ -379,3 +379,23 @@ fn list_pages_through_thousands_of_keys_written_in_full_size_batches() {
         assert_eq!((pages, &listed), (3, &sorted), "POP {name}");
     }
 }
+
+#[test]
+fn a_deleted_namespace_stream_is_made_again_and_pops_start_over() {
+    let cluster = cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = pop(&cluster, dir.path(), "a").namespace("GONE").expect("ns a");
+    let b = pop(&cluster, dir.path(), "b").namespace("GONE").expect("ns b");
+    put(&a, "old", "1");
+    wait_for("B to see the first write", || get_text(&b, "old", None).is_some());
+
+    cluster.delete_namespace_stream("GONE").unwrap_or_else(|e| panic!("{e}"));
+    // A write after the deletion makes the stream again and succeeds.
+    put(&a, "new", "2");
+    // Both POPs notice the new stream and drop what the old one held.
+    for (pop, name) in [(&a, "A"), (&b, "B")] {
+        wait_for(&format!("POP {name} to start over"), || {
+            get_text(pop, "new", None).as_deref() == Some("2") && get_text(pop, "old", None).is_none()
+        });
+    }
+}

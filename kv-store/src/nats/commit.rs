@@ -162,9 +162,9 @@ pub(crate) async fn commit(
             });
         }
         let published = if outgoing.len() == 1 {
-            publish_one(shared, outgoing.remove(0), deadline).await?
+            publish_one(shared, state, outgoing.remove(0), deadline).await?
         } else {
-            publish_batch(shared, outgoing, deadline).await?
+            publish_batch(shared, state, outgoing, deadline).await?
         };
         match published {
             Published::Stored(last) => {
@@ -206,6 +206,15 @@ fn apply_locally(shared: &Shared, state: &NamespaceState, writes: &[StoredWrite]
     }
 }
 
+/// Nobody listens on the namespace's subjects: its stream was deleted (an
+/// operator, say). Make it again, as a first use would.
+async fn recreate_stream(shared: &Shared, state: &NamespaceState) {
+    shared.forget_stream(state).await;
+    if let Err(error) = shared.stream(state).await {
+        tracing::debug!(namespace = %state.name, %error, "KV: the namespace's stream could not be made again yet");
+    }
+}
+
 fn attempt_timeout(shared: &Shared) -> Duration {
     (shared.options.request_timeout / 2).max(Duration::from_secs(1))
 }
@@ -231,7 +240,12 @@ fn read_ack(reply: &async_nats::Message) -> Result<Published, KvError> {
 /// Publishes one message, retrying while the stream has no leader. The
 /// retries carry the same `Nats-Msg-Id`, so a first attempt that was stored
 /// but whose acknowledgement was lost is not stored twice.
-async fn publish_one(shared: &Shared, mut message: Outgoing, deadline: Instant) -> Result<Published, KvError> {
+async fn publish_one(
+    shared: &Shared,
+    state: &NamespaceState,
+    mut message: Outgoing,
+    deadline: Instant,
+) -> Result<Published, KvError> {
     let id = nuid::next().to_string();
     message.headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
     loop {
@@ -255,6 +269,9 @@ async fn publish_one(shared: &Shared, mut message: Outgoing, deadline: Instant) 
                     .into());
                 }
                 tracing::debug!(kind = ?error.kind(), "KV: no acknowledgement yet; retrying the write");
+                if error.kind() == async_nats::RequestErrorKind::NoResponders {
+                    recreate_stream(shared, state).await;
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(error) => {
@@ -270,7 +287,12 @@ async fn publish_one(shared: &Shared, mut message: Outgoing, deadline: Instant) 
 
 /// Publishes messages as one JetStream atomic batch: the server stores all
 /// of them once the last (`Nats-Batch-Commit`) arrives, or none.
-async fn publish_batch(shared: &Shared, messages: Vec<Outgoing>, deadline: Instant) -> Result<Published, KvError> {
+async fn publish_batch(
+    shared: &Shared,
+    state: &NamespaceState,
+    messages: Vec<Outgoing>,
+    deadline: Instant,
+) -> Result<Published, KvError> {
     let count = messages.len();
     loop {
         let batch_id = nuid::next().to_string();
@@ -323,6 +345,7 @@ async fn publish_batch(shared: &Shared, messages: Vec<Outgoing>, deadline: Insta
                     }
                     .into());
                 }
+                recreate_stream(shared, state).await;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Some(Err(error)) if error.kind() == async_nats::RequestErrorKind::TimedOut => {

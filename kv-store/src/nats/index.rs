@@ -34,6 +34,10 @@ const HEADERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("headers");
 const VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("values");
 /// Namespace → the last sequence its watch stream applied.
 const WATERMARKS: TableDefinition<&str, u64> = TableDefinition::new("watermarks");
+/// Namespace → when its stream was created. A different time means the
+/// stream was deleted and made again (sequences restart), so what the index
+/// holds for the namespace no longer describes it.
+const STREAM_EPOCHS: TableDefinition<&str, i128> = TableDefinition::new("stream_epochs");
 
 /// One write to apply: the message's sequence, key and decoded record.
 #[derive(Debug, Clone)]
@@ -121,6 +125,7 @@ impl LocalIndex {
         txn.open_table(HEADERS).map_err(storage)?;
         txn.open_table(VALUES).map_err(storage)?;
         txn.open_table(WATERMARKS).map_err(storage)?;
+        txn.open_table(STREAM_EPOCHS).map_err(storage)?;
         txn.commit().map_err(storage)?;
         Ok(LocalIndex { db })
     }
@@ -130,6 +135,48 @@ impl LocalIndex {
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(WATERMARKS).map_err(storage)?;
         Ok(table.get(namespace).map_err(storage)?.map_or(0, |v| v.value()))
+    }
+
+    /// Records that `namespace`'s stream was created at `epoch` (unix
+    /// nanoseconds). If the index knew another epoch, it first forgets
+    /// everything it held for the namespace, watermark included, and returns
+    /// the keys it dropped.
+    pub(crate) fn adopt_stream_epoch(&self, namespace: &str, epoch: i128) -> Result<Option<Vec<String>>, KvError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let mut dropped = None;
+        {
+            let mut epochs = txn.open_table(STREAM_EPOCHS).map_err(storage)?;
+            let known = epochs.get(namespace).map_err(storage)?.map(|v| v.value());
+            if known == Some(epoch) {
+                drop(epochs);
+                txn.abort().map_err(storage)?;
+                return Ok(None);
+            }
+            if known.is_some() {
+                let mut headers = txn.open_table(HEADERS).map_err(storage)?;
+                let mut values = txn.open_table(VALUES).map_err(storage)?;
+                let prefix = record_key(namespace, "");
+                let mut doomed = Vec::new();
+                for item in headers.range::<&[u8]>(prefix.as_slice()..).map_err(storage)? {
+                    let (rk, _) = item.map_err(storage)?;
+                    if !rk.value().starts_with(&prefix) {
+                        break;
+                    }
+                    doomed.push(rk.value().to_vec());
+                }
+                let mut keys = Vec::with_capacity(doomed.len());
+                for rk in doomed {
+                    headers.remove(rk.as_slice()).map_err(storage)?;
+                    values.remove(rk.as_slice()).map_err(storage)?;
+                    keys.push(String::from_utf8_lossy(&rk[prefix.len()..]).into_owned());
+                }
+                txn.open_table(WATERMARKS).map_err(storage)?.remove(namespace).map_err(storage)?;
+                dropped = Some(keys);
+            }
+            epochs.insert(namespace, epoch).map_err(storage)?;
+        }
+        txn.commit().map_err(storage)?;
+        Ok(dropped)
     }
 
     /// Applies `writes` to `namespace` in one transaction, each only if newer

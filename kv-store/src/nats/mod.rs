@@ -377,6 +377,12 @@ impl Shared {
         Ok(stream)
     }
 
+    /// Drops the cached stream handle, so the next use looks the stream up
+    /// (creating it if it was deleted).
+    pub(crate) async fn forget_stream(&self, state: &NamespaceState) {
+        *state.stream.lock().await = None;
+    }
+
     pub(crate) fn max_value_bytes(&self, metadata: Option<&str>) -> usize {
         // Headers of a write: Nats-TTL, Nats-Msg-Id or the batch headers, and
         // the expected-sequence headers; 512 bytes is ample for all of them.

@@ -233,6 +233,27 @@ impl NatsCluster {
             .ok_or_else(|| ClusterError::Io(std::io::Error::other(format!("stream {namespace} has no known leader"))))
     }
 
+    /// Deletes KV namespace `namespace`'s stream, as an operator might.
+    pub fn delete_namespace_stream(&self, namespace: &str) -> Result<(), ClusterError> {
+        let urls = self.urls();
+        let stream = super::codec::stream_name(namespace);
+        let probe = std::thread::spawn(move || -> Result<(), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let client = async_nats::connect(urls).await.map_err(|e| e.to_string())?;
+                let js = async_nats::jetstream::new(client);
+                js.delete_stream(&stream).await.map(|_| ()).map_err(|e| e.to_string())
+            })
+        });
+        probe
+            .join()
+            .map_err(|_| std::io::Error::other("the delete probe panicked"))?
+            .map_err(|e| ClusterError::Io(std::io::Error::other(e)))
+    }
+
     /// Kills node `i` with SIGKILL and waits for it to exit.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.nodes[i].process.take() {

@@ -20,6 +20,10 @@ use super::{NamespaceState, Shared};
 /// Most messages applied in one index transaction.
 const APPLY_BATCH: usize = 512;
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long a watcher waits for a message before checking that its stream
+/// is still the one it started on. A stream deleted and made again restarts
+/// its sequences, and the ordered consumer would silently wait past them.
+const IDLE_CHECK: Duration = Duration::from_secs(3);
 
 /// Runs the watcher of `state` until the backend's runtime shuts down.
 pub(crate) async fn run(shared: Arc<Shared>, state: Arc<NamespaceState>) {
@@ -29,6 +33,9 @@ pub(crate) async fn run(shared: Arc<Shared>, state: Arc<NamespaceState>) {
             Ok(()) => backoff = Duration::from_millis(100),
             Err(reason) => {
                 tracing::warn!(namespace = %state.name, pop = %shared.options.pop, %reason, "KV: watch stream interrupted; resuming from the last applied sequence");
+                // The stream may be gone (deleted by an operator): look it up
+                // (or create it) again next time rather than reuse the handle.
+                shared.forget_stream(&state).await;
             }
         }
         tokio::time::sleep(backoff).await;
@@ -39,6 +46,20 @@ pub(crate) async fn run(shared: Arc<Shared>, state: Arc<NamespaceState>) {
 /// Follows the stream from the watermark until something fails.
 async fn follow(shared: &Shared, state: &NamespaceState) -> Result<(), String> {
     let stream = shared.stream(state).await.map_err(|e| e.to_string())?;
+    let mut probe = stream.clone();
+    let created = stream
+        .clone()
+        .info()
+        .await
+        .map_err(|e| format!("stream info: {e}"))?
+        .created
+        .unix_timestamp_nanos();
+    let dropped = tokio::task::block_in_place(|| shared.index.adopt_stream_epoch(&state.name, created))
+        .map_err(|e| format!("local index: {e}"))?;
+    if let Some(keys) = dropped {
+        tracing::warn!(namespace = %state.name, pop = %shared.options.pop, dropped = keys.len(), "KV: the namespace's stream was deleted and created again; the local index starts over");
+        shared.invalidate(&state.name, &keys);
+    }
     let start = shared
         .index
         .watermark(&state.name)
@@ -62,8 +83,16 @@ async fn follow(shared: &Shared, state: &NamespaceState) -> Result<(), String> {
     tracing::debug!(namespace = %state.name, start, pending, "KV: watching");
     let mut messages = consumer.messages().await.map_err(|e| format!("consume: {e}"))?;
     loop {
-        let Some(first) = messages.next().await else {
-            return Err("the consumer ended".to_owned());
+        let first = match tokio::time::timeout(IDLE_CHECK, messages.next()).await {
+            Ok(Some(first)) => first,
+            Ok(None) => return Err("the consumer ended".to_owned()),
+            Err(_) => {
+                let now = probe.info().await.map_err(|e| format!("stream info: {e}"))?.created.unix_timestamp_nanos();
+                if now != created {
+                    return Err("the stream was deleted and created again".to_owned());
+                }
+                continue;
+            }
         };
         let mut batch = vec![first.map_err(|e| e.to_string())?];
         while batch.len() < APPLY_BATCH {
