@@ -121,7 +121,7 @@ async fn the_api_proxy_serves_hits_from_the_cache() {
     // The entry is stored by waitUntil after the first response: ask until
     // it is there (a bound, not a timing).
     let mut hit = None;
-    for _ in 0..100 {
+    for _ in 0..500 {
         let response = client().get(brink.url("/api/items?page=2")).send().await.unwrap();
         if response.headers()["x-cache"] == "HIT" {
             hit = Some(response.text().await.unwrap());
