@@ -250,12 +250,23 @@ async fn run_isolate(
     runtime.op_state().borrow_mut().put(watch.clone());
     blobs.watch(watch.clone());
     terminate_near_heap_limit(&mut runtime, &watch);
-    tracing::debug!(
-        isolate = id,
-        elapsed_us = started.elapsed().as_micros() as u64,
-        cpu_us = crate::supervisor::thread_cpu_now().saturating_sub(started_cpu) / 1000,
-        "blank isolate ready"
-    );
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let heap = runtime.v8_isolate().get_heap_statistics();
+        tracing::debug!(
+            isolate = id,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            cpu_us = crate::supervisor::thread_cpu_now().saturating_sub(started_cpu) / 1000,
+            heap_used_kib = heap.used_heap_size() / 1024,
+            heap_total_kib = heap.total_heap_size() / 1024,
+            external_kib = heap.external_memory() / 1024,
+            "blank isolate ready"
+        );
+    }
+    // The bootstrap's temporary allocations are freed by now; give the
+    // pages back rather than keep them in this thread's malloc arena
+    // (~5 % of the process's RSS with 60 isolates).
+    // SAFETY: malloc_trim has no preconditions.
+    unsafe { libc::malloc_trim(0) };
     let _ = ready.send(Ok(watch.clone()));
 
     // A blank isolate waits for its worker.

@@ -165,9 +165,13 @@ async fn async_handlers_await_timers_fetch_and_kv() {
 #[tokio::test]
 async fn a_handler_that_throws_breaks_the_body_and_the_worker_goes_on() {
     let brink = Brink::start(worker("html-rewriter.js"), &[]);
-    let response = client().get(brink.url("/throws-streamed")).send().await.unwrap();
-    assert_eq!(response.status(), 200, "the head was sent before the handler ran");
-    assert!(response.bytes().await.is_err(), "the body must fail, not end as if complete");
+    // The body must fail, not end as if complete. When the failure comes
+    // before hyper has flushed the head, the connection closes with no
+    // response at all, which is as broken.
+    if let Ok(response) = client().get(brink.url("/throws-streamed")).send().await {
+        assert_eq!(response.status(), 200, "the head was sent before the handler ran");
+        assert!(response.bytes().await.is_err(), "the body must fail, not end as if complete");
+    }
     // The isolate is fine: the next transform works.
     assert_eq!(answer(&brink.base, "headers").await, expected_from_brink("headers"));
 }
