@@ -134,7 +134,7 @@ if ((check == 0)); then
   exit 0
 fi
 
-fail() { echo "FAIL: $*" >&2; tail -5 "$dir"/*.log >&2; exit 1; }
+fail() { echo "FAIL: $*" >&2; tail -n 5 "$dir"/*.log >&2; exit 1; }
 # The counter writes its new count in ctx.waitUntil, after the response; give
 # each write a moment to be acknowledged before the next read.
 count_via() {
@@ -145,11 +145,22 @@ count_via() {
   done
   return 1
 }
+# POP b sees a count written through POP a (milliseconds on loopback; after
+# a NATS node dies, once its watch has moved to another node). Peeking does
+# not count a visit, so waiting here never writes a stale count.
+wait_until_b_sees() {
+  local want=$1 got=""
+  for _ in $(seq 1 100); do
+    got=$(curl -fsS --max-time 15 "$b/?peek" 2>/dev/null) && [[ $got == "seen $want" ]] && return 0
+    sleep 0.2
+  done
+  fail "POP b still says '$got', expected 'seen $want'"
+}
 for n in 1 2 3; do
   got=$(count_via "$a") || fail "POP a does not answer"
   [[ $got == "hello #$n" ]] || fail "POP a said '$got', expected 'hello #$n'"
 done
-sleep 1 # propagation to POP b (milliseconds on loopback)
+wait_until_b_sees 3
 got=$(count_via "$b") || fail "POP b does not answer"
 [[ $got == "hello #4" ]] || fail "POP b said '$got' after three visits through POP a"
 
@@ -161,7 +172,7 @@ for _ in $(seq 1 50); do
   [[ $(count_via "$a") =~ ^hello\ \#([0-9]+)$ ]] && last=${BASH_REMATCH[1]} && ((last >= 7)) && break
 done
 ((${last:-0} >= 7)) || fail "counting through POP a did not continue after kill -9 of a NATS node"
-sleep 1
+wait_until_b_sees "$last"
 got=$(count_via "$b") || fail "POP b does not answer"
 [[ $got == "hello #$((last + 1))" ]] || fail "POP b said '$got', expected 'hello #$((last + 1))'"
 echo "ok: 3 NATS nodes + 2 POPs; counts agree across POPs, also after kill -9 of a NATS node"

@@ -21,8 +21,9 @@ use super::{NamespaceState, Shared};
 const APPLY_BATCH: usize = 512;
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// How long a watcher waits for a message before checking that its stream
-/// is still the one it started on. A stream deleted and made again restarts
-/// its sequences, and the ordered consumer would silently wait past them.
+/// is still the one it started on (a stream deleted and made again restarts
+/// its sequences, and the ordered consumer would silently wait past them)
+/// and that it is not behind the stream (its consumer died with a server).
 const IDLE_CHECK: Duration = Duration::from_secs(3);
 
 /// Runs the watcher of `state` until the backend's runtime shuts down.
@@ -87,9 +88,18 @@ async fn follow(shared: &Shared, state: &NamespaceState) -> Result<(), String> {
             Ok(Some(first)) => first,
             Ok(None) => return Err("the consumer ended".to_owned()),
             Err(_) => {
-                let now = probe.info().await.map_err(|e| format!("stream info: {e}"))?.created.unix_timestamp_nanos();
-                if now != created {
+                let info = probe.info().await.map_err(|e| format!("stream info: {e}"))?;
+                if info.created.unix_timestamp_nanos() != created {
                     return Err("the stream was deleted and created again".to_owned());
+                }
+                // An ordered consumer lives on one server; when that server
+                // dies the consumer can sit idle while the stream moves on.
+                let applied = shared.index.watermark(&state.name).map_err(|e| e.to_string())?;
+                if info.state.last_sequence > applied {
+                    return Err(format!(
+                        "the consumer stalled at sequence {applied} while the stream is at {}",
+                        info.state.last_sequence
+                    ));
                 }
                 continue;
             }
