@@ -44,12 +44,7 @@ warm_isolates = $WARM
 [scaling]
 idle_timeout_secs = 1
 EOF
-BRINK_ADMIN_TOKEN=$TOKEN start_server "$WORK_DIR/serve.log" "$BRINK" serve --config "$WORK_DIR/brink.toml"
-deadline=$((SECONDS + 30))
-until curl -s -o /dev/null "http://127.0.0.1:$ADMIN_PORT/healthz"; do
-  ((SECONDS < deadline)) || die "brink serve did not start (log: $WORK_DIR/serve.log)"
-  sleep 0.1
-done
+start_brink_serve "$BRINK" "$WORK_DIR/brink.toml" "http://127.0.0.1:$ADMIN_PORT"
 
 # Seconds → milliseconds with three decimals.
 ms() { awk -v s="$1" 'BEGIN { printf "%.3f", s * 1000 }'; }

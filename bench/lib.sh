@@ -93,6 +93,18 @@ free_port() {
   die "found no free port on 127.0.0.1"
 }
 
+# start_brink_serve <brink binary> <config file> <admin URL>: starts `brink
+# serve` (admin token $TOKEN, log $WORK_DIR/serve.log) and waits until its
+# admin API answers /healthz.
+start_brink_serve() {
+  local deadline=$((SECONDS + READY_TIMEOUT_SECONDS))
+  BRINK_ADMIN_TOKEN=$TOKEN start_server "$WORK_DIR/serve.log" "$1" serve --config "$2"
+  until curl -s -o /dev/null "$3/healthz"; do
+    ((SECONDS < deadline)) || die "brink serve did not start (log: $WORK_DIR/serve.log)"
+    sleep 0.1
+  done
+}
+
 # Prints why the server is not ready, if it is not.
 wait_until_ready() {
   local url=$1 deadline=$((SECONDS + READY_TIMEOUT_SECONDS))

@@ -68,12 +68,7 @@ idle_timeout_secs = 1
 [tls]
 prewarm_on_sni = $prewarm
 CONFIG
-  BRINK_ADMIN_TOKEN=$TOKEN start_server "$WORK_DIR/serve.log" "$BRINK" serve --config "$WORK_DIR/brink.toml"
-  local deadline=$((SECONDS + 30))
-  until curl -s -o /dev/null "$admin/healthz"; do
-    ((SECONDS < deadline)) || die "brink serve did not start (log: $WORK_DIR/serve.log)"
-    sleep 0.1
-  done
+  start_brink_serve "$BRINK" "$WORK_DIR/brink.toml" "$admin"
   BRINK_ADMIN_TOKEN=$TOKEN "$BRINK" certs put '*.bench.test' --cert "$WORK_DIR/cert.pem" --key "$WORK_DIR/key.pem" \
     --admin "$admin" >/dev/null
   for ((i = 0; i < WORKERS; i++)); do
@@ -81,6 +76,7 @@ CONFIG
       --admin "$admin" --json >/dev/null
     hosts+=("w$i.bench.test")
   done
+  local deadline
   for delay in 0 "$RTT_MS"; do
     # Every worker scaled to zero (and the pool refilled) before measuring.
     deadline=$((SECONDS + 30))

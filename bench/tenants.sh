@@ -49,12 +49,7 @@ data_dir = "$WORK_DIR/data"
 idle_timeout_secs = 3600
 max_live_isolates = $((WORKERS + NEIGHBOURS + 64))
 TOML
-BRINK_ADMIN_TOKEN=$TOKEN start_server "$WORK_DIR/serve.log" "$BRINK" serve --config "$WORK_DIR/brink.toml"
-deadline=$((SECONDS + 30))
-until curl -s -o /dev/null "$ADMIN/healthz"; do
-  ((SECONDS < deadline)) || die "brink serve did not start (log: $WORK_DIR/serve.log)"
-  sleep 0.1
-done
+start_brink_serve "$BRINK" "$WORK_DIR/brink.toml" "$ADMIN"
 
 deploy() { # deploy <entry> <name> [flags...]
   local entry=$1 name=$2

@@ -50,12 +50,7 @@ data_dir = "$WORK_DIR/data"
 [tls]
 default_certificate = "hello.bench.test"
 CONFIG
-BRINK_ADMIN_TOKEN=$TOKEN start_server "$WORK_DIR/serve.log" "$BRINK" serve --config "$WORK_DIR/brink.toml"
-deadline=$((SECONDS + 30))
-until curl -s -o /dev/null "$ADMIN/healthz"; do
-  ((SECONDS < deadline)) || die "brink serve did not start (log: $WORK_DIR/serve.log)"
-  sleep 0.1
-done
+start_brink_serve "$BRINK" "$WORK_DIR/brink.toml" "$ADMIN"
 BRINK_ADMIN_TOKEN=$TOKEN "$BRINK" certs put hello.bench.test --cert "$WORK_DIR/cert.pem" --key "$WORK_DIR/key.pem" \
   --admin "$ADMIN" >/dev/null
 # h2load names the server by its IP address (in Host and :authority), so
