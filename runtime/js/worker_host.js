@@ -20,6 +20,7 @@ const {
   ArrayPrototypePush,
   ObjectPrototypeIsPrototypeOf,
   PromisePrototypeThen,
+  RegExpPrototypeTest,
   TypedArrayPrototypeGetSymbolToStringTag,
 } = primordials;
 
@@ -65,7 +66,9 @@ function describeValue(value) {
   if (value === null) return "null";
   if (value === undefined) return "undefined";
   if (typeof value === "object") {
-    return value.constructor?.name ? `a ${value.constructor.name}` : "an object";
+    const name = value.constructor?.name;
+    if (!name) return "an object";
+    return `${RegExpPrototypeTest(/^[AEIOU]/, name) ? "an" : "a"} ${name}`;
   }
   return `a ${typeof value}`;
 }

@@ -59,7 +59,11 @@ async fn non_response_return_is_a_clear_500() {
         assert_eq!(response.status(), 500);
     }
     assert!(brink.wait_for_log("instead of a Response", Duration::from_secs(5)), "{}", brink.logs());
-    assert!(brink.logs().contains("returned an Object instead of a Response") || brink.logs().contains("returned a Object"), "{}", brink.logs());
+    assert!(
+        brink.logs().contains("TypeError: the fetch handler returned an Object instead of a Response"),
+        "{}",
+        brink.logs()
+    );
     assert!(brink.wait_for_log("returned undefined instead of a Response", Duration::from_secs(5)), "{}", brink.logs());
 }
 
