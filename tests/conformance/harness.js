@@ -97,12 +97,18 @@ export function show(v, depth = 0) {
   if (v instanceof Date) return { Date: Number.isNaN(v.getTime()) ? "invalid" : v.toISOString() };
   if (v instanceof RegExp) return { RegExp: String(v) };
   if (typeof Headers === "function" && v instanceof Headers) return { Headers: [...v] };
+  // Keys are sorted and undefined-valued properties left out, as JSON
+  // would: runtimes differ in the order they create a JWK's or an
+  // algorithm's properties and in whether absent members exist as
+  // undefined, neither of which a worker can rely on.
   const out = {};
   const proto = Object.getPrototypeOf(v);
   if (proto !== Object.prototype && proto !== null) {
     out["<class>"] = proto?.constructor?.name ?? "<anonymous>";
   }
-  for (const key of Object.keys(v)) out[key] = show(v[key], depth + 1);
+  for (const key of Object.keys(v).sort()) {
+    if (v[key] !== undefined) out[key] = show(v[key], depth + 1);
+  }
   return out;
 }
 

@@ -7,7 +7,8 @@ import http from "node:http";
 
 function echo(req, body) {
   const headers = {};
-  for (const [name, value] of Object.entries(req.headers)) {
+  // Sorted: the order a runtime writes headers in is its own business.
+  for (const [name, value] of Object.entries(req.headers).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (name.startsWith("x-") || name === "content-type" || name === "cookie" || name === "authorization") {
       headers[name] = value;
     }

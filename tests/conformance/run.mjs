@@ -25,7 +25,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "../..");
 const HOST_SUFFIX = "conformance.test";
 const COMPATIBILITY_DATE = "2026-11-01";
-const REQUEST_TIMEOUT_MS = 15000;
+const REQUEST_TIMEOUT_MS = 10000;
 const BRINK_PARALLEL = Number(process.env.CONFORMANCE_BRINK_PARALLEL ?? 3);
 
 // Response headers left out of the comparison, each with why it may differ.
@@ -160,6 +160,12 @@ function writeBuild(dir, cases, vars) {
   const groups = [...new Set(cases.filter((c) => c.kind === "module").map((c) => c.file))];
   const lines = [`import { worker } from "./harness.js";`];
   groups.forEach((g, i) => lines.push(`import { cases as g${i} } from "./cases/${g}";`));
+  lines.push(
+    "// Deno ends the process on an unhandled rejection or an error reported",
+    "// from a listener; workerd and Brink log them and carry on.",
+    `globalThis.addEventListener("unhandledrejection", (e) => e.preventDefault());`,
+    `globalThis.addEventListener("error", (e) => e.preventDefault());`,
+  );
   lines.push(`const env = ${JSON.stringify(vars)};`, "const table = new Map([");
   for (const c of cases) {
     if (c.kind === "module") lines.push(`  [${JSON.stringify(c.host)}, worker(g${groups.indexOf(c.file)}[${JSON.stringify(c.name)}])],`);
@@ -468,8 +474,8 @@ function loadExpectations() {
   const data = JSON.parse(fs.readFileSync(file, "utf8"));
   for (const [id, e] of Object.entries(data)) {
     if (typeof e?.reason !== "string" || !e.reason) fail(`expectations.json: ${id} has no reason`);
-    if (!["brink-bug", "workerd-specific", "environment"].includes(e.kind)) {
-      fail(`expectations.json: ${id} has kind '${e.kind}' (brink-bug, workerd-specific or environment)`);
+    if (!["brink-bug", "workerd-specific", "equivalent"].includes(e.kind)) {
+      fail(`expectations.json: ${id} has kind '${e.kind}' (brink-bug, workerd-specific or equivalent)`);
     }
   }
   return data;
@@ -523,9 +529,10 @@ function writeDocs(file, results, expectations) {
   }
   L.push(
     "",
-    "Kinds: `brink-bug` is Brink's to fix; `workerd-specific` is workerd behaviour that",
-    "Brink does not copy (the reason says why); `environment` comes from how the",
-    "suite runs the runtimes rather than from the API.",
+    "Kinds: `brink-bug` is Brink's to fix; `workerd-specific` is workerd departing from",
+    "the web standard, or a restriction of its own, that Brink does not copy (the reason",
+    "says why); `equivalent` answers mean the same to a client or a worker but differ in",
+    "text no standard fixes (an error page, a message, header line folding).",
     "",
     "## Headers not compared",
     "",
@@ -597,7 +604,7 @@ async function main() {
   // The table, then what fails.
   const failures = [];
   const width = Math.max(...cases.map((c) => c.id.length));
-  console.log(`${"case".padEnd(width)}  brink vs workerd   deno vs workerd`);
+  console.log(`${"case".padEnd(width)}  brink vs workerd              deno vs workerd`);
   for (const r of results) {
     const e = expectations[r.c.id];
     let verdict;
@@ -610,7 +617,7 @@ async function main() {
       verdict = "DIFFERS";
       failures.push(`${r.c.id}: differs from workerd\n    ${differences(r.brink, r.workerd).join("\n    ")}`);
     }
-    console.log(`${r.c.id.padEnd(width)}  ${verdict.padEnd(17)}  ${r.deno}`);
+    console.log(`${r.c.id.padEnd(width)}  ${verdict.padEnd(28)}  ${r.deno}`);
   }
   if (args.only.length === 0) {
     for (const id of Object.keys(expectations)) {

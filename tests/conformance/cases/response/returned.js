@@ -1,0 +1,64 @@
+// Response: what reaches the client for the responses a worker returns.
+export const cases = {
+  "status-and-text": { fetch: () => new Response("made", { status: 201, statusText: "Created Thing" }) },
+  "custom-status-599": { fetch: () => new Response("x", { status: 599 }) },
+  "no-content": { fetch: () => new Response(null, { status: 204, headers: { "x-a": "1" } }) },
+  "not-modified": { fetch: () => new Response(null, { status: 304, headers: { etag: '"v1"' } }) },
+  "redirect": { fetch: () => Response.redirect("https://example.com/there", 307) },
+  "json": { fetch: () => Response.json({ ok: true }) },
+  "error-response": {
+    fetch: () => Response.error(),
+  },
+  "stream-body": {
+    fetch() {
+      const enc = new TextEncoder();
+      let i = 0;
+      return new Response(
+        new ReadableStream({
+          pull(c) {
+            if (i === 3) return c.close();
+            c.enqueue(enc.encode(`chunk${i++};`));
+          },
+        }),
+        { headers: { "content-type": "text/plain" } },
+      );
+    },
+  },
+  "stream-error-midway": {
+    fetch() {
+      let i = 0;
+      return new Response(
+        new ReadableStream({
+          pull(c) {
+            if (i++ === 1) return c.error(new Error("boom"));
+            c.enqueue(new TextEncoder().encode("first;"));
+          },
+        }),
+      );
+    },
+  },
+  "empty-string": { fetch: () => new Response("") },
+  "binary": { fetch: () => new Response(new Uint8Array([0, 255, 128, 10])) },
+  "handler-throws": {
+    fetch() {
+      throw new Error("thrown by the handler");
+    },
+  },
+  "handler-returns-string": { fetch: () => "not a response" },
+  "head-with-body": {
+    requests: [{ method: "HEAD" }],
+    fetch: () => new Response("ignored body", { headers: { "x-head": "1" } }),
+  },
+  "content-length-kept": {
+    fetch: () => new Response("12345", { headers: { "content-length": "5" } }),
+  },
+  "multiple-same-headers": {
+    fetch() {
+      const h = new Headers();
+      h.append("x-multi", "a");
+      h.append("x-multi", "b");
+      return new Response("m", { headers: h });
+    },
+  },
+  "status-text-empty": { fetch: () => new Response("x", { status: 200, statusText: "" }) },
+};

@@ -1,0 +1,2 @@
+// A service worker whose listener never calls respondWith.
+addEventListener("fetch", () => {});
