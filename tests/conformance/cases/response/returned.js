@@ -24,14 +24,15 @@ export const cases = {
       );
     },
   },
+  // The error comes a while after the first chunk, so that the head and
+  // the chunk are on the wire whatever the machine's load.
   "stream-error-midway": {
     fetch() {
-      let i = 0;
       return new Response(
         new ReadableStream({
-          pull(c) {
-            if (i++ === 1) return c.error(new Error("boom"));
+          start(c) {
             c.enqueue(new TextEncoder().encode("first;"));
+            setTimeout(() => c.error(new Error("boom")), 100);
           },
         }),
       );
