@@ -131,6 +131,16 @@ export async function describeResponse(r) {
   };
 }
 
+// A stream of the given chunks, closed.
+export function ofChunks(...chunks) {
+  return new ReadableStream({
+    start(c) {
+      for (const x of chunks) c.enqueue(x);
+      c.close();
+    },
+  });
+}
+
 // Reads a stream to the end and gives its chunks.
 export async function readAll(stream) {
   const reader = stream.getReader();

@@ -360,10 +360,11 @@ async function runRequests(port, c) {
 // Brink: `brink dev` per case
 // ---------------------------------------------------------------------------
 
-async function runBrinkCase(brink, buildDir, c, vars, originPort) {
+async function runBrinkCase(brink, buildDir, c, vars, privatePorts) {
   const entry = c.kind === "module" ? path.join(buildDir, entryName(c)) : path.join(buildDir, "cases", c.file);
   const dataDir = fs.mkdtempSync(path.join(buildDir, "brink-data-"));
-  const args = ["dev", entry, "--port", "0", "--data-dir", dataDir, "--allow-private-host", `127.0.0.1:${originPort}`];
+  const args = ["dev", entry, "--port", "0", "--data-dir", dataDir];
+  for (const port of privatePorts) args.push("--allow-private-host", `127.0.0.1:${port}`);
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}=${v}`);
   const child = start(brink, args, { env: { ...process.env, NO_COLOR: "1", RUST_LOG: "warn,brink_gateway::dev=info" } });
   try {
@@ -543,7 +544,9 @@ async function main() {
 
   const origin = await startOrigin();
   const originPort = origin.address().port;
-  const vars = { GREETING: "hello", ORIGIN: `http://127.0.0.1:${originPort}` };
+  // CLOSED: a port nobody listens on, for connection failures.
+  const [closedPort] = await freePorts(1);
+  const vars = { GREETING: "hello", ORIGIN: `http://127.0.0.1:${originPort}`, CLOSED: `http://127.0.0.1:${closedPort}` };
   const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), "brink-conformance-"));
   writeBuild(buildDir, cases, vars);
 
@@ -565,7 +568,7 @@ async function main() {
 
   const results = await pool(cases, BRINK_PARALLEL, async (c, i) => {
     const [brink, workerdOut, denoOut] = await Promise.all([
-      runBrinkCase(args.brink, buildDir, c, vars, originPort),
+      runBrinkCase(args.brink, buildDir, c, vars, [originPort, closedPort]),
       runRequests(ports[i], c),
       c.kind === "module" ? runRequests(denoPort, c) : Promise.resolve(null),
     ]);

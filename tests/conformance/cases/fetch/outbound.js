@@ -83,6 +83,15 @@ export const cases = {
   "abort-timeout": c(async (o) => fetch(`${o}/slow`, { signal: AbortSignal.timeout(20) })),
   "abort-any": c(async (o) => fetch(`${o}/slow`, { signal: AbortSignal.any([new AbortController().signal, AbortSignal.timeout(20)]) })),
   "bad-url": c(async () => fetch("not a url")),
+  // env.CLOSED is a port of 127.0.0.1 that nothing listens on.
+  "connection-refused": async (request, env) => {
+    try {
+      return await fetch(`${env.CLOSED}/x`);
+    } catch (e) {
+      return [e.name, e instanceof TypeError];
+    }
+  },
+  "relative-url": c(async () => fetch("/relative")),
   "unsupported-scheme": c(async () => fetch("ftp://example.com/")),
   "passes-response-through": {
     async fetch(request, env) {

@@ -1,13 +1,5 @@
 // WritableStream, TransformStream, pipeTo and pipeThrough.
-import { attempt, readAll } from "../../harness.js";
-
-const ofChunks = (...chunks) =>
-  new ReadableStream({
-    start(c) {
-      for (const x of chunks) c.enqueue(x);
-      c.close();
-    },
-  });
+import { attempt, ofChunks, readAll } from "../../harness.js";
 
 export const cases = {
   "pipe-to": async () => {

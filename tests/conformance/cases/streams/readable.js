@@ -1,13 +1,21 @@
 // ReadableStream: readers, tee, cancellation, errors, async iteration, from().
-import { attempt, readAll } from "../../harness.js";
+import { attempt, ofChunks, readAll } from "../../harness.js";
 
-const ofChunks = (...chunks) =>
-  new ReadableStream({
-    start(c) {
-      for (const x of chunks) c.enqueue(x);
-      c.close();
+// Breaks out of a for-await over iterable(an endless stream) and tells
+// whether the stream was cancelled and is still locked.
+async function breakOutOf(iterable) {
+  let cancelled = "no";
+  const s = new ReadableStream({
+    pull(c) {
+      c.enqueue("x");
+    },
+    cancel() {
+      cancelled = "yes";
     },
   });
+  for await (const x of iterable(s)) break;
+  return [cancelled, s.locked];
+}
 
 export const cases = {
   "read-all": async () => readAll(ofChunks("a", "b", 3)),
@@ -138,32 +146,8 @@ export const cases = {
     for await (const x of ofChunks(1, 2, 3)) out.push(x);
     return out;
   },
-  "async-iteration-break-cancels": async () => {
-    let cancelled = "no";
-    const s = new ReadableStream({
-      pull(c) {
-        c.enqueue("x");
-      },
-      cancel() {
-        cancelled = "yes";
-      },
-    });
-    for await (const x of s) break;
-    return [cancelled, s.locked];
-  },
-  "async-iteration-prevent-cancel": async () => {
-    let cancelled = "no";
-    const s = new ReadableStream({
-      pull(c) {
-        c.enqueue("x");
-      },
-      cancel() {
-        cancelled = "yes";
-      },
-    });
-    for await (const x of s.values({ preventCancel: true })) break;
-    return [cancelled, s.locked];
-  },
+  "async-iteration-break-cancels": async () => breakOutOf((s) => s),
+  "async-iteration-prevent-cancel": async () => breakOutOf((s) => s.values({ preventCancel: true })),
   "from-iterable": async () => attempt(async () => readAll(ReadableStream.from(["a", "b"]))),
   "from-async-generator": async () =>
     attempt(async () =>
