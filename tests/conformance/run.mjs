@@ -87,7 +87,13 @@ async function loadCases(only) {
         continue;
       }
       const stem = file.slice(0, -".js".length);
-      const mod = await import(pathToFileURL(path.join(areaDir, file)).href);
+      // Node reads the requests: a case file's top level must only define.
+      let mod;
+      try {
+        mod = await import(pathToFileURL(path.join(areaDir, file)).href);
+      } catch (e) {
+        fail(`${rel} does not load in Node.js to list its cases (keep its top level to definitions): ${e.message}`);
+      }
       if (!mod.cases || typeof mod.cases !== "object") fail(`${rel} exports no 'cases' object`);
       for (const [name, c] of Object.entries(mod.cases)) {
         const requests = typeof c === "function" ? [{}] : c.requests ?? [{}];
