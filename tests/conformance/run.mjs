@@ -588,6 +588,12 @@ async function main() {
     return { c, brink, workerd: workerdOut, denoOut, brinkSame, deno: denoResult };
   });
   results.versions = versions;
+  // A peer that died mid-run would make every later case look different.
+  for (const [peer, name] of [[wd, "workerd"], [dn, "deno serve"]]) {
+    if (peer.exitCode !== null || peer.signalCode !== null) {
+      fail(`${name} exited during the run (a case crashed it?):\n${lastLines(peer.log, 20)}`);
+    }
+  }
   await Promise.all([stop(wd), stop(dn)]);
   origin.close();
 
