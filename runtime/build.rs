@@ -5,13 +5,18 @@
 //! disk when an isolate starts, unless a startup snapshot carries them. The
 //! quickjs engine cannot use snapshots (docs/architecture.md), so without this a `brink`
 //! binary would only work next to the source tree and cargo registry it was
-//! built from. The generated table maps each path to its source; sources are
+//! built from. The deno_* crates are found through `cargo metadata` (never
+//! by guessing paths), and a crate or file that cannot be found fails the
+//! build; `embedded_js.rs` refuses, at start, any extension file this table
+//! lacks. The generated table maps each path to its source; sources are
 //! ASCII-escaped because deno_core keeps them as one-byte V8 strings.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
+/// The deno_* crates whose extension JavaScript Brink loads.
 const DENO_CRATES: [&str; 4] = ["deno_webidl", "deno_web", "deno_fetch", "deno_crypto"];
 
 fn main() {
@@ -22,13 +27,14 @@ fn main() {
     let own_js = manifest_dir.join("js");
     println!("cargo:rerun-if-changed={}", own_js.display());
     collect_js(&own_js, true, &mut sources);
-
-    let lock = std::fs::read_to_string(manifest_dir.join("../Cargo.lock")).unwrap_or_default();
+    // A version change in Cargo.lock moves the deno_* sources.
     println!("cargo:rerun-if-changed={}", manifest_dir.join("../Cargo.lock").display());
-    for name in DENO_CRATES {
-        match locked_version(&lock, name).and_then(|version| registry_dir(name, &version)) {
-            Some(dir) => collect_js(&dir, false, &mut sources),
-            None => println!("cargo:warning=sources of {name} not found; its JS will be read from disk at run time"),
+
+    for (name, dir) in deno_crate_dirs(&manifest_dir) {
+        let before = sources.len();
+        collect_js(&dir, false, &mut sources);
+        if sources.len() == before {
+            panic!("{name} at {} has no JavaScript to embed", dir.display());
         }
     }
 
@@ -37,7 +43,8 @@ fn main() {
     let mut table = String::from("/// Extension sources embedded at build time: (path, source).\n");
     table.push_str("pub static EMBEDDED_JS: &[(&str, deno_core::FastStaticString)] = &[\n");
     for (index, (path, canonical)) in sources.iter().enumerate() {
-        let source = std::fs::read_to_string(canonical).expect("read JS source");
+        let source = std::fs::read_to_string(canonical)
+            .unwrap_or_else(|error| panic!("read {}: {error}", canonical.display()));
         let copy = embedded.join(format!("{index}.js"));
         std::fs::write(&copy, ascii_escape(&source)).expect("write embedded JS");
         let _ = writeln!(
@@ -54,7 +61,7 @@ fn main() {
 /// `.js` files directly in `dir` (and below it when `recursive`), keyed by
 /// the path deno_core records for them.
 fn collect_js(dir: &Path, recursive: bool, sources: &mut BTreeMap<PathBuf, PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|error| panic!("read {}: {error}", dir.display()));
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -67,23 +74,56 @@ fn collect_js(dir: &Path, recursive: bool, sources: &mut BTreeMap<PathBuf, PathB
     }
 }
 
-fn locked_version(lock: &str, name: &str) -> Option<String> {
-    let marker = format!("name = \"{name}\"\nversion = \"");
-    let start = lock.find(&marker)? + marker.len();
-    let end = lock[start..].find('"')?;
-    Some(lock[start..start + end].to_string())
-}
-
-fn registry_dir(name: &str, version: &str) -> Option<PathBuf> {
-    let cargo_home = std::env::var("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|_| std::env::var("HOME").map(|home| PathBuf::from(home).join(".cargo")))
-        .ok()?;
-    let registries = std::fs::read_dir(cargo_home.join("registry/src")).ok()?;
-    registries
-        .flatten()
-        .map(|registry| registry.path().join(format!("{name}-{version}")))
-        .find(|dir| dir.is_dir())
+/// The source directory of each of [`DENO_CRATES`], as cargo resolved it for
+/// this package: `cargo metadata` knows registries, git and path sources,
+/// `[patch]` and vendored directories, so nothing here guesses. deno_core
+/// records each file under its crate's `CARGO_MANIFEST_DIR`, which is the
+/// directory of the manifest cargo reports. Panics (failing the build) when
+/// cargo cannot answer or a crate is missing: a binary built without one of
+/// them would fail when an isolate starts.
+fn deno_crate_dirs(manifest_dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // --offline: the outer build has already fetched everything this
+    // resolves to, and a build script must not reach the network.
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .arg(manifest_dir.join("Cargo.toml"))
+        .output()
+        .unwrap_or_else(|error| panic!("run cargo metadata: {error}"));
+    if !output.status.success() {
+        panic!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("parse cargo metadata: {error}"));
+    let packages = metadata["packages"].as_array().expect("cargo metadata lists packages");
+    let package = |id: &str| packages.iter().find(|package| package["id"] == id);
+    let own_id = packages
+        .iter()
+        .find(|package| package["name"] == env!("CARGO_PKG_NAME"))
+        .and_then(|package| package["id"].as_str())
+        .expect("cargo metadata lists this package");
+    // The versions this package depends on, not whichever a name matches
+    // first: the lock file may hold more than one version of a crate.
+    let dependencies: Vec<&serde_json::Value> = metadata["resolve"]["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|node| node["id"] == own_id))
+        .and_then(|node| node["deps"].as_array())
+        .expect("cargo metadata resolves this package's dependencies")
+        .iter()
+        .filter_map(|dependency| package(dependency["pkg"].as_str()?))
+        .collect();
+    DENO_CRATES
+        .into_iter()
+        .map(|name| {
+            let manifest = dependencies
+                .iter()
+                .find(|package| package["name"] == name)
+                .and_then(|package| package["manifest_path"].as_str())
+                .unwrap_or_else(|| panic!("cargo metadata has no {name} among this package's dependencies"));
+            let dir = Path::new(manifest).parent().expect("a manifest path has a parent").to_path_buf();
+            (name, dir)
+        })
+        .collect()
 }
 
 /// Rewrites every non-ASCII character as a `\uXXXX` escape (surrogate pairs

@@ -7,6 +7,8 @@ import { defineGlobal, defineLazyGlobal } from "ext:brink_runtime/globals.js";
 import { installWorkerHost } from "ext:brink_runtime/worker_host.js";
 import { hideEngineInternals } from "ext:brink_runtime/hide_engine_internals.js";
 import { limitCryptoCost } from "ext:brink_runtime/crypto_limits.js";
+import { installCryptoExtras } from "ext:brink_runtime/crypto_extras.js";
+import { makeIdentityStreams, makeNavigator, makeScheduler, strictAtob } from "ext:brink_runtime/workers_extras.js";
 
 const ext = (path) => core.loadExtScript(path);
 const web = (file) => () => ext(`ext:deno_web/${file}`);
@@ -95,7 +97,7 @@ defineGlobal("Response", response.Response);
 defineGlobal("queueMicrotask", primordials.queueMicrotask, true);
 
 const base64 = lazyModule(web("05_base64.js"));
-defineLazyGlobal("atob", () => base64().atob, true);
+defineLazyGlobal("atob", () => strictAtob(base64().atob, domException().DOMException), true);
 defineLazyGlobal("btoa", () => base64().btoa, true);
 const domException = lazyModule(web("01_dom_exception.js"));
 defineLazyGlobal("DOMException", () => domException().DOMException);
@@ -126,6 +128,17 @@ defineLazyGlobal("Performance", () => performance().Performance);
 const crypto = lazyModule(() => {
   const module = ext("ext:deno_crypto/00_crypto.js");
   limitCryptoCost(module.SubtleCrypto, domException().DOMException);
+  const DigestStream = installCryptoExtras(module, {
+    DOMException: domException().DOMException,
+    WritableStream: streams.WritableStream,
+    TextEncoder: encoding.TextEncoder,
+  });
+  primordials.ObjectDefineProperty(module.Crypto.prototype, "DigestStream", {
+    __proto__: null,
+    value: DigestStream,
+    writable: true,
+    configurable: true,
+  });
   return module;
 });
 defineLazyGlobal("crypto", () => crypto().crypto, true);
@@ -152,7 +165,17 @@ const caches = lazyModule(() =>
 defineLazyGlobal("caches", () => caches().caches, true);
 defineLazyGlobal("Cache", () => caches().Cache);
 defineLazyGlobal("CacheStorage", () => caches().CacheStorage);
-defineGlobal("navigator", Object.freeze({ userAgent: "Brink/0.1" }), true);
+const navigator = lazyModule(makeNavigator);
+defineLazyGlobal("navigator", () => navigator().navigator, true);
+defineLazyGlobal("Navigator", () => navigator().Navigator);
+defineLazyGlobal(
+  "scheduler",
+  () => makeScheduler({ setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout, AbortSignal: abortSignal.AbortSignal }),
+  true,
+);
+const identityStreams = lazyModule(() => makeIdentityStreams(streams, encoding.TextEncoder));
+defineLazyGlobal("IdentityTransformStream", () => identityStreams().IdentityTransformStream);
+defineLazyGlobal("FixedLengthStream", () => identityStreams().FixedLengthStream);
 defineGlobal("self", globalThis, true);
 
 // Ops name the JS class of the errors they throw. deno_core knows only the

@@ -14,6 +14,9 @@ use deno_permissions::{Permissions, PermissionsContainer, RuntimePermissionDescr
 use crate::api::blob_store::MeteredBlobStore;
 use crate::api::cache::{op_brink_cache_delete, op_brink_cache_match, op_brink_cache_put};
 use crate::api::console::{op_brink_log, LogIdentity};
+use crate::api::crypto_extras::{
+    op_brink_aes_gcm_decrypt, op_brink_digest, op_brink_digest_create, op_brink_digest_finish, op_brink_digest_update,
+};
 use crate::api::html_rewriter::{
     op_brink_html_rewriter_attributes, op_brink_html_rewriter_check_charset, op_brink_html_rewriter_close,
     op_brink_html_rewriter_doctype,
@@ -74,6 +77,11 @@ deno_core::extension!(
         op_brink_cache_put,
         op_brink_cache_delete,
         op_brink_origin,
+        op_brink_digest,
+        op_brink_digest_create,
+        op_brink_digest_update,
+        op_brink_digest_finish,
+        op_brink_aes_gcm_decrypt,
     ],
     esm_entry_point = "ext:brink_runtime/bootstrap.js",
     esm = [
@@ -84,6 +92,8 @@ deno_core::extension!(
         "kv.js",
         "hide_engine_internals.js",
         "crypto_limits.js",
+        "crypto_extras.js",
+        "workers_extras.js",
     ],
     lazy_loaded_js = [dir "js", "html_rewriter.js", "cache.js"],
     state = |state| {
@@ -115,8 +125,12 @@ fn permissions() -> PermissionsContainer {
 }
 
 /// The extensions every isolate runs with, in a fixed order (a startup
-/// snapshot must be restored with the same list it was made with).
-fn extensions(fetch_options: deno_fetch::Options, blobs: Arc<dyn deno_web::BlobStoreTrait>) -> Vec<deno_core::Extension> {
+/// snapshot must be restored with the same list it was made with), as their
+/// crates declare them.
+pub(crate) fn raw_extensions(
+    fetch_options: deno_fetch::Options,
+    blobs: Arc<dyn deno_web::BlobStoreTrait>,
+) -> Vec<deno_core::Extension> {
     vec![
         deno_webidl::deno_webidl::init(),
         deno_web::deno_web::init(blobs, None, false, Default::default()),
@@ -125,9 +139,18 @@ fn extensions(fetch_options: deno_fetch::Options, blobs: Arc<dyn deno_web::BlobS
         deno_net::init(),
         brink_runtime::init(),
     ]
-    .into_iter()
-    .map(with_embedded_sources)
-    .collect()
+}
+
+/// [`raw_extensions`] with every source served from the binary.
+fn extensions(
+    fetch_options: deno_fetch::Options,
+    blobs: Arc<dyn deno_web::BlobStoreTrait>,
+) -> Result<Vec<deno_core::Extension>, WorkerError> {
+    raw_extensions(fetch_options, blobs)
+        .into_iter()
+        .map(with_embedded_sources)
+        .collect::<Result<_, _>>()
+        .map_err(|error| WorkerError::Engine(error.to_string()))
 }
 
 /// Creates a runtime with Brink's bootstrap done: restored from the startup
@@ -150,7 +173,7 @@ pub fn new_blank_isolate(limits: &Limits) -> Result<BlankIsolate, WorkerError> {
     let create_params = v8::CreateParams::default().heap_limits(0, limits.heap_bytes);
     let runtime = JsRuntime::try_new(RuntimeOptions {
         module_loader: Some(loader.clone()),
-        extensions: extensions(fetch_options, blobs.clone()),
+        extensions: extensions(fetch_options, blobs.clone())?,
         startup_snapshot: crate::snapshot::startup_snapshot(),
         create_params: Some(create_params),
         ..Default::default()
@@ -165,7 +188,7 @@ pub fn new_blank_isolate(limits: &Limits) -> Result<BlankIsolate, WorkerError> {
 /// this runs in a process of its own (see [`crate::snapshot`]).
 pub fn make_startup_snapshot() -> Result<Box<[u8]>, WorkerError> {
     let runtime = deno_core::JsRuntimeForSnapshot::try_new(RuntimeOptions {
-        extensions: extensions(deno_fetch::Options::default(), Arc::new(deno_web::BlobStore::default())),
+        extensions: extensions(deno_fetch::Options::default(), Arc::new(deno_web::BlobStore::default()))?,
         ..Default::default()
     })
     .map_err(|error| WorkerError::Engine(error.to_string()))?;

@@ -1,0 +1,271 @@
+// Globals Cloudflare Workers has beyond the web standards, each behaving as
+// workerd does (checked side by side; tests/tests/workers_surface.rs):
+// `navigator`, `scheduler.wait`, `IdentityTransformStream`,
+// `FixedLengthStream`, and `atob` that accepts only the standard base64
+// alphabet. The Web Crypto additions live in crypto_extras.js.
+import { primordials } from "ext:core/mod.js";
+
+const {
+  ArrayBufferIsView,
+  ArrayBufferPrototype,
+  MathTrunc,
+  NumberIsFinite,
+  NumberIsNaN,
+  ObjectDefineProperty,
+  ObjectFreeze,
+  ObjectPrototypeIsPrototypeOf,
+  Promise,
+  PromiseReject,
+  RegExpPrototypeTest,
+  SymbolToStringTag,
+  TypeError,
+  TypedArrayPrototypeSlice,
+  Uint8Array,
+} = primordials;
+
+/**
+ * What `navigator.userAgent` says. Workers code tells the Workers runtime
+ * from a browser or Node by this exact string (hono's `getRuntimeKey`, SDKs
+ * choosing fetch over Node's http), so Brink gives the same answer and that
+ * code takes its Workers path here. Outbound `fetch` still sends
+ * `User-Agent: Brink/0.1` (docs/workers.md).
+ */
+export const USER_AGENT = "Cloudflare-Workers";
+
+function toStringTag(prototype, tag) {
+  ObjectDefineProperty(prototype, SymbolToStringTag, { __proto__: null, value: tag, configurable: true });
+}
+
+function illegalConstructor() {
+  throw new TypeError("Illegal constructor");
+}
+
+/** `Navigator`, whose only instance is the global `navigator`. */
+export function makeNavigator() {
+  let constructing = false;
+  class Navigator {
+    constructor() {
+      if (!constructing) illegalConstructor();
+    }
+    get userAgent() {
+      return USER_AGENT;
+    }
+    /** One, as in Workers: a worker learns nothing of the host's cores. */
+    get hardwareConcurrency() {
+      return 1;
+    }
+  }
+  toStringTag(Navigator.prototype, "Navigator");
+  constructing = true;
+  const navigator = new Navigator();
+  constructing = false;
+  return { Navigator, navigator };
+}
+
+/** The global `scheduler`: `wait(ms, { signal })`, a promise-based sleep. */
+export function makeScheduler({ setTimeout, clearTimeout, AbortSignal }) {
+  class Scheduler {
+    constructor() {
+      illegalConstructor();
+    }
+    wait(delay, options) {
+      if (arguments.length === 0) {
+        return PromiseReject(
+          new TypeError("Failed to execute 'wait' on 'Scheduler': parameter 1 is not of type 'number'."),
+        );
+      }
+      const ms = Number(delay);
+      const signal = options?.signal;
+      if (signal !== undefined && !ObjectPrototypeIsPrototypeOf(AbortSignal.prototype, signal)) {
+        return PromiseReject(new TypeError("Failed to execute 'wait' on 'Scheduler': options.signal is not an AbortSignal."));
+      }
+      return new Promise((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        const onAbort = () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        };
+        const timer = setTimeout(() => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        }, NumberIsFinite(ms) && ms > 0 ? ms : 0);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    }
+  }
+  toStringTag(Scheduler.prototype, "Scheduler");
+  const scheduler = { __proto__: Scheduler.prototype };
+  return ObjectFreeze(scheduler);
+}
+
+/** A chunk's bytes; strings are written as UTF-8, as workerd does. */
+function byteChunk(chunk, encoder) {
+  if (ArrayBufferIsView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (ObjectPrototypeIsPrototypeOf(ArrayBufferPrototype, chunk)) return new Uint8Array(chunk);
+  if (typeof chunk === "string") return encoder().encode(chunk);
+  throw new TypeError(
+    "This TransformStream is being used as a byte stream, but received an object of non-ArrayBuffer/ArrayBufferView type on its writable side.",
+  );
+}
+
+/**
+ * `IdentityTransformStream` and `FixedLengthStream`. Both are byte streams:
+ * the readable side is a `type: "bytes"` stream (BYOB readers work), and a
+ * write resolves once a reader has taken its bytes, so nothing is buffered
+ * beyond the chunk being handed over.
+ */
+export function makeIdentityStreams({ ReadableStream, WritableStream, TransformStream }, TextEncoder) {
+  let encoderInstance;
+  const encoder = () => (encoderInstance ??= new TextEncoder());
+  /** Builds the readable/writable pair; counts bytes against `expectedLength` when set. */
+  function bytePair(expectedLength) {
+    let readableController;
+    let writableController;
+    let pulled = null;
+    let written = 0;
+    const wakeWriter = () => {
+      const waiting = pulled;
+      pulled = null;
+      waiting?.resolve();
+    };
+    const readable = new ReadableStream({
+      type: "bytes",
+      start(controller) {
+        readableController = controller;
+      },
+      pull() {
+        wakeWriter();
+      },
+      cancel(reason) {
+        writableController.error(reason);
+        const waiting = pulled;
+        pulled = null;
+        waiting?.reject(reason);
+      },
+    }, { highWaterMark: 0 });
+    const fail = (error) => {
+      readableController.error(error);
+      writableController.error(error);
+    };
+    const writable = new WritableStream({
+      start(controller) {
+        writableController = controller;
+      },
+      write(chunk) {
+        const bytes = byteChunk(chunk, encoder);
+        if (bytes.byteLength === 0) return;
+        written += bytes.byteLength;
+        if (expectedLength !== undefined && written > expectedLength) {
+          fail(new TypeError("Attempt to write too many bytes through a FixedLengthStream."));
+          return;
+        }
+        // A copy: the writer may reuse its buffer once the write resolves.
+        readableController.enqueue(TypedArrayPrototypeSlice(bytes));
+        if (readableController.desiredSize >= 0) return;
+        let resolve;
+        let reject;
+        const wait = new Promise((resolveWait, rejectWait) => {
+          resolve = resolveWait;
+          reject = rejectWait;
+        });
+        pulled = { resolve, reject };
+        return wait;
+      },
+      close() {
+        if (expectedLength !== undefined && written < expectedLength) {
+          readableController.error(new TypeError("FixedLengthStream did not see all expected bytes before close()."));
+          return;
+        }
+        readableController.close();
+      },
+      abort(reason) {
+        readableController.error(reason);
+      },
+    });
+    return { readable, writable };
+  }
+
+  // Set by FixedLengthStream's constructor for the IdentityTransformStream
+  // constructor it calls (nothing else runs between the two).
+  let nextExpectedLength;
+
+  class IdentityTransformStream extends TransformStream {
+    #readable;
+    #writable;
+    constructor() {
+      super();
+      const expectedLength = nextExpectedLength;
+      nextExpectedLength = undefined;
+      const pair = bytePair(expectedLength);
+      this.#readable = pair.readable;
+      this.#writable = pair.writable;
+    }
+    get readable() {
+      return this.#readable;
+    }
+    get writable() {
+      return this.#writable;
+    }
+  }
+  toStringTag(IdentityTransformStream.prototype, "IdentityTransformStream");
+
+  class FixedLengthStream extends IdentityTransformStream {
+    #expectedLength;
+    constructor(expectedLength) {
+      if (arguments.length === 0) {
+        throw new TypeError("Failed to construct 'FixedLengthStream': constructor parameter 1 is not of type 'bigint'.");
+      }
+      const length = typeof expectedLength === "bigint" ? Number(expectedLength) : MathTrunc(Number(expectedLength));
+      if (NumberIsNaN(length) || length < 0) {
+        throw new TypeError("The value cannot be converted because it is negative and this API expects a positive bigint.");
+      }
+      if (!(length < 2 ** 53)) {
+        throw new TypeError("FixedLengthStream requires an integer expected length less than 2^53.");
+      }
+      nextExpectedLength = length;
+      super();
+      this.#expectedLength = length;
+    }
+    /** The length given at construction (a Brink addition, read-only). */
+    get expectedLength() {
+      return this.#expectedLength;
+    }
+  }
+  toStringTag(FixedLengthStream.prototype, "FixedLengthStream");
+  // Constructors of Web IDL interfaces report no required arguments, as in workerd.
+  ObjectDefineProperty(IdentityTransformStream, "length", { __proto__: null, value: 0, configurable: true });
+  ObjectDefineProperty(FixedLengthStream, "length", { __proto__: null, value: 0, configurable: true });
+  return { IdentityTransformStream, FixedLengthStream };
+}
+
+const BASE64_ALPHABET = /^[A-Za-z0-9+/=\t\n\f\r ]*$/;
+const ATOB_ERROR =
+  "atob() called with invalid base64-encoded data. (Only whitespace, '+', '/', alphanumeric ASCII, " +
+  "and up to two terminal '=' signs when the input data length is divisible by 4 are allowed.)";
+
+/**
+ * `atob` as in workerd: the standard alphabet only. deno_web's also takes
+ * base64url's `-` and `_`, so a token that only decodes here would fail in
+ * production on Workers.
+ */
+export function strictAtob(atob, DOMException) {
+  const wrapper = {
+    atob(data) {
+      if (arguments.length === 0) {
+        throw new TypeError("Failed to execute 'atob': 1 argument required, but only 0 present.");
+      }
+      const text = `${data}`;
+      if (!RegExpPrototypeTest(BASE64_ALPHABET, text)) throw new DOMException(ATOB_ERROR, "InvalidCharacterError");
+      try {
+        return atob(text);
+      } catch (error) {
+        if (error?.name === "InvalidCharacterError") throw new DOMException(ATOB_ERROR, "InvalidCharacterError");
+        throw error;
+      }
+    },
+  }.atob;
+  return wrapper;
+}
