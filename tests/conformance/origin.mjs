@@ -4,6 +4,7 @@
 // accept-encoding, cf-*) are left out of /echo unless they start with x-.
 
 import http from "node:http";
+import net from "node:net";
 
 function echo(req, body) {
   const headers = {};
@@ -72,6 +73,16 @@ function handle(req, res, body) {
       res.writeHead(404, { "content-type": "text/plain" });
       return res.end("no such origin path");
   }
+}
+
+// A server on a free port of 127.0.0.1 that closes every connection as
+// soon as it is accepted: fetch() to it fails.
+export function startResetServer() {
+  const server = net.createServer((socket) => socket.destroy());
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve(server));
+  });
 }
 
 // Starts the origin on a free port of 127.0.0.1 and resolves to its server.

@@ -4,7 +4,7 @@
 // difference between Brink and workerd that expectations.json does not list
 // (or on a listed one that no longer differs).
 //
-//   node run.mjs [--brink PATH] [--only SUBSTRING] [--write-docs FILE] [--keep] [--verbose]
+//   node run.mjs [--brink PATH] [--only SUBSTRING] [--write-docs FILE] [--remove-fixed] [--keep] [--verbose]
 //
 // Cases live in cases/<area>/*.js (see README.md). Each runtime is started
 // once for the whole suite except Brink, which runs `brink dev` per case
@@ -20,11 +20,12 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { IGNORED_HEADERS, clip, describe, judge, same } from "./compare.mjs";
-import { startOrigin } from "./origin.mjs";
+import { startOrigin, startResetServer } from "./origin.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "../..");
 const HOST_SUFFIX = "conformance.test";
+const EXPECTATIONS_FILE = path.join(HERE, "expectations.json");
 const COMPATIBILITY_DATE = "2026-11-01";
 const REQUEST_TIMEOUT_MS = 10000;
 const BRINK_PARALLEL = Number(process.env.CONFORMANCE_BRINK_PARALLEL ?? 3);
@@ -34,7 +35,14 @@ const BRINK_PARALLEL = Number(process.env.CONFORMANCE_BRINK_PARALLEL ?? 3);
 // ---------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const args = { brink: path.join(REPO, "target/release/brink"), only: [], docs: null, keep: false, verbose: false };
+  const args = {
+    brink: path.join(REPO, "target/release/brink"),
+    only: [],
+    docs: null,
+    keep: false,
+    verbose: false,
+    removeFixed: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -45,6 +53,7 @@ function parseArgs(argv) {
     else if (a === "--only") args.only.push(value());
     else if (a === "--write-docs") args.docs = path.resolve(value());
     else if (a === "--keep") args.keep = true;
+    else if (a === "--remove-fixed") args.removeFixed = true;
     else if (a === "--verbose") args.verbose = true;
     else fail(`unknown argument ${a} (see the comment at the top of run.mjs)`);
   }
@@ -428,8 +437,7 @@ async function pool(items, limit, fn) {
 // ---------------------------------------------------------------------------
 
 function loadExpectations() {
-  const file = path.join(HERE, "expectations.json");
-  const data = JSON.parse(fs.readFileSync(file, "utf8"));
+  const data = JSON.parse(fs.readFileSync(EXPECTATIONS_FILE, "utf8"));
   for (const [id, e] of Object.entries(data)) {
     if (typeof e?.reason !== "string" || !e.reason) fail(`expectations.json: ${id} has no reason`);
     if (!["brink-bug", "workerd-specific", "equivalent"].includes(e.kind)) {
@@ -550,12 +558,16 @@ async function main() {
 
   const origin = await startOrigin();
   const originPort = origin.address().port;
-  // CLOSED: a port nobody listens on, for connection failures.
-  const [closedPort] = await freePorts(1);
-  const vars = { GREETING: "hello", ORIGIN: `http://127.0.0.1:${originPort}`, CLOSED: `http://127.0.0.1:${closedPort}` };
+  // RESET: a server that closes every connection at once, for fetch()
+  // failures (a port nobody listens on could be taken by the time a case
+  // runs).
+  const reset = await startResetServer();
+  const resetPort = reset.address().port;
+  const vars = { GREETING: "hello", ORIGIN: `http://127.0.0.1:${originPort}`, RESET: `http://127.0.0.1:${resetPort}` };
   const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), "brink-conformance-"));
   writeBuild(buildDir, cases, vars);
 
+  // Every port in one call, so that none is handed out twice.
   const ports = await freePorts(cases.length + 1);
   const denoPort = ports.pop();
   fs.writeFileSync(path.join(buildDir, "workerd.capnp"), workerdConfig(cases, ports, vars));
@@ -574,7 +586,7 @@ async function main() {
 
   const results = await pool(cases, BRINK_PARALLEL, async (c, i) => {
     const [brink, workerdOut, denoOut] = await Promise.all([
-      runBrinkCase(args.brink, buildDir, c, vars, [originPort, closedPort]),
+      runBrinkCase(args.brink, buildDir, c, vars, [originPort, resetPort]),
       runRequests(ports[i], c),
       c.kind === "module" ? runRequests(denoPort, c) : Promise.resolve(null),
     ]);
@@ -596,8 +608,18 @@ async function main() {
   }
   await Promise.all([stop(wd), stop(dn)]);
   origin.close();
+  reset.close();
 
-  const { rows, failures } = judge(results, expectations, { complete: args.only.length === 0 });
+  let { rows, failures } = judge(results, expectations, { complete: args.only.length === 0 });
+  if (args.removeFixed) {
+    // For the commit that fixes Brink: drop the expectations of cases that
+    // now answer as workerd does, and judge again.
+    const fixed = rows.filter((row) => row.verdict.startsWith("FIXED")).map((row) => row.id);
+    for (const id of fixed) delete expectations[id];
+    fs.writeFileSync(EXPECTATIONS_FILE, JSON.stringify(expectations, null, 2) + "\n");
+    console.log(`removed ${fixed.length} expectation(s) now identical to workerd: ${fixed.join(", ") || "none"}`);
+    ({ rows, failures } = judge(results, expectations, { complete: args.only.length === 0 }));
+  }
   const width = Math.max(...cases.map((c) => c.id.length));
   console.log(`${"case".padEnd(width)}  brink vs workerd              deno vs workerd`);
   for (const row of rows) console.log(`${row.id.padEnd(width)}  ${row.verdict.padEnd(28)}  ${row.deno}`);

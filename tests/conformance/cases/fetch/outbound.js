@@ -83,10 +83,10 @@ export const cases = {
   "abort-timeout": c(async (o) => fetch(`${o}/slow`, { signal: AbortSignal.timeout(20) })),
   "abort-any": c(async (o) => fetch(`${o}/slow`, { signal: AbortSignal.any([new AbortController().signal, AbortSignal.timeout(20)]) })),
   "bad-url": c(async () => fetch("not a url")),
-  // env.CLOSED is a port of 127.0.0.1 that nothing listens on.
-  "connection-refused": async (request, env) => {
+  // env.RESET is a server that closes every connection at once.
+  "connection-reset": async (request, env) => {
     try {
-      return await fetch(`${env.CLOSED}/x`);
+      return await fetch(`${env.RESET}/x`);
     } catch (e) {
       return [e.name, e instanceof TypeError];
     }
