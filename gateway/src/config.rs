@@ -46,6 +46,8 @@ pub struct DevConfig {
     pub shutdown_grace: Duration,
     /// Serve over TLS (and HTTP/3) with a self-signed localhost certificate.
     pub tls: bool,
+    /// Reload the worker when a file of its module graph changes.
+    pub watch: bool,
 }
 
 /// A KV namespace bound into a worker's `env`.

@@ -54,22 +54,8 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
     let pool = IsolatePool::new(1, config.limits.clone());
     let kv = bind_kv(&config)?;
     let bundle = ModuleBundle::from_entry_file(&config.entry).map_err(|error| WorkerError::Load(error.to_string()))?;
-    let spec = WorkerSpec {
-        name: config.name.clone(),
-        version: 0,
-        bundle: Arc::new(bundle),
-        vars: config.vars.clone(),
-        secrets: Vec::new(),
-        kv,
-        outbound: OutboundPolicy {
-            allowed_private_hosts: config.allowed_private_hosts.clone(),
-            origin: config.origin.clone(),
-        },
-        limits: config.limits.clone(),
-        scaling: Scaling::fixed(config.isolates),
-        log_sink: None,
-    };
-    let worker = Arc::new(Worker::start(spec, pool).await?);
+    let start = worker_starter(&config, kv, pool);
+    let worker = Arc::new(start(bundle, 0).await?);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| DevError::Listen { address: config.listen, source })?;
@@ -110,6 +96,9 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
         tracing::info!(worker = %config.name, %address, "brink dev listening on http://{address}");
         PublicListener { listener, tls: None }
     };
+    if config.watch {
+        tokio::spawn(crate::watch::run(config.entry.clone(), router.clone(), start, stopped.clone()));
+    }
     let serving = server::serve_listeners(vec![public], router.clone(), options, slots, wait_for_stop(stopped));
     tokio::pin!(serving);
     tokio::select! {
@@ -129,6 +118,31 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
         worker.shutdown().await;
     }
     Ok(())
+}
+
+/// Starts the worker of one version of the entry's bundle (version 0 at
+/// start; each reload on change is the next).
+fn worker_starter(config: &DevConfig, kv: Vec<(String, brink_kv::KvNamespace)>, pool: IsolatePool) -> crate::watch::StartWorker {
+    let config = config.clone();
+    Arc::new(move |bundle: ModuleBundle, version: u64| {
+        let spec = WorkerSpec {
+            name: config.name.clone(),
+            version,
+            bundle: Arc::new(bundle),
+            vars: config.vars.clone(),
+            secrets: Vec::new(),
+            kv: kv.clone(),
+            outbound: OutboundPolicy {
+                allowed_private_hosts: config.allowed_private_hosts.clone(),
+                origin: config.origin.clone(),
+            },
+            limits: config.limits.clone(),
+            scaling: Scaling::fixed(config.isolates),
+            log_sink: None,
+        };
+        let pool = pool.clone();
+        Box::pin(Worker::start(spec, pool))
+    })
 }
 
 /// Opens the embedded store (only if the worker binds a namespace) and

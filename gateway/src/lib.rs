@@ -28,6 +28,7 @@
 //! - [`certificates`]: per-host certificates on disk and their admin API;
 //!   [`certs_cli`]: `brink certs`.
 //! - [`http3`]: HTTP/3 over QUIC on the TLS port.
+//! - [`websocket`]: WebSocket upgrades joined to the worker's sockets.
 
 pub mod admin;
 pub mod admin_kv;
@@ -40,6 +41,7 @@ pub mod deployments;
 pub mod dev;
 pub mod framing;
 pub mod http3;
+pub mod init;
 pub mod kv_cli;
 pub mod kv_config;
 pub mod logging;
@@ -50,4 +52,6 @@ pub mod serve_config;
 pub mod server;
 pub mod tenants;
 pub mod tls;
+pub mod websocket;
+pub mod watch;
 pub mod worker_bridge;

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use crate::typescript;
+
 /// Where bundled modules live in the module graph.
 pub const BUNDLE_ROOT: &str = "file:///bundle/";
 
@@ -18,6 +20,10 @@ pub const MAX_MODULES: usize = 1000;
 
 /// Largest total size of one bundle's modules.
 pub const MAX_BUNDLE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The file extensions a bundle takes, by Workers' default module rules
+/// (plus TypeScript, which Brink strips to JavaScript).
+pub const MODULE_EXTENSIONS: &str = ".js .mjs .ts .mts .json .txt .html .bin .wasm";
 
 /// Why a bundle could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -51,87 +57,189 @@ pub enum BundleError {
         /// The specifier as written.
         specifier: String,
     },
+    /// An import names a file of a type no module rule covers.
+    #[error("{importer}:{line}: cannot import {specifier:?}: no module rule for this file type (modules are {MODULE_EXTENSIONS})")]
+    NoModuleRule {
+        /// The importing module (bundle path).
+        importer: String,
+        /// Line of the import.
+        line: usize,
+        /// The specifier as written.
+        specifier: String,
+    },
+    /// A module in an uploaded bundle has a type no module rule covers.
+    #[error("module {0:?} has no module rule for its file type (modules are {MODULE_EXTENSIONS})")]
+    UnknownModuleType(String),
+    /// A TypeScript module does not parse.
+    #[error(transparent)]
+    TypeScript(#[from] typescript::TranspileError),
+    /// A JSON module does not parse.
+    #[error("{path}:{line}:{column}: invalid JSON: {message}")]
+    Json {
+        /// The module (bundle path).
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `.wasm` module is not WebAssembly.
+    #[error("{0}: not a WebAssembly module (no \\0asm header)")]
+    NotWasm(String),
     /// A module path is not a plain relative path.
     #[error("invalid module path {0:?}: it must be relative, without `..`")]
     InvalidPath(String),
     /// The entry module is not part of the bundle.
     #[error("the entry module {0:?} is not in the bundle")]
     MissingEntry(String),
+    /// The entry module is not JavaScript or TypeScript.
+    #[error("the entry module {0:?} must be JavaScript or TypeScript (.js, .mjs, .ts, .mts)")]
+    EntryNotCode(String),
     /// Too many modules or too many bytes.
     #[error("the worker's code is too large: {0}")]
     TooLarge(String),
+}
+
+/// What a module file is, by its extension (Workers' default rules:
+/// `ESModule` for `.js`/`.mjs`, `Text` for `.txt`/`.html`, `Data` for
+/// `.bin`, `CompiledWasm` for `.wasm`; JSON; and TypeScript).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleKind {
+    /// An ES module (or a service-worker script as the entry).
+    JavaScript,
+    /// A TypeScript module: its types are stripped when the bundle is made.
+    TypeScript,
+    /// Parsed JSON as the default export.
+    Json,
+    /// The file's text as a string.
+    Text,
+    /// The file's bytes as an `ArrayBuffer`.
+    Data,
+    /// A compiled `WebAssembly.Module`.
+    Wasm,
+}
+
+impl ModuleKind {
+    /// The kind of the module at `path`; `None` if no rule covers it.
+    pub fn of(path: &str) -> Option<ModuleKind> {
+        if typescript::is_typescript(path) {
+            return Some(ModuleKind::TypeScript);
+        }
+        let extension = path.rsplit_once('.').map(|(_, extension)| extension)?;
+        Some(match extension {
+            "js" | "mjs" | "cjs" => ModuleKind::JavaScript,
+            "json" => ModuleKind::Json,
+            "txt" | "html" => ModuleKind::Text,
+            "bin" => ModuleKind::Data,
+            "wasm" => ModuleKind::Wasm,
+            _ => return None,
+        })
+    }
+
+    /// Whether modules of this kind are code that can import others.
+    pub fn is_code(self) -> bool {
+        matches!(self, ModuleKind::JavaScript | ModuleKind::TypeScript)
+    }
+}
+
+/// One module of a bundle, ready to load.
+#[derive(Debug)]
+struct Module {
+    kind: ModuleKind,
+    /// The file as written (what a deploy uploads and stores).
+    source: Arc<[u8]>,
+    /// What the engine runs when the module is imported: the source for
+    /// JavaScript, the stripped output for TypeScript, and for the other
+    /// kinds a one-line module that imports the file with a type attribute
+    /// and exports its value as Workers does.
+    code: Arc<[u8]>,
+    /// For TypeScript: the source map from `code` back to `source`.
+    source_map: Option<Arc<[u8]>>,
+    /// The modules `code` imports (lines in `source`).
+    imports: Vec<ImportRef>,
 }
 
 /// A worker version's modules.
 #[derive(Debug, Clone)]
 pub struct ModuleBundle {
     entry: String,
-    modules: BTreeMap<String, Arc<[u8]>>,
+    modules: Arc<BTreeMap<String, Module>>,
 }
 
 impl ModuleBundle {
     /// A bundle of `modules` (relative path → source) with `entry` as the
-    /// main module.
+    /// main module. TypeScript is stripped to JavaScript here, and every
+    /// import must resolve to a module of the bundle.
     pub fn new(entry: impl Into<String>, modules: BTreeMap<String, Vec<u8>>) -> Result<ModuleBundle, BundleError> {
         let entry = entry.into();
-        if modules.len() > MAX_MODULES {
-            return Err(BundleError::TooLarge(format!("{} modules (at most {MAX_MODULES})", modules.len())));
-        }
-        let total: usize = modules.values().map(Vec::len).sum();
-        if total > MAX_BUNDLE_BYTES {
-            return Err(BundleError::TooLarge(format!("{total} bytes (at most {MAX_BUNDLE_BYTES})")));
-        }
-        let mut checked = BTreeMap::new();
+        check_size(modules.len(), modules.values().map(Vec::len).sum())?;
+        let started = std::time::Instant::now();
+        let mut prepared = BTreeMap::new();
         for (path, source) in modules {
             let normal = normalize(&path).ok_or_else(|| BundleError::InvalidPath(path.clone()))?;
-            checked.insert(normal, Arc::from(source.into_boxed_slice()));
+            let module = prepare(&normal, source)?;
+            prepared.insert(normal, module);
         }
+        let transformed = started.elapsed();
         let entry = normalize(&entry).ok_or_else(|| BundleError::InvalidPath(entry.clone()))?;
-        if !checked.contains_key(&entry) {
-            return Err(BundleError::MissingEntry(entry));
-        }
-        Ok(ModuleBundle { entry, modules: checked })
+        ModuleBundle::from_prepared(entry, prepared, transformed)
     }
 
     /// Reads `entry` and, transitively, every module it imports by relative
     /// path. An import that leaves the entry's directory, or names no file,
     /// fails with the importing file and line.
     pub fn from_entry_file(entry: &Path) -> Result<ModuleBundle, BundleError> {
-        let read = |path: &Path| std::fs::read(path).map_err(|source| BundleError::Read { path: path.to_path_buf(), source });
-        let canonical = std::fs::canonicalize(entry).map_err(|source| BundleError::Read { path: entry.to_path_buf(), source })?;
-        let root = canonical.parent().map(Path::to_path_buf).unwrap_or_default();
-        let entry_name = file_name(&canonical);
-        let mut modules = BTreeMap::new();
+        let (root, entry_name) = entry_root(entry)?;
+        let mut modules: BTreeMap<String, Module> = BTreeMap::new();
         let mut pending = vec![entry_name.clone()];
+        let mut total = 0;
+        let mut transformed = std::time::Duration::ZERO;
         while let Some(path) = pending.pop() {
             if modules.contains_key(&path) {
                 continue;
             }
-            let source = read(&root.join(&path))?;
-            if is_javascript(&path) {
-                let text = String::from_utf8_lossy(&source);
-                for import in scan_imports(&text) {
-                    let target = resolve_relative(&path, &import.specifier).ok_or_else(|| BundleError::DisallowedImport {
-                        importer: path.clone(),
-                        line: import.line,
-                        specifier: import.specifier.clone(),
-                    })?;
-                    if !root.join(&target).is_file() {
-                        return Err(BundleError::MissingImport {
-                            importer: path.clone(),
-                            line: import.line,
-                            specifier: import.specifier,
-                        });
-                    }
-                    pending.push(target);
-                }
+            let file = root.join(&path);
+            let source = std::fs::read(&file).map_err(|source| BundleError::Read { path: file, source })?;
+            total += source.len();
+            check_size(modules.len() + 1, total)?;
+            let started = std::time::Instant::now();
+            let module = prepare(&path, source)?;
+            transformed += started.elapsed();
+            for import in &module.imports {
+                pending.push(resolve_checked(&path, import, |target| root.join(target).is_file())?);
             }
-            modules.insert(path, source);
-            if modules.len() > MAX_MODULES {
-                return Err(BundleError::TooLarge(format!("more than {MAX_MODULES} modules")));
+            modules.insert(path, module);
+        }
+        ModuleBundle::from_prepared(entry_name, modules, transformed)
+    }
+
+    /// `transformed`: the time spent making the modules ready (stripping
+    /// TypeScript, checking JSON), for the log.
+    fn from_prepared(
+        entry: String,
+        modules: BTreeMap<String, Module>,
+        transformed: std::time::Duration,
+    ) -> Result<ModuleBundle, BundleError> {
+        match modules.get(&entry) {
+            None => return Err(BundleError::MissingEntry(entry)),
+            Some(module) if !module.kind.is_code() => return Err(BundleError::EntryNotCode(entry)),
+            Some(_) => {}
+        }
+        for (path, module) in &modules {
+            for import in &module.imports {
+                resolve_checked(path, import, |target| modules.contains_key(target))?;
             }
         }
-        ModuleBundle::new(entry_name, modules)
+        tracing::debug!(
+            entry = %entry,
+            modules = modules.len(),
+            typescript = modules.values().filter(|m| m.kind == ModuleKind::TypeScript).count(),
+            transform_us = transformed.as_micros() as u64,
+            "bundle made"
+        );
+        Ok(ModuleBundle { entry, modules: Arc::new(modules) })
     }
 
     /// The entry module's path.
@@ -139,24 +247,50 @@ impl ModuleBundle {
         &self.entry
     }
 
-    /// The entry module's source.
+    /// The entry module's code, as the engine runs it.
     pub fn entry_source(&self) -> &[u8] {
-        self.modules.get(&self.entry).map(|source| &source[..]).unwrap_or_default()
+        self.get(&self.entry).unwrap_or_default()
     }
 
-    /// A module's source, by bundle path.
+    /// A module's code as the engine runs it (TypeScript stripped), by
+    /// bundle path.
     pub fn get(&self, path: &str) -> Option<&[u8]> {
-        self.modules.get(path).map(|source| &source[..])
+        self.modules.get(path).map(|module| &module.code[..])
     }
 
-    /// Every module: (path, source).
+    /// A module's file as written, by bundle path.
+    pub fn source(&self, path: &str) -> Option<&[u8]> {
+        self.modules.get(path).map(|module| &module.source[..])
+    }
+
+    /// A TypeScript module's source map (JSON), by bundle path.
+    pub fn source_map(&self, path: &str) -> Option<&[u8]> {
+        self.modules.get(path)?.source_map.as_deref()
+    }
+
+    /// A module's kind, by bundle path.
+    pub fn kind(&self, path: &str) -> Option<ModuleKind> {
+        self.modules.get(path).map(|module| module.kind)
+    }
+
+    /// Every module's file as written: (path, source). This is what a
+    /// deploy uploads: the server strips TypeScript itself.
     pub fn modules(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.modules.iter().map(|(path, source)| (path.as_str(), &source[..]))
+        self.modules.iter().map(|(path, module)| (path.as_str(), &module.source[..]))
     }
 
-    /// Total size of the modules in bytes.
+    /// Total size of the modules' files in bytes.
     pub fn total_bytes(&self) -> usize {
-        self.modules.values().map(|source| source.len()).sum()
+        self.modules.values().map(|module| module.source.len()).sum()
+    }
+
+    /// Resolves `specifier` imported from bundle path `importer` to the
+    /// bundle path of a module of this bundle, as the bundle was checked.
+    pub fn resolve(&self, importer: &str, specifier: &str) -> Option<String> {
+        match resolve_specifier(importer, specifier, |target| self.modules.contains_key(target)) {
+            Resolution::Found(path) => Some(path),
+            _ => None,
+        }
     }
 
     /// The module specifier of a bundle path.
@@ -170,12 +304,151 @@ impl ModuleBundle {
     }
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()
+/// The directory an entry file's imports are confined to, and the entry's
+/// name in it.
+fn entry_root(entry: &Path) -> Result<(PathBuf, String), BundleError> {
+    let canonical = std::fs::canonicalize(entry).map_err(|source| BundleError::Read { path: entry.to_path_buf(), source })?;
+    let root = canonical.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok((root, file_name(&canonical)))
 }
 
-fn is_javascript(path: &str) -> bool {
-    [".js", ".mjs", ".cjs"].iter().any(|extension| path.ends_with(extension))
+/// Every file of `entry`'s module graph on disk (what `brink dev` watches).
+/// Files that fail to read or parse end the walk there; the graph found so
+/// far is returned, so an edit that fixes them is still seen.
+pub fn module_files(entry: &Path) -> Vec<PathBuf> {
+    let Ok((root, entry_name)) = entry_root(entry) else {
+        return vec![entry.to_path_buf()];
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut pending = vec![entry_name];
+    while let Some(path) = pending.pop() {
+        if !seen.insert(path.clone()) || seen.len() > MAX_MODULES {
+            continue;
+        }
+        let Ok(source) = std::fs::read(root.join(&path)) else { continue };
+        let Ok(module) = prepare(&path, source) else { continue };
+        for import in &module.imports {
+            if let Resolution::Found(target) = resolve_specifier(&path, &import.specifier, |t| root.join(t).is_file()) {
+                pending.push(target);
+            }
+        }
+    }
+    seen.into_iter().map(|path| root.join(path)).collect()
+}
+
+fn check_size(count: usize, total: usize) -> Result<(), BundleError> {
+    if count > MAX_MODULES {
+        return Err(BundleError::TooLarge(format!("{count} modules (at most {MAX_MODULES})")));
+    }
+    if total > MAX_BUNDLE_BYTES {
+        return Err(BundleError::TooLarge(format!("{total} bytes (at most {MAX_BUNDLE_BYTES})")));
+    }
+    Ok(())
+}
+
+/// Makes the module at bundle path `path` ready to load.
+fn prepare(path: &str, source: Vec<u8>) -> Result<Module, BundleError> {
+    let kind = ModuleKind::of(path).ok_or_else(|| BundleError::UnknownModuleType(path.to_string()))?;
+    let source: Arc<[u8]> = Arc::from(source.into_boxed_slice());
+    let shim = |attribute: &str, value: &str| -> Arc<[u8]> {
+        // Imports the file itself (by its own name, so it resolves to the
+        // same URL) under a type attribute: a separate module-map entry.
+        let own_name = path.rsplit('/').next().unwrap_or(path);
+        let own = serde_json::to_string(&format!("./{own_name}")).unwrap_or_default();
+        let code = format!("import value from {own} with {{ type: \"{attribute}\" }};\nexport default {value};\n");
+        Arc::from(code.into_bytes().into_boxed_slice())
+    };
+    let mut source_map = None;
+    let mut imports = Vec::new();
+    let code = match kind {
+        ModuleKind::JavaScript => {
+            imports = scan_imports(&String::from_utf8_lossy(&source));
+            source.clone()
+        }
+        ModuleKind::TypeScript => {
+            let out = typescript::transpile(path, &String::from_utf8_lossy(&source))?;
+            imports = scan_imports(&out.code);
+            for import in &mut imports {
+                import.line = typescript::original_line(&out.source_map, import.line);
+            }
+            source_map = Some(Arc::from(out.source_map.into_bytes().into_boxed_slice()));
+            Arc::from(out.code.into_bytes().into_boxed_slice())
+        }
+        ModuleKind::Json => {
+            if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&source) {
+                return Err(BundleError::Json {
+                    path: path.to_string(),
+                    line: error.line(),
+                    column: error.column(),
+                    message: error.to_string(),
+                });
+            }
+            shim("json", "value")
+        }
+        ModuleKind::Text => shim("text", "value"),
+        ModuleKind::Data => shim("bytes", "value.buffer"),
+        ModuleKind::Wasm => {
+            if !source.starts_with(b"\0asm") {
+                return Err(BundleError::NotWasm(path.to_string()));
+            }
+            shim("bytes", "new WebAssembly.Module(value)")
+        }
+    };
+    Ok(Module { kind, source, code, source_map, imports })
+}
+
+/// Where an import leads.
+#[derive(Debug, PartialEq, Eq)]
+enum Resolution {
+    /// To this bundle path.
+    Found(String),
+    /// Inside the bundle's directory, but to no file.
+    Missing,
+    /// To a file no module rule covers.
+    NoRule,
+    /// Out of the bundle: not relative, or above its root.
+    Disallowed,
+}
+
+/// Resolves `specifier` imported from bundle path `importer`, where
+/// `exists` says whether a bundle path is a file. As bundlers do for
+/// TypeScript: `./a.js` may name `a.ts`, and `./a` may name `a.ts`,
+/// `a.js`, `a.mts`, `a.mjs` or `a/index.ts`/`a/index.js`.
+fn resolve_specifier(importer: &str, specifier: &str, exists: impl Fn(&str) -> bool) -> Resolution {
+    let Some(base) = resolve_relative(importer, specifier) else {
+        return Resolution::Disallowed;
+    };
+    let mut candidates = vec![base.clone()];
+    if let Some(stem) = base.strip_suffix(".js") {
+        candidates.push(format!("{stem}.ts"));
+    } else if let Some(stem) = base.strip_suffix(".mjs") {
+        candidates.push(format!("{stem}.mts"));
+    } else if ModuleKind::of(&base).is_none() {
+        for suffix in [".ts", ".js", ".mts", ".mjs", "/index.ts", "/index.js"] {
+            candidates.push(format!("{base}{suffix}"));
+        }
+    }
+    match candidates.into_iter().find(|candidate| exists(candidate)) {
+        Some(found) if ModuleKind::of(&found).is_none() => Resolution::NoRule,
+        Some(found) => Resolution::Found(found),
+        None => Resolution::Missing,
+    }
+}
+
+/// [`resolve_specifier`], with a failure as the error naming the importer
+/// and line.
+fn resolve_checked(importer: &str, import: &ImportRef, exists: impl Fn(&str) -> bool) -> Result<String, BundleError> {
+    let (importer, line, specifier) = (importer.to_string(), import.line, import.specifier.clone());
+    match resolve_specifier(&importer, &specifier, exists) {
+        Resolution::Found(path) => Ok(path),
+        Resolution::Missing => Err(BundleError::MissingImport { importer, line, specifier }),
+        Resolution::NoRule => Err(BundleError::NoModuleRule { importer, line, specifier }),
+        Resolution::Disallowed => Err(BundleError::DisallowedImport { importer, line, specifier }),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// `a/./b/c.js` → `a/b/c.js`; `None` for absolute paths and `..` that would

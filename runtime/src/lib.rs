@@ -29,6 +29,7 @@ pub mod module_loader;
 pub mod pool;
 pub mod snapshot;
 pub mod supervisor;
+pub mod typescript;
 pub mod worker;
 
 pub use api::outbound_fetch::OutboundPolicy;

@@ -19,6 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a worker project (TypeScript entry, brink.toml, a test, a README).
+    Init(InitArgs),
     /// Serve one worker locally; every host name is routed to it.
     Dev(DevArgs),
     /// Read and write a local KV namespace (refuses while brink holds the store).
@@ -82,12 +84,22 @@ struct AdminTarget {
 }
 
 #[derive(clap::Args)]
-struct DeployArgs {
-    /// The worker's entry module; its relative imports are uploaded with it.
-    entry: PathBuf,
-    /// The worker's name.
+struct InitArgs {
+    /// The new project's directory (created; must be empty if it exists).
+    dir: PathBuf,
+    /// The worker's name [default: the directory's name].
     #[arg(long)]
-    name: String,
+    name: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct DeployArgs {
+    /// The worker's entry module (its imports are uploaded with it), or a
+    /// project directory [default: the brink.toml in this directory].
+    entry: Option<PathBuf>,
+    /// The worker's name [default: brink.toml's].
+    #[arg(long)]
+    name: Option<String>,
     /// A route: HOST or HOST/PATH-PREFIX, HOST may start with `*.` (repeatable).
     #[arg(long = "route")]
     routes: Vec<String>,
@@ -215,8 +227,20 @@ fn print_json(value: &serde_json::Value) {
 async fn run_client(command: Command) -> Result<(), String> {
     use brink_gateway::admin_client::{render_versions, render_workers, DeployOptions};
     match command {
-        Command::Deploy(args) => {
+        Command::Deploy(mut args) => {
             let client = args.target.client()?;
+            let (entry, project) = entry_or_project(args.entry.take())?;
+            let name = match (args.name.take(), &project) {
+                (Some(name), _) => name,
+                (None, Some(project)) => project.name.clone(),
+                (None, None) => return Err("--name is required without a brink.toml".into()),
+            };
+            if let Some(project) = project {
+                // The command line adds to (and for vars, overrides) the file.
+                args.routes.splice(0..0, project.routes);
+                args.vars.splice(0..0, project.vars);
+                args.kv.splice(0..0, project.kv);
+            }
             let mut kv = Vec::new();
             for text in &args.kv {
                 let binding = parse_kv_binding(text).map_err(|e| e.to_string())?;
@@ -236,12 +260,12 @@ async fn run_client(command: Command) -> Result<(), String> {
                     max_response_body_bytes: args.max_response_body_bytes,
                 },
             };
-            let answer = client.deploy(&args.name, &args.entry, options).await.map_err(|e| e.to_string())?;
+            let answer = client.deploy(&name, &entry, options).await.map_err(|e| e.to_string())?;
             if args.target.json {
                 print_json(&answer);
             } else {
                 let version = answer.get("version").map(|v| v.to_string()).unwrap_or_default();
-                println!("deployed {} version {version}", args.name);
+                println!("deployed {name} version {version}");
             }
         }
         Command::Workers(args) => {
@@ -311,7 +335,7 @@ async fn run_client(command: Command) -> Result<(), String> {
                 }
             }
         }
-        Command::Dev(_) | Command::Kv(_) | Command::Serve(_) => {}
+        Command::Init(_) | Command::Dev(_) | Command::Kv(_) | Command::Serve(_) => {}
     }
     Ok(())
 }
@@ -398,8 +422,10 @@ fn run_kv(args: KvArgs) -> Result<(), String> {
 
 #[derive(clap::Args)]
 struct DevArgs {
-    /// The worker's entry module (ES module or service-worker script).
-    entry: PathBuf,
+    /// The worker's entry module (ES module, TypeScript or service-worker
+    /// script), or a project directory [default: the brink.toml in this
+    /// directory].
+    entry: Option<PathBuf>,
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8787)]
     port: u16,
@@ -465,25 +491,53 @@ struct DevArgs {
     /// credentials may ride in the URL) instead of the embedded store.
     #[arg(long = "kv-nats", value_name = "URL[,URL...]", value_parser = brink_gateway::kv_config::parse_server_arg)]
     kv_nats: Option<brink_gateway::kv_config::NatsServerList>,
+    /// Do not reload the worker when a file of its module graph changes.
+    #[arg(long)]
+    no_watch: bool,
+}
+
+/// The entry file named on the command line, or the project (`brink.toml`)
+/// of the directory named there or of the current one.
+fn entry_or_project(entry: Option<PathBuf>) -> Result<(PathBuf, Option<brink_gateway::init::Project>), String> {
+    match entry {
+        Some(entry) if !entry.is_dir() => Ok((entry, None)),
+        entry => {
+            let dir = entry.unwrap_or_else(|| PathBuf::from("."));
+            let project = brink_gateway::init::Project::load(&dir).map_err(|e| e.to_string())?;
+            Ok((project.entry.clone(), Some(project)))
+        }
+    }
 }
 
 impl DevArgs {
-    fn into_config(self) -> DevConfig {
-        let name = self
-            .entry
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "worker".into());
-        let name = match self.entry.parent().and_then(|p| p.file_name()) {
+    fn into_config(mut self) -> Result<DevConfig, String> {
+        let (entry, project) = entry_or_project(self.entry.take())?;
+        let name = entry.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "worker".into());
+        let name = match entry.parent().and_then(|p| p.file_name()) {
             Some(dir) if name == "worker" || name == "index" => dir.to_string_lossy().into_owned(),
             _ => name,
         };
-        DevConfig {
-            entry: self.entry,
+        let mut vars = Vec::new();
+        let mut kv = Vec::new();
+        let name = match project {
+            Some(project) => {
+                vars.extend(project.vars);
+                for text in &project.kv {
+                    kv.push(parse_kv_binding(text).map_err(|e| format!("brink.toml: {e}"))?);
+                }
+                project.name
+            }
+            None => name,
+        };
+        // The command line adds to (and for vars, overrides) the file.
+        vars.extend(self.vars);
+        kv.extend(self.kv);
+        Ok(DevConfig {
+            entry,
             name,
             listen: SocketAddr::new(self.host, self.port),
-            vars: self.vars,
-            kv: self.kv,
+            vars,
+            kv,
             kv_backend: brink_gateway::kv_config::dev_choice(self.kv_nats),
             data_dir: self.data_dir,
             allowed_private_hosts: self.allowed_private_hosts,
@@ -505,7 +559,8 @@ impl DevArgs {
             idle_timeout: Duration::from_millis(self.idle_timeout_ms),
             max_connections: self.max_connections,
             tls: self.tls,
-        }
+            watch: !self.no_watch,
+        })
     }
 }
 
@@ -556,10 +611,31 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::Dev(args) => runtime.block_on(brink_gateway::dev::run(
-            args.into_config(),
-            brink_gateway::server::shutdown_signal(),
-        )),
+        Command::Init(args) => {
+            return match brink_gateway::init::create(&args.dir, args.name.as_deref()) {
+                Ok(files) => {
+                    for file in files {
+                        println!("created {}", file.display());
+                    }
+                    println!("next: cd {} && brink dev", args.dir.display());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Dev(args) => {
+            let config = match args.into_config() {
+                Ok(config) => config,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(brink_gateway::dev::run(config, brink_gateway::server::shutdown_signal()))
+        }
         Command::Serve(args) => {
             let overrides = brink_gateway::serve_config::ServeOverrides {
                 config: args.config,
