@@ -68,6 +68,17 @@ export const cases = {
     await turns(1);
     return [r.signal.aborted, r.signal.reason, r.signal === ac.signal];
   },
+  "abort-listener-throws": () => {
+    const ac = new AbortController();
+    const log = [];
+    ac.signal.addEventListener("abort", () => {
+      throw new Error("in an abort listener");
+    });
+    ac.signal.addEventListener("abort", () => log.push("next listener ran"));
+    ac.abort();
+    log.push(`aborted: ${ac.signal.aborted}`);
+    return log;
+  },
   "listener-order": () => {
     const ac = new AbortController();
     const log = [];
