@@ -1,3 +1,4 @@
+/// <reference path="./modules.d.ts" />
 // @brink/workers-types: what a Brink worker sees, for TypeScript.
 //
 // Two ways to use it (README.md):

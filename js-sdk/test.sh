@@ -34,4 +34,16 @@ node_modules/.bin/tsc -p test/tsconfig.json
 echo "tsc: passed ($expected mistakes rejected as expected)"
 
 node --test test/package.test.mjs
+
+# The test helper and `brink init`'s project test run against a live
+# `brink dev`: the workspace's release build unless BRINK names one.
+if [ -z "${BRINK:-}" ]; then
+  BRINK="$(cd .. && pwd)/target/release/brink"
+fi
+if [ ! -x "$BRINK" ]; then
+  echo "error: $BRINK not found: build it first (cargo build --release -p brink-gateway; make test does)" >&2
+  exit 1
+fi
+export BRINK
+BRINK="$BRINK" node --test test/dev.test.mjs
 echo "js-sdk: tsc passed; node --test passed"

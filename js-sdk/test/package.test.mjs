@@ -101,8 +101,18 @@ test("README's module worker type-checks in a NodeNext project using the package
   }
 });
 
-test("the published tarball holds the declarations and README, not the tests", () => {
+test("the published tarball holds the declarations, the test helper and README, not the tests", () => {
   const [report] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root, encoding: "utf8" }));
   const published = report.files.map((f) => f.path).sort();
-  assert.deepEqual(published, ["README.md", "cdn.d.ts", "index.d.ts", "kv.d.ts", "package.json", "worker.d.ts"]);
+  assert.deepEqual(published, [
+    "README.md",
+    "cdn.d.ts",
+    "index.d.ts",
+    "kv.d.ts",
+    "modules.d.ts",
+    "package.json",
+    "testing.d.ts",
+    "testing.mjs",
+    "worker.d.ts",
+  ]);
 });
