@@ -8,18 +8,20 @@ export const IGNORED_HEADERS = {
   connection: "connection management of each server",
   "keep-alive": "connection management of each server",
   "content-length":
-    "framing: a runtime may send a streamed body chunked where another counts it (the body itself is compared byte for byte)",
+    "framing: a runtime may send a streamed body chunked where another counts it (the body itself is compared byte for byte); compared on answers to HEAD, which have no body to compare",
   server: "the server's name",
 };
 
 // One answer as compared: status, reason phrase, headers (lower-cased names,
 // sorted, without IGNORED_HEADERS) and the body (text if it is UTF-8, else
-// hex). `res` is a node:http IncomingMessage; `error` says how the body broke.
-export function describe(res, body, error) {
+// hex). `res` is a node:http IncomingMessage; `error` says how the body broke;
+// `method` is the request's (a HEAD answer keeps its content-length).
+export function describe(res, body, error, method = "GET") {
   const headers = [];
   for (let i = 0; i < res.rawHeaders.length; i += 2) {
     const name = res.rawHeaders[i].toLowerCase();
-    if (!Object.hasOwn(IGNORED_HEADERS, name)) headers.push(`${name}: ${res.rawHeaders[i + 1]}`);
+    const kept = !Object.hasOwn(IGNORED_HEADERS, name) || (name === "content-length" && method === "HEAD");
+    if (kept) headers.push(`${name}: ${res.rawHeaders[i + 1]}`);
   }
   headers.sort();
   const text = body.toString("utf8");

@@ -77,6 +77,12 @@ test("describe drops only the ignored headers, sorts the rest and keeps binary b
   assert.equal(describe(res, Buffer.from("x"), "body aborted").error, "body aborted");
 });
 
+test("content-length is compared on answers to HEAD only", () => {
+  const res = { statusCode: 200, statusMessage: "OK", rawHeaders: ["Content-Length", "12"] };
+  assert.deepEqual(describe(res, Buffer.from(""), null, "HEAD").headers, ["content-length: 12"]);
+  assert.deepEqual(describe(res, Buffer.from("x"), null, "GET").headers, []);
+});
+
 test("a prototype key such as constructor is not taken for an ignored header", () => {
   const d = describe({ statusCode: 200, statusMessage: "OK", rawHeaders: ["constructor", "x"] }, Buffer.from(""), null);
   assert.deepEqual(d.headers, ["constructor: x"]);

@@ -353,9 +353,10 @@ function send(port, host, r) {
       (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve(describe(res, Buffer.concat(chunks), null)));
-        res.on("error", (e) => resolve(describe(res, Buffer.concat(chunks), `body broken: ${e.code ?? e.message}`)));
-        res.on("aborted", () => resolve(describe(res, Buffer.concat(chunks), "body aborted")));
+        const answer = (error) => resolve(describe(res, Buffer.concat(chunks), error, r.method));
+        res.on("end", () => answer(null));
+        res.on("error", (e) => answer(`body broken: ${e.code ?? e.message}`));
+        res.on("aborted", () => answer("body aborted"));
       },
     );
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error("timeout")));

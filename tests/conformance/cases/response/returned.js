@@ -50,6 +50,22 @@ export const cases = {
     requests: [{ method: "HEAD" }],
     fetch: () => new Response("ignored body", { headers: { "x-head": "1" } }),
   },
+  "head-with-stream-body": {
+    requests: [{ method: "HEAD" }],
+    fetch: () =>
+      new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(new TextEncoder().encode("never sent"));
+            c.close();
+          },
+        }),
+      ),
+  },
+  "head-with-declared-length": {
+    requests: [{ method: "HEAD" }],
+    fetch: () => new Response(null, { headers: { "content-length": "1234" } }),
+  },
   "content-length-kept": {
     fetch: () => new Response("12345", { headers: { "content-length": "5" } }),
   },
