@@ -11,7 +11,7 @@ EXAMPLE ?= hello
 
 deps:
 	bash scripts/install-deps.sh
-	bash scripts/vendor-v8x.sh
+	bash scripts/vendor-patched-crates.sh
 
 build: deps
 	$(CARGO) build --release -p brink-gateway

@@ -5,6 +5,7 @@
 import { core, primordials } from "ext:core/mod.js";
 import {
   op_brink_count_subrequest,
+  op_brink_fulfilled_value,
   op_brink_log,
   op_brink_respond,
   op_brink_respond_error,
@@ -237,6 +238,9 @@ function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
     body,
     false,
   );
+  // As on Workers: a worker that passes its request to fetch() hands
+  // redirects back to the client instead of following them.
+  innerRequest.redirectMode = "manual";
   const request = requestModule.fromInnerRequest(innerRequest, "immutable");
   const ctx = new ExecutionContext(id);
   if (origin() !== "" && ownHosts.size < MAX_OWN_HOSTS) {
@@ -263,6 +267,13 @@ function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
   }
   if (ObjectPrototypeIsPrototypeOf(responseModule.ResponsePrototype, result)) {
     respond(id, result);
+    return;
+  }
+  // An async handler that returned without awaiting: answer now rather
+  // than after a promise reaction (about a tenth of a hello request).
+  const fulfilled = op_brink_fulfilled_value(result);
+  if (ObjectPrototypeIsPrototypeOf(responseModule.ResponsePrototype, fulfilled)) {
+    respond(id, fulfilled);
     return;
   }
   PromisePrototypeThen(

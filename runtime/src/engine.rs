@@ -17,6 +17,7 @@ use crate::api::console::{op_brink_log, LogIdentity};
 use crate::api::crypto_extras::{
     op_brink_aes_gcm_decrypt, op_brink_digest, op_brink_digest_create, op_brink_digest_finish, op_brink_digest_update,
 };
+use crate::api::headers::{op_brink_append_header_pairs, op_brink_is_normalized_header_value};
 use crate::api::html_rewriter::{
     op_brink_html_rewriter_attributes, op_brink_html_rewriter_check_charset, op_brink_html_rewriter_close,
     op_brink_html_rewriter_doctype,
@@ -29,8 +30,8 @@ use crate::api::kv::{
 };
 use crate::api::outbound_fetch::{check_outbound_request, op_brink_origin, GuardedResolver, SharedPolicy};
 use crate::api::request::{
-    op_brink_count_subrequest, op_brink_respond, op_brink_respond_error, op_brink_respond_stream,
-    op_brink_wait_until_done, op_brink_wait_until_started,
+    op_brink_count_subrequest, op_brink_fulfilled_value, op_brink_respond, op_brink_respond_error,
+    op_brink_respond_stream, op_brink_wait_until_done, op_brink_wait_until_started,
 };
 use crate::context::ContextTable;
 use crate::embedded_js::with_embedded_sources;
@@ -50,6 +51,7 @@ deno_core::extension!(
     ops = [
         op_brink_log,
         op_brink_respond,
+        op_brink_fulfilled_value,
         op_brink_respond_error,
         op_brink_respond_stream,
         op_brink_wait_until_started,
@@ -77,6 +79,8 @@ deno_core::extension!(
         op_brink_cache_put,
         op_brink_cache_delete,
         op_brink_origin,
+        op_brink_append_header_pairs,
+        op_brink_is_normalized_header_value,
         op_brink_digest,
         op_brink_digest_create,
         op_brink_digest_update,

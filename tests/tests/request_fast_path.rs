@@ -1,0 +1,101 @@
+//! The request path's native shortcuts give exactly what deno_fetch's
+//! JavaScript gives: header inits validated in one op
+//! (patches/deno_fetch/0001, runtime/src/api/headers.rs), async handlers
+//! answered without a promise reaction, and the incoming request's
+//! `redirect` being "manual" as on Workers. The expected answers are what
+//! `deno serve` gave for the same worker (workers/header-init.js).
+
+use brink_tests::{client, worker, Brink};
+
+/// (case, expected JSON answer) as Deno 2.9 answers them.
+const CASES: &[(&str, &str)] = &[
+    ("one-content-type", r#"{"status":200,"headers":[["content-type","text/plain; charset=utf-8"]]}"#),
+    ("literal-content-type", r#"{"status":200,"headers":[["content-type","application/json"]]}"#),
+    (
+        "several",
+        r#"{"status":200,"headers":[["cache-control","no-store"],["content-type","text/plain;charset=UTF-8"],["x-a","1"],["x-b","2"]]}"#,
+    ),
+    (
+        "trimmed",
+        r#"{"status":200,"headers":[["content-type","text/plain;charset=UTF-8"],["x-empty",""],["x-padded","value"]]}"#,
+    ),
+    ("duplicate-case", r#"{"status":200,"headers":[["content-type","text/plain;charset=UTF-8"],["x-dup","1, 2, 3"]]}"#),
+    ("latin1", "{\"status\":200,\"headers\":[[\"content-type\",\"text/plain;charset=UTF-8\"],[\"x-latin1\",\"caf\u{e9}\"]]}"),
+    (
+        "non-string",
+        r#"{"status":200,"headers":[["content-type","text/plain;charset=UTF-8"],["x-number","42"],["x-object","from toString"]]}"#,
+    ),
+    ("getter", r#"{"status":200,"headers":[["content-type","text/plain;charset=UTF-8"],["x-getter","got"]]}"#),
+    ("inherited", r#"{"status":200,"headers":[["content-type","text/plain;charset=UTF-8"],["x-own","yes"]]}"#),
+    (
+        "numeric-keys",
+        r#"{"status":200,"headers":[["1","one"],["2","two"],["content-type","text/plain;charset=UTF-8"],["x-z","z"]]}"#,
+    ),
+    ("bad-name", r#"{"error":"TypeError: Invalid header name: \"bad name\""}"#),
+    ("bad-value-newline", r#"{"error":"TypeError: Invalid header value: \"a\nb\""}"#),
+    ("bad-value-nul", r#"{"error":"TypeError: Invalid header value: \"a\u0000b\""}"#),
+    (
+        "not-byte-string",
+        r#"{"error":"TypeError: Failed to construct 'Response': Argument 2 is not a valid ByteString"}"#,
+    ),
+    ("empty-name", r#"{"error":"TypeError: Invalid header name: \"\""}"#),
+    (
+        "set-cookie",
+        r#"{"status":200,"headers":[["content-type","text/plain;charset=UTF-8"],["set-cookie","a=1"],["set-cookie","b=2"]]}"#,
+    ),
+    ("content-type-with-space", r#"{"status":200,"headers":[["content-type","text/html"]]}"#),
+    ("array", r#"{"status":200,"headers":[["content-type","text/plain;charset=UTF-8"],["x-a","1, 2"]]}"#),
+];
+
+async fn answer(brink: &Brink, path: &str) -> serde_json::Value {
+    let response = client().get(brink.url(path)).send().await.expect("request");
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.expect("JSON answer")
+}
+
+#[tokio::test]
+async fn header_inits_behave_as_in_deno_fetch() {
+    let brink = Brink::start(worker("header-init.js"), &[]);
+    let mut wrong = Vec::new();
+    for (case, expected) in CASES {
+        let expected: serde_json::Value = serde_json::from_str(expected).expect("expected JSON");
+        let got = answer(&brink, &format!("/?case={case}")).await;
+        if got != expected {
+            wrong.push(format!("{case}: got {got}, expected {expected}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test]
+async fn response_json_takes_a_header_record_too() {
+    let brink = Brink::start(worker("header-init.js"), &[]);
+    let got = answer(&brink, "/?case=several&json").await;
+    let expected: serde_json::Value = serde_json::from_str(
+        r#"{"status":200,"headers":[["cache-control","no-store"],["content-type","application/json"],["x-a","1"],["x-b","2"]]}"#,
+    )
+    .expect("expected JSON");
+    assert_eq!(got, expected);
+    let cookies = answer(&brink, "/?case=set-cookie&getSetCookie").await;
+    assert_eq!(cookies["setCookie"], serde_json::json!(["a=1", "b=2"]));
+}
+
+#[tokio::test]
+async fn the_fast_path_headers_reach_the_client() {
+    let brink = Brink::start(worker("header-init.js"), &[]);
+    // The worker answers with `{ "content-type": "application/json" }`, and a
+    // single content-type header of any valid value stays on the static path.
+    let response = client().get(brink.url("/?case=one-content-type")).send().await.expect("request");
+    let content_type = response.headers()["content-type"].clone();
+    let length = response.headers()["content-length"].clone();
+    let body = response.text().await.expect("body");
+    assert_eq!(content_type, "application/json");
+    assert_eq!(length, body.len().to_string().as_str());
+}
+
+#[tokio::test]
+async fn incoming_requests_do_not_follow_redirects() {
+    let brink = Brink::start(worker("header-init.js"), &[]);
+    let body = client().get(brink.url("/redirect")).send().await.expect("request").text().await.expect("body");
+    assert_eq!(body, "manual");
+}
