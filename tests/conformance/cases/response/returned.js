@@ -66,6 +66,10 @@ export const cases = {
     requests: [{ method: "HEAD" }],
     fetch: () => new Response(null, { headers: { "content-length": "1234" } }),
   },
+  "latin1-header-value": { fetch: () => new Response("x", { headers: { "x-latin1": "caf\u00e9" } }) },
+  "many-headers": {
+    fetch: () => new Response("x", { headers: Array.from({ length: 100 }, (_, i) => [`x-h${String(i).padStart(3, "0")}`, String(i)]) }),
+  },
   "content-length-kept": {
     fetch: () => new Response("12345", { headers: { "content-length": "5" } }),
   },
