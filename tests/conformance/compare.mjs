@@ -60,6 +60,10 @@ export function differences(brink, workerd) {
 // proves nothing: the case or the runner is broken.
 const unanswered = (answers) => answers.some((a) => a.status === undefined);
 
+// harness.js's show() of a promise: the case forgot an await.
+const UNAWAITED = "<unawaited Promise>";
+const unawaited = (answers) => answers.some((a) => typeof a.body === "string" && a.body.includes(UNAWAITED));
+
 // Decides every case. `results`: [{ c: { id }, brink, workerd, deno }] with
 // `brink`/`workerd` arrays of answers and `deno` "same" | "differs" | "n/a";
 // `expectations`: { id: { kind, reason } }; `complete`: every case ran, so
@@ -76,6 +80,9 @@ export function judge(results, expectations, { complete }) {
     if (brinkSame && unanswered(r.brink)) {
       verdict = "NO ANSWER";
       failures.push(`${id}: neither Brink nor workerd answered: ${clip(r.brink)}`);
+    } else if (unawaited(r.brink) || unawaited(r.workerd)) {
+      verdict = "BROKEN CASE";
+      failures.push(`${id}: the case shows an unawaited Promise (a missing await): ${clip(r.workerd)}`);
     } else if (brinkSame && e) {
       verdict = "FIXED (remove expectation)";
       failures.push(`${id}: listed in expectations.json but now identical to workerd: remove the expectation`);

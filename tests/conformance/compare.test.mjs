@@ -47,6 +47,12 @@ test("both runtimes failing to answer is a failure, not a match", () => {
   assert.match(failures[0], /neither Brink nor workerd answered/);
 });
 
+test("a case that shows an unawaited promise fails even when both agree", () => {
+  const shown = [answer('{"value":"<unawaited Promise>"}')];
+  const { failures } = judge([result("a/b/c", shown, shown)], {}, { complete: true });
+  assert.match(failures[0], /unawaited Promise/);
+});
+
 test("a difference in any later request counts", () => {
   const { failures } = judge([result("a/b/c", [answer("x"), answer("1")], [answer("x"), answer("2")])], {}, { complete: true });
   assert.match(failures[0], /request 2 body/);

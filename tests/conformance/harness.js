@@ -42,14 +42,28 @@ export function errorName(e) {
 }
 
 // Runs `fn` and gives its result, or `{ threw: name }`: for cases that show
-// several outcomes at once.
-export async function attempt(fn) {
+// several outcomes at once. Synchronous for a synchronous `fn`, so that
+// `[attempt(a), attempt(b)]` shows values; a promise for an async one (await
+// it).
+export function attempt(fn) {
+  let out;
   try {
-    return await fn();
+    out = fn();
   } catch (e) {
     return { threw: errorName(e) };
   }
+  if (out instanceof Promise) {
+    return out.then(
+      (value) => value,
+      (e) => ({ threw: errorName(e) }),
+    );
+  }
+  return out;
 }
+
+// What show() gives for a promise: a case that shows one forgot an await,
+// and the runner fails it (every runtime would show the same text).
+export const UNAWAITED = "<unawaited Promise>";
 
 const hex = (bytes) =>
   Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -84,6 +98,7 @@ export function show(v, depth = 0) {
     case "function":
       return `<function>`;
   }
+  if (v instanceof Promise) return UNAWAITED;
   if (v instanceof ArrayBuffer) return { ArrayBuffer: hex(new Uint8Array(v)) };
   if (ArrayBuffer.isView(v)) {
     return { [v.constructor.name]: hex(bytesOf(v)) };
