@@ -50,7 +50,7 @@ pub async fn handle(store: Arc<KvStore>, namespace: &str, key: Option<&str>, req
                 None => None,
             };
             let options = ListOptions { prefix: param("prefix"), limit, cursor: param("cursor") };
-            match blocking(move || namespace.list(options)).await {
+            match namespace.list(options).await {
                 Ok(page) => json(
                     StatusCode::OK,
                     &serde_json::json!({
@@ -66,7 +66,7 @@ pub async fn handle(store: Arc<KvStore>, namespace: &str, key: Option<&str>, req
                 Err(failure) => kv_error(&failure),
             }
         }
-        (Method::GET, Some(key)) => match blocking(move || namespace.get(&key, None)).await {
+        (Method::GET, Some(key)) => match namespace.get(&key, None).await {
             Ok(Some(entry)) => {
                 let mut response = Response::new(AdminBody::Full(Full::new(entry.value)));
                 response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
@@ -86,24 +86,16 @@ pub async fn handle(store: Arc<KvStore>, namespace: &str, key: Option<&str>, req
                 Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "the value is too large or was cut off"),
             };
             let options = PutOptions { expiration: None, expiration_ttl: ttl, metadata: param("metadata") };
-            match blocking(move || namespace.put(&key, value, options)).await {
+            match namespace.put(&key, value, options).await {
                 Ok(version) => json(StatusCode::OK, &serde_json::json!({ "version": version })),
                 Err(failure) => kv_error(&failure),
             }
         }
-        (Method::DELETE, Some(key)) => match blocking(move || namespace.delete(&key)).await {
+        (Method::DELETE, Some(key)) => match namespace.delete(&key).await {
             Ok(()) => json(StatusCode::OK, &serde_json::json!({ "deleted": true })),
             Err(failure) => kv_error(&failure),
         },
         (method, _) => error(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed here")),
-    }
-}
-
-/// Runs a store call off the async threads (it may fsync).
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, KvError> + Send + 'static) -> Result<T, KvError> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(failure) => Err(KvError::backend(failure.to_string())),
     }
 }
 

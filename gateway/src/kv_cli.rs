@@ -95,7 +95,7 @@ pub fn run(data_dir: &Path, namespace: &str, command: KvCommand, out: &mut dyn W
         KvCommand::Get { .. } | KvCommand::List { .. } => KvStore::open_existing(data_dir, options)?,
         KvCommand::Put { .. } | KvCommand::Delete { .. } => KvStore::open(data_dir, options)?,
     };
-    let namespace = store.namespace(namespace)?;
+    let namespace = store.blocking_namespace(namespace)?;
     match command {
         KvCommand::Get { key } => {
             let entry = namespace.get(&key, None)?.ok_or(KvCliError::NotFound(key))?;

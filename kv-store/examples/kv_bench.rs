@@ -33,7 +33,7 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let store = KvStore::open(dir.path(), KvOptions::default())?;
-    let kv = store.namespace("BENCH")?;
+    let kv = store.blocking_namespace("BENCH")?;
     let value = Bytes::from(vec![b'x'; VALUE_BYTES]);
     println!(
         "brink-kv bench: {KEYS} keys, {VALUE_BYTES}-byte values, data dir {}",

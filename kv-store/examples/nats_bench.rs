@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brink_kv::test_cluster::NatsCluster;
-use brink_kv::{KvNamespace, KvOptions, KvStore, NatsOptions, PutOptions};
+use brink_kv::{BlockingNamespace, KvOptions, KvStore, NatsOptions, PutOptions};
 use bytes::Bytes;
 
 const VALUE_BYTES: usize = 256;
@@ -42,7 +42,7 @@ fn report(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
-fn reads(kv: &KvNamespace, cache_ttl: Option<Duration>) -> Vec<Duration> {
+fn reads(kv: &BlockingNamespace, cache_ttl: Option<Duration>) -> Vec<Duration> {
     let keys: Vec<String> = (0..100).map(|i| format!("read-{i}")).collect();
     (0..READS)
         .map(|i| {
@@ -55,7 +55,7 @@ fn reads(kv: &KvNamespace, cache_ttl: Option<Duration>) -> Vec<Duration> {
         .collect()
 }
 
-fn put_latency(kv: &KvNamespace, value: &Bytes, prefix: &str) -> Vec<Duration> {
+fn put_latency(kv: &BlockingNamespace, value: &Bytes, prefix: &str) -> Vec<Duration> {
     (0..PUTS)
         .map(|i| {
             let start = Instant::now();
@@ -65,7 +65,7 @@ fn put_latency(kv: &KvNamespace, value: &Bytes, prefix: &str) -> Vec<Duration> {
         .collect()
 }
 
-fn put_throughput(kv: &KvNamespace, value: &Bytes, prefix: &str) -> f64 {
+fn put_throughput(kv: &BlockingNamespace, value: &Bytes, prefix: &str) -> f64 {
     let start = Instant::now();
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
@@ -91,10 +91,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         options.pop = name.to_owned();
         KvStore::open_nats(options, KvOptions::default())
     };
-    let a = pop("a")?.namespace("BENCH")?;
-    let b = pop("b")?.namespace("BENCH")?;
+    let a = pop("a")?.blocking_namespace("BENCH")?;
+    let b = pop("b")?.blocking_namespace("BENCH")?;
     let embedded_store = KvStore::open(&dir.path().join("embedded"), KvOptions::default())?;
-    let embedded = embedded_store.namespace("BENCH")?;
+    let embedded = embedded_store.blocking_namespace("BENCH")?;
     let value = Bytes::from(vec![b'x'; VALUE_BYTES]);
     println!("brink-kv NATS bench: 3-node JetStream cluster (R3) on loopback, {VALUE_BYTES}-byte values");
 

@@ -6,9 +6,12 @@
 //! and expirations that are already absolute, plus the current time, so they
 //! hold no policy of their own beyond storage.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::error::KvError;
+pub use crate::executor::KvFuture;
 use crate::types::{AtomicCheck, AtomicOutcome, KvEntry, ListKey};
 
 /// A validated write, with the expiration resolved to absolute unix seconds.
@@ -42,12 +45,12 @@ impl StoredWrite {
 }
 
 /// What one `list` call asks a backend for.
-#[derive(Debug, Clone, Copy)]
-pub struct ListQuery<'a> {
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
     /// Only keys starting with this prefix (may be empty).
-    pub prefix: &'a str,
+    pub prefix: String,
     /// Only keys strictly after this one (from a cursor).
-    pub start_after: Option<&'a str>,
+    pub start_after: Option<String>,
     /// Most keys to return.
     pub limit: usize,
 }
@@ -68,11 +71,48 @@ pub type Invalidator = std::sync::Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 /// A KV storage engine. Object-safe; shared across threads as `Arc<dyn KvBackend>`.
 ///
-/// `now_ms` is the current unix time in milliseconds; an entry whose expiration
-/// (unix seconds) × 1000 is ≤ `now_ms` must be treated as absent everywhere.
+/// Storage operations live on the per-namespace handle it hands out
+/// ([`KvBackend::namespace`]), because versions are per namespace: a
+/// replicated backend keeps each namespace in its own log (a JetStream
+/// stream) whose sequences are its versions, and a namespace is also the
+/// unit of an atomic commit.
 pub trait KvBackend: Send + Sync {
+    /// The handle of namespace `name` (already validated). May start
+    /// background work for it (a replicated backend's watcher); cheap to call
+    /// again for the same name.
+    fn namespace(self: Arc<Self>, name: &str) -> Result<Arc<dyn NamespaceBackend>, KvError>;
+
+    /// Physically removes entries expired at `now_ms`; returns how many.
+    /// Called from the store's sweep thread, never from an isolate.
+    fn reclaim_expired(&self, now_ms: u64) -> Result<usize, KvError>;
+
+    /// How many entries are stored across all namespaces, counting expired
+    /// ones not yet reclaimed.
+    fn stored_entries(&self) -> Result<u64, KvError>;
+
+    /// Registers the hook to call when a key changes by means other than a
+    /// commit in this process. Backends whose data only this process writes
+    /// ignore it.
+    fn set_invalidator(&self, _invalidator: Invalidator) {}
+}
+
+/// The storage operations of one namespace. Every operation returns a
+/// [`KvFuture`] that runs elsewhere (a blocking pool, the backend's own
+/// runtime), so awaiting it never blocks the caller's thread: an isolate's
+/// event loop keeps serving other requests meanwhile.
+///
+/// `now_ms` is the current unix time in milliseconds; an entry whose
+/// expiration (unix seconds) × 1000 is ≤ `now_ms` must be treated as absent
+/// everywhere.
+///
+/// **Versions** are per namespace: a commit's version is larger than every
+/// version the namespace handed out before, and all writes of one commit
+/// share it. Versions of different namespaces are unrelated (the embedded
+/// backend happens to draw them from one counter; the NATS backend uses
+/// each namespace's stream sequence).
+pub trait NamespaceBackend: Send + Sync {
     /// Reads one entry.
-    fn get(&self, namespace: &str, key: &str, now_ms: u64) -> Result<Option<KvEntry>, KvError>;
+    fn get(&self, key: String, now_ms: u64) -> KvFuture<Option<KvEntry>>;
 
     /// Reads several entries, ideally from one consistent snapshot. Fails with
     /// [`KvError::GetManyTooLarge`] once the values read add up to more than
@@ -80,59 +120,29 @@ pub trait KvBackend: Send + Sync {
     /// every value first.
     fn get_many(
         &self,
-        namespace: &str,
-        keys: &[&str],
+        keys: Vec<String>,
         now_ms: u64,
         max_total_bytes: usize,
-    ) -> Result<Vec<Option<KvEntry>>, KvError> {
-        let mut total = 0usize;
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            let entry = self.get(namespace, key, now_ms)?;
-            total = total.saturating_add(entry.as_ref().map_or(0, |e| e.value.len()));
-            if total > max_total_bytes {
-                return Err(KvError::GetManyTooLarge);
-            }
-            out.push(entry);
-        }
-        Ok(out)
-    }
+    ) -> KvFuture<Vec<Option<KvEntry>>>;
 
     /// Reads one entry as of now from the authoritative copy (a replicated
     /// backend asks its cluster rather than a local replica). A backend with
-    /// one copy reads it as [`KvBackend::get`] does.
-    fn get_strong(&self, namespace: &str, key: &str, now_ms: u64) -> Result<Option<KvEntry>, KvError> {
-        self.get(namespace, key, now_ms)
+    /// one copy reads it as [`NamespaceBackend::get`] does.
+    fn get_strong(&self, key: String, now_ms: u64) -> KvFuture<Option<KvEntry>> {
+        self.get(key, now_ms)
     }
 
     /// Lists unexpired keys in byte order.
-    fn list(
-        &self,
-        namespace: &str,
-        query: ListQuery<'_>,
-        now_ms: u64,
-    ) -> Result<ListSlice, KvError>;
+    fn list(&self, query: ListQuery, now_ms: u64) -> KvFuture<ListSlice>;
 
     /// Atomically: evaluates every check against current versions, and if all
-    /// hold applies every write with one new, larger-than-ever version. A plain
-    /// put or delete is a commit without checks. Must be durable on return.
+    /// hold applies every write with one new version (see the trait's docs).
+    /// A plain put or delete is a commit without checks. Durable once the
+    /// future resolves.
     fn commit(
         &self,
-        namespace: &str,
-        checks: &[AtomicCheck],
-        writes: &[StoredWrite],
+        checks: Vec<AtomicCheck>,
+        writes: Vec<StoredWrite>,
         now_ms: u64,
-    ) -> Result<AtomicOutcome, KvError>;
-
-    /// Physically removes entries expired at `now_ms`; returns how many.
-    fn reclaim_expired(&self, now_ms: u64) -> Result<usize, KvError>;
-
-    /// How many entries are stored across all namespaces, counting expired
-    /// ones not yet reclaimed.
-    fn stored_entries(&self) -> Result<u64, KvError>;
-
-    /// Registers the hook to call when a key changes by means other than
-    /// [`KvBackend::commit`] in this process. Backends whose data only this
-    /// process writes ignore it.
-    fn set_invalidator(&self, _invalidator: Invalidator) {}
+    ) -> KvFuture<AtomicOutcome>;
 }

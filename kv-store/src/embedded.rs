@@ -16,13 +16,14 @@ use std::fs::OpenOptions;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use bytes::Bytes;
 use redb::backends::FileBackend;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use crate::backend::{KvBackend, ListQuery, ListSlice, StoredWrite};
+use crate::backend::{KvBackend, ListQuery, ListSlice, NamespaceBackend, StoredWrite};
+use crate::executor::{blocking, KvFuture};
 use crate::error::KvError;
 use crate::limits::is_expired;
 use crate::panic_guard;
@@ -693,6 +694,52 @@ fn read_entry(
 }
 
 impl KvBackend for RedbBackend {
+    fn namespace(self: Arc<Self>, name: &str) -> Result<Arc<dyn NamespaceBackend>, KvError> {
+        Ok(Arc::new(RedbNamespace { backend: self, name: name.into() }))
+    }
+
+    fn reclaim_expired(&self, now_ms: u64) -> Result<usize, KvError> {
+        self.with_db(|db| Self::reclaim_in(db, now_ms))
+    }
+
+    fn stored_entries(&self) -> Result<u64, KvError> {
+        self.with_db(|db| {
+            let txn = db.begin_read()?;
+            Ok(txn.open_table(ENTRIES)?.len()?)
+        })
+    }
+}
+
+/// One namespace of the embedded store. redb's calls block (a commit waits
+/// for its fsync), so each operation runs on the KV blocking pool.
+struct RedbNamespace {
+    backend: Arc<RedbBackend>,
+    name: Arc<str>,
+}
+
+impl NamespaceBackend for RedbNamespace {
+    fn get(&self, key: String, now_ms: u64) -> KvFuture<Option<KvEntry>> {
+        let (backend, name) = (self.backend.clone(), self.name.clone());
+        blocking(move || backend.get(&name, &key, now_ms))
+    }
+
+    fn get_many(&self, keys: Vec<String>, now_ms: u64, max_total_bytes: usize) -> KvFuture<Vec<Option<KvEntry>>> {
+        let (backend, name) = (self.backend.clone(), self.name.clone());
+        blocking(move || backend.get_many(&name, &keys, now_ms, max_total_bytes))
+    }
+
+    fn list(&self, query: ListQuery, now_ms: u64) -> KvFuture<ListSlice> {
+        let (backend, name) = (self.backend.clone(), self.name.clone());
+        blocking(move || backend.with_db(|db| RedbBackend::list_in(db, &name, &query, now_ms)))
+    }
+
+    fn commit(&self, checks: Vec<AtomicCheck>, writes: Vec<StoredWrite>, now_ms: u64) -> KvFuture<AtomicOutcome> {
+        let (backend, name) = (self.backend.clone(), self.name.clone());
+        blocking(move || backend.enqueue_commit(&name, checks, writes, now_ms))
+    }
+}
+
+impl RedbBackend {
     fn get(&self, namespace: &str, key: &str, now_ms: u64) -> Result<Option<KvEntry>, KvError> {
         self.with_db(|db| {
             let txn = db.begin_read()?;
@@ -705,7 +752,7 @@ impl KvBackend for RedbBackend {
     fn get_many(
         &self,
         namespace: &str,
-        keys: &[&str],
+        keys: &[String],
         now_ms: u64,
         max_total_bytes: usize,
     ) -> Result<Vec<Option<KvEntry>>, KvError> {
@@ -725,49 +772,19 @@ impl KvBackend for RedbBackend {
             Ok(out)
         })
     }
-
-    fn list(
-        &self,
-        namespace: &str,
-        query: ListQuery<'_>,
-        now_ms: u64,
-    ) -> Result<ListSlice, KvError> {
-        self.with_db(|db| Self::list_in(db, namespace, query, now_ms))
-    }
-
-    fn commit(
-        &self,
-        namespace: &str,
-        checks: &[AtomicCheck],
-        writes: &[StoredWrite],
-        now_ms: u64,
-    ) -> Result<AtomicOutcome, KvError> {
-        self.enqueue_commit(namespace, checks, writes, now_ms)
-    }
-
-    fn reclaim_expired(&self, now_ms: u64) -> Result<usize, KvError> {
-        self.with_db(|db| Self::reclaim_in(db, now_ms))
-    }
-
-    fn stored_entries(&self) -> Result<u64, KvError> {
-        self.with_db(|db| {
-            let txn = db.begin_read()?;
-            Ok(txn.open_table(ENTRIES)?.len()?)
-        })
-    }
 }
 
 impl RedbBackend {
     fn list_in(
         db: &Database,
         namespace: &str,
-        query: ListQuery<'_>,
+        query: &ListQuery,
         now_ms: u64,
     ) -> Result<ListSlice, KvError> {
         let txn = db.begin_read()?;
         let entries = txn.open_table(ENTRIES)?;
-        let prefix = record_key(namespace, query.prefix);
-        let start = match query.start_after {
+        let prefix = record_key(namespace, &query.prefix);
+        let start = match query.start_after.as_deref() {
             Some(after) => {
                 let after = record_key(namespace, after);
                 if after.as_slice() < prefix.as_slice() {
@@ -814,8 +831,8 @@ impl RedbBackend {
     fn enqueue_commit(
         &self,
         namespace: &str,
-        checks: &[AtomicCheck],
-        writes: &[StoredWrite],
+        checks: Vec<AtomicCheck>,
+        writes: Vec<StoredWrite>,
         now_ms: u64,
     ) -> Result<AtomicOutcome, KvError> {
         let mut queue = self.queue.lock().map_err(|_| poisoned())?;
@@ -824,8 +841,8 @@ impl RedbBackend {
         queue.pending.push(QueuedCommit {
             ticket,
             namespace: namespace.to_owned(),
-            checks: checks.to_vec(),
-            writes: writes.to_vec(),
+            checks,
+            writes,
             now_ms,
         });
         loop {
@@ -944,7 +961,7 @@ mod tests {
     }
 
     fn text(store: &Arc<KvStore>, key: &str) -> Option<String> {
-        let kv = store.namespace("KV").ok()?;
+        let kv = store.blocking_namespace("KV").ok()?;
         kv.get(key, None)
             .ok()?
             .map(|e| String::from_utf8_lossy(&e.value).into_owned())
@@ -964,7 +981,7 @@ mod tests {
         let fail = FailWrites::default();
         let backend = Arc::new(RedbBackend::open_with_failing_writes(&path, fail.clone()).unwrap());
         let store = KvStore::with_backend(backend, options()).unwrap();
-        let kv = store.namespace("KV").unwrap();
+        let kv = store.blocking_namespace("KV").unwrap();
         kv.put("before", "1".into(), PutOptions::default()).unwrap();
 
         fail.0.store(true, Ordering::SeqCst);
@@ -1006,7 +1023,7 @@ mod tests {
         // The committer takes its batch only once every writer has queued.
         backend.hooks.min_batch.store(WRITERS, Ordering::SeqCst);
         let store = KvStore::with_backend(backend.clone(), options()).unwrap();
-        let kv = store.namespace("KV").unwrap();
+        let kv = store.blocking_namespace("KV").unwrap();
         let before = backend.write_transactions();
         let writers: Vec<_> = (0..WRITERS)
             .map(|i| {
@@ -1028,12 +1045,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let backend = Arc::new(RedbBackend::open(&dir.path().join(STORE_FILE_NAME)).unwrap());
         let store = KvStore::with_backend(backend.clone(), options()).unwrap();
-        let kv = store.namespace("KV").unwrap();
+        let kv = store.blocking_namespace("KV").unwrap();
         backend.hooks.panic_once.store(true, Ordering::SeqCst);
         let doomed = {
             let kv = kv.clone();
-            std::thread::spawn(move || crate::panic_guard::catch(|| kv.put("lost", "x".into(), PutOptions::default())))
+            std::thread::spawn(move || kv.put("lost", "x".into(), PutOptions::default()))
         };
+        // The panic stays on the store's thread; the writer gets an error.
         assert!(doomed.join().unwrap().is_err(), "the committer panicked");
         // The next writer becomes the committer instead of waiting forever.
         let (done, finished) = std::sync::mpsc::channel();
@@ -1054,7 +1072,7 @@ mod tests {
         let fail = FailWrites::default();
         let backend = Arc::new(RedbBackend::open_with_failing_writes(&path, fail.clone()).unwrap());
         let store = KvStore::with_backend(backend, options()).unwrap();
-        let kv = store.namespace("KV").unwrap();
+        let kv = store.blocking_namespace("KV").unwrap();
         kv.put("a", "1".into(), PutOptions::default()).unwrap();
         fail.0.store(true, Ordering::SeqCst);
         assert!(kv.put("b", "2".into(), PutOptions::default()).is_err());

@@ -4,7 +4,9 @@
 //! directory) and hands out [`KvNamespace`]s, whose methods mirror a worker's
 //! `env.MY_KV` binding: `get`, `get_many`, `put`, `delete`, `list`, plus a
 //! Deno-KV-style `atomic` compare-and-set on per-key versions. The API is
-//! synchronous; callers on an async runtime run it on a blocking thread.
+//! async, and its futures run on the store's own threads, so awaiting them
+//! never blocks the caller (an isolate's event loop);
+//! [`KvNamespace::blocking`] gives plain threads a blocking form.
 //!
 //! Two backends: the embedded one (default, one process) and a replicated
 //! one on NATS JetStream ([`KvStore::open_nats`]), where every process keeps
@@ -14,7 +16,7 @@
 //! use brink_kv::{KvOptions, KvStore, PutOptions};
 //! # fn main() -> Result<(), brink_kv::KvError> {
 //! let store = KvStore::open(std::path::Path::new(".brink"), KvOptions::default())?;
-//! let kv = store.namespace("MY_KV")?;
+//! let kv = store.blocking_namespace("MY_KV")?;
 //! kv.put("greeting", "hello".into(), PutOptions::default())?;
 //! let entry = kv.get("greeting", None)?;
 //! assert_eq!(entry.map(|e| e.value), Some("hello".into()));
@@ -26,6 +28,7 @@ mod cache;
 mod clock;
 mod cursor;
 mod embedded;
+mod executor;
 mod error;
 mod limits;
 mod namespace;
@@ -35,7 +38,7 @@ mod reclaim;
 mod store;
 mod types;
 
-pub use backend::{Invalidator, KvBackend, ListQuery, ListSlice, StoredWrite};
+pub use backend::{Invalidator, KvBackend, KvFuture, ListQuery, ListSlice, NamespaceBackend, StoredWrite};
 pub use embedded::{RedbBackend, STORE_FILE_NAME};
 pub use error::KvError;
 pub use limits::{
@@ -43,7 +46,7 @@ pub use limits::{
     MAX_GET_MANY_KEYS, MAX_KEY_BYTES, MAX_LIST_LIMIT, MAX_METADATA_BYTES,
     MAX_NAMESPACE_NAME_BYTES, MAX_VALUE_BYTES,
 };
-pub use namespace::KvNamespace;
+pub use namespace::{BlockingNamespace, KvNamespace};
 pub use nats::{NatsBackend, NatsCredentials, NatsError, NatsOptions, INDEX_FILE_NAME as NATS_INDEX_FILE_NAME};
 pub use store::{KvOptions, KvStore};
 /// A real NATS JetStream cluster for tests (feature `test-cluster`).

@@ -1,13 +1,16 @@
 //! [`KvNamespace`]: the Workers-KV operations on one namespace, as a worker's
 //! `env.MY_KV` binding sees them. Validates input, resolves expirations, and
-//! routes reads through the read cache.
+//! routes reads through the read cache. The operations are async and never
+//! block the caller's thread (see [`crate::NamespaceBackend`]);
+//! [`BlockingNamespace`] wraps them for plain threads (CLIs, tests).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::executor::block_on;
 
-use crate::backend::{ListQuery, StoredWrite};
+use crate::backend::{ListQuery, NamespaceBackend, StoredWrite};
 use crate::clock::unix_millis_now;
 use crate::cursor;
 use crate::error::KvError;
@@ -26,6 +29,7 @@ use crate::types::{
 pub struct KvNamespace {
     store: Arc<KvStore>,
     name: Arc<str>,
+    backend: Arc<dyn NamespaceBackend>,
 }
 
 impl std::fmt::Debug for KvNamespace {
@@ -37,11 +41,18 @@ impl std::fmt::Debug for KvNamespace {
 }
 
 impl KvNamespace {
-    pub(crate) fn new(store: Arc<KvStore>, name: &str) -> Self {
+    pub(crate) fn new(store: Arc<KvStore>, name: &str, backend: Arc<dyn NamespaceBackend>) -> Self {
         KvNamespace {
             store,
             name: name.into(),
+            backend,
         }
+    }
+
+    /// This namespace with blocking methods, for threads outside any async
+    /// runtime (a CLI, a test). Never use it on a runtime's thread.
+    pub fn blocking(&self) -> BlockingNamespace {
+        BlockingNamespace(self.clone())
     }
 
     /// The namespace's name.
@@ -52,7 +63,7 @@ impl KvNamespace {
     /// Reads `key`. With `cache_ttl = Some(t)` the answer may come from the
     /// process's read cache if it was read less than `t` ago (and the entry has
     /// not expired since); with `None` the store is read and the cache refreshed.
-    pub fn get(&self, key: &str, cache_ttl: Option<Duration>) -> Result<Option<KvEntry>, KvError> {
+    pub async fn get(&self, key: &str, cache_ttl: Option<Duration>) -> Result<Option<KvEntry>, KvError> {
         validate_key("get", key)?;
         let now_ms = unix_millis_now();
         let cache = &self.store.cache;
@@ -62,7 +73,7 @@ impl KvNamespace {
             }
         }
         let ticket = cache.begin_fill(&self.name, key);
-        let entry = self.store.backend.get(&self.name, key, now_ms)?;
+        let entry = self.backend.get(key.to_owned(), now_ms).await?;
         cache.fill(ticket, entry.clone());
         Ok(entry)
     }
@@ -70,14 +81,14 @@ impl KvNamespace {
     /// Reads `key` with `consistency: "strong"`: from the authoritative copy
     /// (on the replicated backend, the stream's leader in the cluster), never
     /// from the read cache or a POP's local index. The answer is not cached.
-    pub fn get_strong(&self, key: &str) -> Result<Option<KvEntry>, KvError> {
+    pub async fn get_strong(&self, key: &str) -> Result<Option<KvEntry>, KvError> {
         validate_key("get", key)?;
-        self.store.backend.get_strong(&self.name, key, unix_millis_now())
+        self.backend.get_strong(key.to_owned(), unix_millis_now()).await
     }
 
     /// [`KvNamespace::get_many`] with `consistency: "strong"` (see
     /// [`KvNamespace::get_strong`]); the same limits apply.
-    pub fn get_many_strong(&self, keys: &[String]) -> Result<Vec<Option<KvEntry>>, KvError> {
+    pub async fn get_many_strong(&self, keys: &[String]) -> Result<Vec<Option<KvEntry>>, KvError> {
         if keys.len() > MAX_GET_MANY_KEYS {
             return Err(KvError::TooManyKeys { count: keys.len() });
         }
@@ -88,7 +99,7 @@ impl KvNamespace {
         let mut total = 0usize;
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            let entry = self.store.backend.get_strong(&self.name, key, now_ms)?;
+            let entry = self.backend.get_strong(key.clone(), now_ms).await?;
             total = total.saturating_add(entry.as_ref().map_or(0, |e| e.value.len()));
             if total > MAX_GET_MANY_BYTES {
                 return Err(KvError::GetManyTooLarge);
@@ -109,7 +120,7 @@ impl KvNamespace {
     /// Reads up to 100 keys; results are in the order of `keys`. Fails with
     /// [`KvError::GetManyTooLarge`] when the values found add up to more than
     /// [`MAX_GET_MANY_BYTES`] (25 MiB).
-    pub fn get_many(
+    pub async fn get_many(
         &self,
         keys: &[String],
         cache_ttl: Option<Duration>,
@@ -144,11 +155,8 @@ impl KvNamespace {
             .iter()
             .map(|&i| cache.begin_fill(&self.name, &keys[i]))
             .collect();
-        let miss_keys: Vec<&str> = misses.iter().map(|&i| keys[i].as_str()).collect();
-        let fetched = self
-            .store
-            .backend
-            .get_many(&self.name, &miss_keys, now_ms, budget)?;
+        let miss_keys: Vec<String> = misses.iter().map(|&i| keys[i].clone()).collect();
+        let fetched = self.backend.get_many(miss_keys, now_ms, budget).await?;
         for ((i, ticket), entry) in misses.into_iter().zip(tickets).zip(fetched) {
             cache.fill(ticket, entry.clone());
             results[i] = entry;
@@ -157,13 +165,10 @@ impl KvNamespace {
     }
 
     /// Stores `value` under `key`; returns the new version. Durable on return.
-    pub fn put(&self, key: &str, value: Bytes, options: PutOptions) -> Result<u64, KvError> {
+    pub async fn put(&self, key: &str, value: Bytes, options: PutOptions) -> Result<u64, KvError> {
         let now_ms = unix_millis_now();
         let write = validated_put("put", key.to_owned(), value, options, now_ms)?;
-        let outcome = self
-            .store
-            .backend
-            .commit(&self.name, &[], &[write], now_ms)?;
+        let outcome = self.backend.commit(Vec::new(), vec![write], now_ms).await?;
         self.store.cache.invalidate(&self.name, key);
         outcome
             .version
@@ -171,20 +176,20 @@ impl KvNamespace {
     }
 
     /// Removes `key`; succeeds whether or not it existed.
-    pub fn delete(&self, key: &str) -> Result<(), KvError> {
+    pub async fn delete(&self, key: &str) -> Result<(), KvError> {
         validate_key("delete", key)?;
         let write = StoredWrite::Delete {
             key: key.to_owned(),
         };
-        self.store
-            .backend
-            .commit(&self.name, &[], &[write], unix_millis_now())?;
+        self.backend
+            .commit(Vec::new(), vec![write], unix_millis_now())
+            .await?;
         self.store.cache.invalidate(&self.name, key);
         Ok(())
     }
 
     /// Lists keys in byte order, a page at a time. Always reads the store.
-    pub fn list(&self, options: ListOptions) -> Result<ListPage, KvError> {
+    pub async fn list(&self, options: ListOptions) -> Result<ListPage, KvError> {
         let limit = resolve_list_limit(options.limit)?;
         let prefix = options.prefix.unwrap_or_default();
         if prefix.len() > MAX_KEY_BYTES {
@@ -195,14 +200,11 @@ impl KvNamespace {
             Some(c) => Some(cursor::decode(c)?),
         };
         let query = ListQuery {
-            prefix: &prefix,
-            start_after: start_after.as_deref(),
+            prefix,
+            start_after,
             limit,
         };
-        let slice = self
-            .store
-            .backend
-            .list(&self.name, query, unix_millis_now())?;
+        let slice = self.backend.list(query, unix_millis_now()).await?;
         let cursor = match (slice.more, slice.keys.last()) {
             (true, Some(last)) => Some(cursor::encode(&last.name)),
             _ => None,
@@ -218,7 +220,7 @@ impl KvNamespace {
     /// all, else [`KvError::AtomicTooLarge`]): if every check matches the key's current
     /// version (`None` = must be absent; expired keys are absent), every mutation
     /// is written with one new version. `ok: false` means nothing was written.
-    pub fn atomic(&self, op: AtomicOperation) -> Result<AtomicOutcome, KvError> {
+    pub async fn atomic(&self, op: AtomicOperation) -> Result<AtomicOutcome, KvError> {
         if op.checks.len() > MAX_ATOMIC_CHECKS {
             return Err(KvError::TooManyChecks {
                 count: op.checks.len(),
@@ -259,13 +261,11 @@ impl KvNamespace {
                 }
             })
             .collect::<Result<Vec<_>, KvError>>()?;
-        let outcome = self
-            .store
-            .backend
-            .commit(&self.name, &op.checks, &writes, now_ms)?;
+        let keys: Vec<String> = writes.iter().map(|w| w.key().to_owned()).collect();
+        let outcome = self.backend.commit(op.checks, writes, now_ms).await?;
         if outcome.ok {
-            for write in &writes {
-                self.store.cache.invalidate(&self.name, write.key());
+            for key in &keys {
+                self.store.cache.invalidate(&self.name, key);
             }
         }
         Ok(outcome)
@@ -289,4 +289,67 @@ fn validated_put(
         expiration,
         metadata: options.metadata,
     })
+}
+
+/// A [`KvNamespace`] whose methods block the calling thread until the
+/// operation is done, for code outside any async runtime: the `brink kv`
+/// CLI, tests. Calling it on a runtime's thread would stall that thread.
+#[derive(Clone, Debug)]
+pub struct BlockingNamespace(KvNamespace);
+
+impl BlockingNamespace {
+    /// The async namespace this wraps.
+    pub fn inner(&self) -> &KvNamespace {
+        &self.0
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// [`KvNamespace::get`].
+    pub fn get(&self, key: &str, cache_ttl: Option<Duration>) -> Result<Option<KvEntry>, KvError> {
+        block_on(self.0.get(key, cache_ttl))
+    }
+
+    /// [`KvNamespace::get_strong`].
+    pub fn get_strong(&self, key: &str) -> Result<Option<KvEntry>, KvError> {
+        block_on(self.0.get_strong(key))
+    }
+
+    /// [`KvNamespace::get_many`].
+    pub fn get_many(&self, keys: &[String], cache_ttl: Option<Duration>) -> Result<Vec<Option<KvEntry>>, KvError> {
+        block_on(self.0.get_many(keys, cache_ttl))
+    }
+
+    /// [`KvNamespace::get_many_strong`].
+    pub fn get_many_strong(&self, keys: &[String]) -> Result<Vec<Option<KvEntry>>, KvError> {
+        block_on(self.0.get_many_strong(keys))
+    }
+
+    /// [`KvNamespace::get_cached`].
+    pub fn get_cached(&self, key: &str, max_age: Duration) -> Result<Option<Option<KvEntry>>, KvError> {
+        self.0.get_cached(key, max_age)
+    }
+
+    /// [`KvNamespace::put`].
+    pub fn put(&self, key: &str, value: Bytes, options: PutOptions) -> Result<u64, KvError> {
+        block_on(self.0.put(key, value, options))
+    }
+
+    /// [`KvNamespace::delete`].
+    pub fn delete(&self, key: &str) -> Result<(), KvError> {
+        block_on(self.0.delete(key))
+    }
+
+    /// [`KvNamespace::list`].
+    pub fn list(&self, options: ListOptions) -> Result<ListPage, KvError> {
+        block_on(self.0.list(options))
+    }
+
+    /// [`KvNamespace::atomic`].
+    pub fn atomic(&self, op: AtomicOperation) -> Result<AtomicOutcome, KvError> {
+        block_on(self.0.atomic(op))
+    }
 }

@@ -11,7 +11,7 @@ use crate::clock::unix_millis_now;
 use crate::embedded::{RedbBackend, STORE_FILE_NAME};
 use crate::error::KvError;
 use crate::limits::validate_namespace_name;
-use crate::namespace::KvNamespace;
+use crate::namespace::{BlockingNamespace, KvNamespace};
 use crate::nats::{NatsBackend, NatsOptions};
 use crate::reclaim::ReclaimThread;
 
@@ -132,7 +132,13 @@ impl KvStore {
     /// Namespaces need no creation; an unused one is simply empty.
     pub fn namespace(self: &Arc<Self>, name: &str) -> Result<KvNamespace, KvError> {
         validate_namespace_name(name)?;
-        Ok(KvNamespace::new(self.clone(), name))
+        let backend = self.backend.clone().namespace(name)?;
+        Ok(KvNamespace::new(self.clone(), name, backend))
+    }
+
+    /// [`KvStore::namespace`] with blocking methods, for plain threads.
+    pub fn blocking_namespace(self: &Arc<Self>, name: &str) -> Result<BlockingNamespace, KvError> {
+        Ok(self.namespace(name)?.blocking())
     }
 
     /// The store file, for the embedded backend.

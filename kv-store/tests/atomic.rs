@@ -11,7 +11,7 @@ use common::{check, get_text, put, set, temp_store};
 #[test]
 fn success_applies_all_mutations_with_one_version() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     let v0 = put(&kv, "a", "a0");
     put(&kv, "gone", "x");
 
@@ -37,7 +37,7 @@ fn success_applies_all_mutations_with_one_version() {
 #[test]
 fn conflict_writes_nothing() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     let v0 = put(&kv, "a", "a0");
     // Warm the cache so a wrong invalidation would show.
     kv.get("a", Some(Duration::from_secs(60))).unwrap();
@@ -82,7 +82,7 @@ fn conflict_writes_nothing() {
 #[test]
 fn compare_and_set_loop_under_contention() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     put(&kv, "counter", "0");
     let threads: Vec<_> = (0..4)
         .map(|_| {
@@ -116,7 +116,7 @@ fn compare_and_set_loop_under_contention() {
 #[test]
 fn invalid_mutation_rejects_the_whole_operation() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     let err = kv
         .atomic(AtomicOperation {
             checks: vec![],
@@ -139,7 +139,7 @@ fn invalid_mutation_rejects_the_whole_operation() {
 #[test]
 fn checks_only_commit_reports_ok_without_version() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     let out = kv
         .atomic(AtomicOperation {
             checks: vec![check("x", None)],

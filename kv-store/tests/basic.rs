@@ -13,7 +13,7 @@ use common::{
 #[test]
 fn put_get_delete_round_trip() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     assert_eq!(kv.name(), "TEST");
     assert!(kv.get("k", None).unwrap().is_none());
 
@@ -37,7 +37,7 @@ fn put_get_delete_round_trip() {
 #[test]
 fn binary_and_empty_values() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     let bin: Vec<u8> = (0..=255u8).collect();
     put(&kv, "bin", bin.clone());
     put(&kv, "empty", Bytes::new());
@@ -51,8 +51,8 @@ fn binary_and_empty_values() {
 #[test]
 fn namespaces_are_isolated() {
     let (_dir, store) = temp_store();
-    let a = store.namespace("A").unwrap();
-    let ab = store.namespace("AB").unwrap();
+    let a = store.blocking_namespace("A").unwrap();
+    let ab = store.blocking_namespace("AB").unwrap();
     put(&a, "Bx", "a");
     put(&ab, "x", "ab");
     assert!(ab.get("Bx", None).unwrap().is_none());
@@ -65,20 +65,20 @@ fn namespaces_are_isolated() {
 fn namespace_names_are_validated() {
     let (_dir, store) = temp_store();
     for bad in ["", "has space", "dot.ted", "slash/", &"n".repeat(65)] {
-        let err = store.namespace(bad).unwrap_err();
+        let err = store.blocking_namespace(bad).unwrap_err();
         assert!(
             matches!(err, KvError::InvalidNamespaceName { .. }),
             "{bad:?}: {err}"
         );
     }
-    assert!(store.namespace(&"n".repeat(64)).is_ok());
-    assert!(store.namespace("My_KV-2").is_ok());
+    assert!(store.blocking_namespace(&"n".repeat(64)).is_ok());
+    assert!(store.blocking_namespace("My_KV-2").is_ok());
 }
 
 #[test]
 fn metadata_round_trips_in_get_and_list() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     let meta = r#"{"owner":"ann","n":[1,2,3]}"#.to_string();
     kv.put("k", Bytes::from_static(b"v"), with_metadata(meta.clone()))
         .unwrap();
@@ -96,7 +96,7 @@ fn metadata_round_trips_in_get_and_list() {
 #[test]
 fn get_many_returns_in_request_order() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     for i in 0..5 {
         put(&kv, &format!("k{i}"), format!("v{i}"));
     }
@@ -139,7 +139,7 @@ fn data_persists_across_reopen() {
     let v;
     {
         let store = KvStore::open(dir.path(), KvOptions::default()).unwrap();
-        let kv = store.namespace("TEST").unwrap();
+        let kv = store.blocking_namespace("TEST").unwrap();
         v = kv
             .put("k", Bytes::from_static(b"durable"), with_metadata("1"))
             .unwrap();
@@ -147,7 +147,7 @@ fn data_persists_across_reopen() {
         kv.delete("gone").unwrap();
     }
     let store = KvStore::open(dir.path(), KvOptions::default()).unwrap();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     let e = kv.get("k", None).unwrap().unwrap();
     assert_eq!(e.value, Bytes::from_static(b"durable"));
     assert_eq!(e.metadata.as_deref(), Some("1"));
@@ -162,7 +162,7 @@ fn data_persists_across_reopen() {
 #[test]
 fn limit_violations_store_nothing() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     // Returns the Result, unlike common::put: here most puts must fail.
     let try_put =
         |key: &str, len: usize, opts: PutOptions| kv.put(key, Bytes::from(vec![b'x'; len]), opts);
@@ -240,7 +240,7 @@ fn limit_violations_store_nothing() {
 #[test]
 fn reads_validate_keys_too() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     let err = kv.get(&"k".repeat(600), None).unwrap_err();
     assert_eq!(
         err.to_string(),

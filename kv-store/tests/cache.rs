@@ -10,49 +10,49 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brink_kv::{
-    AtomicCheck, AtomicOperation, AtomicOutcome, KvBackend, KvEntry, KvError, KvOptions, KvStore,
-    ListQuery, ListSlice, RedbBackend, StoredWrite,
+    AtomicCheck, AtomicOperation, AtomicOutcome, KvBackend, KvEntry, KvError, KvFuture, KvOptions, KvStore,
+    ListQuery, ListSlice, NamespaceBackend, RedbBackend, StoredWrite,
 };
 use bytes::Bytes;
 use common::{get_text, put, set};
 
+/// Counts the reads that reach the wrapped redb backend.
 struct CountingBackend {
-    inner: RedbBackend,
-    reads: AtomicUsize,
+    inner: Arc<RedbBackend>,
+    reads: Arc<AtomicUsize>,
+}
+
+struct CountingNamespace {
+    inner: Arc<dyn NamespaceBackend>,
+    reads: Arc<AtomicUsize>,
 }
 
 impl KvBackend for CountingBackend {
-    fn get(&self, ns: &str, key: &str, now_ms: u64) -> Result<Option<KvEntry>, KvError> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.get(ns, key, now_ms)
-    }
-    fn get_many(
-        &self,
-        ns: &str,
-        keys: &[&str],
-        now_ms: u64,
-        max_total_bytes: usize,
-    ) -> Result<Vec<Option<KvEntry>>, KvError> {
-        self.reads.fetch_add(keys.len(), Ordering::SeqCst);
-        self.inner.get_many(ns, keys, now_ms, max_total_bytes)
-    }
-    fn list(&self, ns: &str, q: ListQuery<'_>, now_ms: u64) -> Result<ListSlice, KvError> {
-        self.inner.list(ns, q, now_ms)
-    }
-    fn commit(
-        &self,
-        ns: &str,
-        c: &[AtomicCheck],
-        w: &[StoredWrite],
-        now_ms: u64,
-    ) -> Result<AtomicOutcome, KvError> {
-        self.inner.commit(ns, c, w, now_ms)
+    fn namespace(self: Arc<Self>, name: &str) -> Result<Arc<dyn NamespaceBackend>, KvError> {
+        Ok(Arc::new(CountingNamespace { inner: self.inner.clone().namespace(name)?, reads: self.reads.clone() }))
     }
     fn reclaim_expired(&self, now_ms: u64) -> Result<usize, KvError> {
         self.inner.reclaim_expired(now_ms)
     }
     fn stored_entries(&self) -> Result<u64, KvError> {
         self.inner.stored_entries()
+    }
+}
+
+impl NamespaceBackend for CountingNamespace {
+    fn get(&self, key: String, now_ms: u64) -> KvFuture<Option<KvEntry>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(key, now_ms)
+    }
+    fn get_many(&self, keys: Vec<String>, now_ms: u64, max_total_bytes: usize) -> KvFuture<Vec<Option<KvEntry>>> {
+        self.reads.fetch_add(keys.len(), Ordering::SeqCst);
+        self.inner.get_many(keys, now_ms, max_total_bytes)
+    }
+    fn list(&self, query: ListQuery, now_ms: u64) -> KvFuture<ListSlice> {
+        self.inner.list(query, now_ms)
+    }
+    fn commit(&self, checks: Vec<AtomicCheck>, writes: Vec<StoredWrite>, now_ms: u64) -> KvFuture<AtomicOutcome> {
+        self.inner.commit(checks, writes, now_ms)
     }
 }
 
@@ -65,8 +65,8 @@ fn counting_store_with(
 ) -> (tempfile::TempDir, Arc<CountingBackend>, Arc<KvStore>) {
     let dir = tempfile::tempdir().unwrap();
     let backend = Arc::new(CountingBackend {
-        inner: RedbBackend::open(&dir.path().join("kv.redb")).unwrap(),
-        reads: AtomicUsize::new(0),
+        inner: Arc::new(RedbBackend::open(&dir.path().join("kv.redb")).unwrap()),
+        reads: Arc::new(AtomicUsize::new(0)),
     });
     let store = KvStore::with_backend(backend.clone(), options).unwrap();
     (dir, backend, store)
@@ -80,7 +80,8 @@ fn remote_put(backend: &CountingBackend, key: &str, value: &'static [u8]) {
         expiration: None,
         metadata: None,
     };
-    backend.inner.commit("TEST", &[], &[w], 0).unwrap();
+    let namespace = backend.inner.clone().namespace("TEST").unwrap();
+    futures::executor::block_on(namespace.commit(Vec::new(), vec![w], 0)).unwrap();
 }
 
 const MINUTE: Option<Duration> = Some(Duration::from_secs(60));
@@ -88,7 +89,7 @@ const MINUTE: Option<Duration> = Some(Duration::from_secs(60));
 #[test]
 fn cache_ttl_serves_cached_copy_until_it_is_older_than_ttl() {
     let (_dir, backend, store) = counting_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     put(&kv, "k", "v1");
     let reads = || backend.reads.load(Ordering::SeqCst);
 
@@ -116,7 +117,7 @@ fn cache_ttl_serves_cached_copy_until_it_is_older_than_ttl() {
 #[test]
 fn no_cache_ttl_reads_the_store_and_refreshes_the_cache() {
     let (_dir, backend, store) = counting_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     put(&kv, "k", "v1");
     kv.get("k", MINUTE).unwrap();
     remote_put(&backend, "k", b"v2");
@@ -130,7 +131,7 @@ fn no_cache_ttl_reads_the_store_and_refreshes_the_cache() {
 #[test]
 fn local_writes_invalidate() {
     let (_dir, backend, store) = counting_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     put(&kv, "k", "v1");
     kv.get("k", MINUTE).unwrap();
     put(&kv, "k", "v2");
@@ -155,7 +156,7 @@ fn local_writes_invalidate() {
 #[test]
 fn misses_are_cached_too() {
     let (_dir, backend, store) = counting_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     assert!(kv.get("absent", MINUTE).unwrap().is_none());
     assert!(kv.get("absent", MINUTE).unwrap().is_none());
     assert_eq!(backend.reads.load(Ordering::SeqCst), 1);
@@ -172,7 +173,7 @@ fn misses_are_cached_too() {
 #[test]
 fn get_many_uses_and_fills_the_cache() {
     let (_dir, backend, store) = counting_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     put(&kv, "a", "1");
     kv.get("a", MINUTE).unwrap();
     assert_eq!(backend.reads.load(Ordering::SeqCst), 1);
@@ -193,7 +194,7 @@ fn cache_is_bounded_by_bytes() {
         cache_max_bytes: 64 * 1024,
         ..Default::default()
     });
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     let mut op = AtomicOperation::default();
     for i in 0..64 {
         op.mutations

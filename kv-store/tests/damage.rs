@@ -23,7 +23,7 @@ fn quiet_options() -> KvOptions {
 /// A store in `dir` holding 200 keys of 3000 bytes, closed again.
 fn make_store(dir: &Path) {
     let store = KvStore::open(dir, quiet_options()).unwrap();
-    let kv = store.namespace("KV").unwrap();
+    let kv = store.blocking_namespace("KV").unwrap();
     for i in 0..200 {
         put(&kv, &format!("k{i}"), vec![7u8; 3000]);
     }
@@ -120,7 +120,7 @@ fn open_existing_reads_a_good_store() {
     let dir = tempfile::tempdir().unwrap();
     make_store(dir.path());
     let store = KvStore::open_existing(dir.path(), quiet_options()).unwrap();
-    let kv = store.namespace("KV").unwrap();
+    let kv = store.blocking_namespace("KV").unwrap();
     assert_eq!(get_text(&kv, "k5", None).map(|v| v.len()), Some(3000));
 }
 
@@ -129,7 +129,7 @@ fn creating_a_store_leaves_only_the_store_file() {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("data");
     let store = KvStore::open(&dir, quiet_options()).unwrap();
-    put(&store.namespace("KV").unwrap(), "a", "1");
+    put(&store.blocking_namespace("KV").unwrap(), "a", "1");
     let names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

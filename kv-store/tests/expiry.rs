@@ -13,7 +13,7 @@ use common::{
 #[test]
 fn short_ttl_expires_and_is_reclaimed() {
     let (_dir, store) = temp_store_with(fast_sweep());
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     kv.put("short", Bytes::from_static(b"v"), expires_in(1))
         .unwrap();
     put(&kv, "keep", "v");
@@ -64,7 +64,7 @@ fn short_ttl_expires_and_is_reclaimed() {
 #[test]
 fn overwriting_removes_the_old_expiry() {
     let (_dir, store) = temp_store_with(fast_sweep());
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     kv.put("k", Bytes::from_static(b"old"), expires_in(1))
         .unwrap();
     put(&kv, "k", "new");
@@ -79,7 +79,7 @@ fn absolute_expiration_and_manual_reclaim() {
         reclaim_interval: Duration::ZERO, // no background sweep
         ..Default::default()
     });
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     let now = unix_now();
     kv.put("k", Bytes::from_static(b"v"), expires_at(now + 2))
         .unwrap();
@@ -98,7 +98,7 @@ fn absolute_expiration_and_manual_reclaim() {
 fn dropping_the_store_stops_the_sweep_and_releases_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = KvStore::open(dir.path(), fast_sweep()).unwrap();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     drop(store);
     drop(kv);
     // Reopening succeeds only if the sweep thread let go of the database.

@@ -11,7 +11,7 @@ use common::{get_text, put, temp_store};
 #[test]
 fn concurrent_puts_all_land_with_distinct_versions() {
     let (dir, store) = temp_store();
-    let kv = store.namespace("group").unwrap();
+    let kv = store.blocking_namespace("group").unwrap();
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let kv = kv.clone();
@@ -26,7 +26,7 @@ fn concurrent_puts_all_land_with_distinct_versions() {
     drop(kv);
     drop(store);
     let store = KvStore::open(dir.path(), KvOptions::default()).unwrap();
-    let kv = store.namespace("group").unwrap();
+    let kv = store.blocking_namespace("group").unwrap();
     for t in 0..8 {
         for i in 0..50 {
             assert_eq!(get_text(&kv, &format!("t{t}-k{i}"), None).as_deref(), Some(format!("v{t}-{i}").as_str()));
@@ -37,7 +37,7 @@ fn concurrent_puts_all_land_with_distinct_versions() {
 #[test]
 fn a_failed_check_in_a_shared_transaction_writes_nothing_and_spares_the_others() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("group").unwrap();
+    let kv = store.blocking_namespace("group").unwrap();
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let kv = kv.clone();

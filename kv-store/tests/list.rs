@@ -2,13 +2,13 @@
 
 mod common;
 
-use brink_kv::{AtomicOperation, KvError, KvNamespace, ListOptions};
+use brink_kv::{AtomicOperation, KvError, BlockingNamespace, ListOptions};
 use bytes::Bytes;
 use common::{expires_at, key_names, put, set, temp_store, unix_now};
 
 /// Follows cursors to the end: every name in order, and how many pages it took.
 fn collect_all(
-    kv: &KvNamespace,
+    kv: &BlockingNamespace,
     prefix: Option<&str>,
     limit: Option<usize>,
 ) -> (Vec<String>, usize) {
@@ -38,7 +38,7 @@ fn collect_all(
 #[test]
 fn paginates_2500_keys_with_two_prefixes() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     // One atomic op per 500 keys keeps the test fast (one fsync each).
     let mut expected_a = Vec::new();
     let mut expected_b = Vec::new();
@@ -99,7 +99,7 @@ fn paginates_2500_keys_with_two_prefixes() {
 #[test]
 fn cursor_survives_concurrent_writes() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     for k in ["a", "b", "c", "d"] {
         put(&kv, k, "v");
     }
@@ -125,7 +125,7 @@ fn cursor_survives_concurrent_writes() {
 #[test]
 fn list_reports_expiration_and_rejects_bad_options() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("TEST").unwrap();
+    let kv = store.blocking_namespace("TEST").unwrap();
     let now = unix_now();
     kv.put("k", Bytes::from_static(b"v"), expires_at(now + 3600))
         .unwrap();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use brink_kv::test_cluster::NatsCluster;
 use brink_kv::{
-    AtomicCheck, AtomicOperation, KvError, KvNamespace, KvOptions, KvStore, ListOptions, Mutation,
+    AtomicCheck, AtomicOperation, KvError, BlockingNamespace, KvOptions, KvStore, ListOptions, Mutation,
     NatsOptions, PutOptions,
 };
 use common::{expires_in, get_text, key_names, put, with_metadata};
@@ -63,7 +63,7 @@ fn check(key: &str, version: Option<u64>) -> AtomicCheck {
     }
 }
 
-fn version_of(kv: &KvNamespace, key: &str) -> Option<u64> {
+fn version_of(kv: &BlockingNamespace, key: &str) -> Option<u64> {
     kv.get_strong(key).expect("strong get").map(|e| e.version)
 }
 
@@ -72,7 +72,7 @@ fn workers_kv_api_on_the_replicated_backend() {
     let cluster = cluster();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = pop(&cluster, dir.path(), "a");
-    let kv = store.namespace("KV").expect("namespace");
+    let kv = store.blocking_namespace("KV").expect("namespace");
 
     // Keys that NATS subjects cannot hold as they are.
     let keys = ["a.b", "*", ">", "with space", "ünïcödé/é", "🙂", "a", "tab\tkey"];
@@ -138,7 +138,7 @@ fn values_up_to_25_mib_and_a_clear_error_past_the_servers_max_payload() {
     let cluster = cluster();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = pop(&cluster, dir.path(), "a");
-    let kv = store.namespace("BIG").expect("namespace");
+    let kv = store.blocking_namespace("BIG").expect("namespace");
     let big = bytes::Bytes::from(vec![7u8; brink_kv::MAX_VALUE_BYTES]);
     kv.put("big", big.clone(), PutOptions::default()).expect("25 MiB put");
     assert_eq!(kv.get("big", None).expect("get").map(|e| e.value.len()), Some(big.len()));
@@ -151,7 +151,7 @@ fn values_up_to_25_mib_and_a_clear_error_past_the_servers_max_payload() {
     let mut options = NatsOptions::new(small.urls(), dir.path().join("small"));
     options.replicas = 1;
     let store = KvStore::open_nats(options, KvOptions::default()).expect("connect");
-    let kv = store.namespace("BIG").expect("namespace");
+    let kv = store.blocking_namespace("BIG").expect("namespace");
     let error = kv
         .put("big", vec![0u8; 2 * 1024 * 1024].into(), PutOptions::default())
         .expect_err("2 MiB over a 1 MB max_payload");
@@ -165,8 +165,8 @@ fn values_up_to_25_mib_and_a_clear_error_past_the_servers_max_payload() {
 fn two_pops_see_each_others_writes_and_read_their_own_at_once() {
     let cluster = cluster();
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = pop(&cluster, dir.path(), "a").namespace("KV").expect("ns a");
-    let b = pop(&cluster, dir.path(), "b").namespace("KV").expect("ns b");
+    let a = pop(&cluster, dir.path(), "a").blocking_namespace("KV").expect("ns a");
+    let b = pop(&cluster, dir.path(), "b").blocking_namespace("KV").expect("ns b");
 
     for i in 0..50 {
         let key = format!("k{i:02}");
@@ -197,11 +197,11 @@ fn two_pops_see_each_others_writes_and_read_their_own_at_once() {
 fn compare_and_set_across_pops_has_one_winner_per_round() {
     let cluster = cluster();
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = pop(&cluster, dir.path(), "a").namespace("CAS").expect("ns a");
-    let b = pop(&cluster, dir.path(), "b").namespace("CAS").expect("ns b");
+    let a = pop(&cluster, dir.path(), "a").blocking_namespace("CAS").expect("ns a");
+    let b = pop(&cluster, dir.path(), "b").blocking_namespace("CAS").expect("ns b");
     put(&a, "counter", "0");
     let rounds = 100;
-    let increment = |kv: KvNamespace| {
+    let increment = |kv: BlockingNamespace| {
         std::thread::spawn(move || {
             let mut wins = 0u32;
             let mut losses = 0u32;
@@ -240,8 +240,8 @@ fn compare_and_set_across_pops_has_one_winner_per_round() {
 fn multi_key_commits_are_all_or_nothing() {
     let cluster = cluster();
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = pop(&cluster, dir.path(), "a").namespace("TX").expect("ns a");
-    let b = pop(&cluster, dir.path(), "b").namespace("TX").expect("ns b");
+    let a = pop(&cluster, dir.path(), "a").blocking_namespace("TX").expect("ns a");
+    let b = pop(&cluster, dir.path(), "b").blocking_namespace("TX").expect("ns b");
     put(&a, "x", "1");
     let vx = version_of(&a, "x");
 
@@ -272,6 +272,22 @@ fn multi_key_commits_are_all_or_nothing() {
             && get_text(&b, "q", None).as_deref() == Some("2")
             && get_text(&b, "x", None).is_none()
     });
+    // Every key of the commit has the commit's version, as on the embedded
+    // store: at the writing POP, at the other one, and from the leader.
+    assert!(outcome.version.is_some());
+    for key in ["p", "q"] {
+        assert_eq!(a.get(key, None).expect("get").map(|e| e.version), outcome.version, "{key} at A");
+        assert_eq!(b.get(key, None).expect("get").map(|e| e.version), outcome.version, "{key} at B");
+        assert_eq!(b.get_strong(key).expect("get").map(|e| e.version), outcome.version, "{key} strong");
+    }
+    // Both versions work as checks in a later commit.
+    let outcome = b
+        .atomic(AtomicOperation {
+            checks: vec![check("p", version_of(&b, "p")), check("q", version_of(&b, "q"))],
+            mutations: vec![set("p", "4")],
+        })
+        .expect("commit");
+    assert!(outcome.ok, "{outcome:?}");
 
     // A check that lost to B's write fails cleanly, writing nothing.
     let vq = version_of(&a, "q");
@@ -297,8 +313,8 @@ fn multi_key_commits_are_all_or_nothing() {
 fn ttls_under_a_minute_expire_everywhere() {
     let cluster = cluster();
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = pop(&cluster, dir.path(), "a").namespace("TTL").expect("ns a");
-    let b = pop(&cluster, dir.path(), "b").namespace("TTL").expect("ns b");
+    let a = pop(&cluster, dir.path(), "a").blocking_namespace("TTL").expect("ns a");
+    let b = pop(&cluster, dir.path(), "b").blocking_namespace("TTL").expect("ns b");
     a.put("short", "x".into(), expires_in(1)).expect("put");
     a.put("long", "y".into(), expires_in(3600)).expect("put");
     let entry = a.get("short", None).expect("get").expect("present");
@@ -321,9 +337,9 @@ fn ttls_under_a_minute_expire_everywhere() {
 fn a_restarted_pop_catches_up_from_where_it_stopped() {
     let cluster = cluster();
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = pop(&cluster, dir.path(), "a").namespace("CATCH").expect("ns a");
+    let a = pop(&cluster, dir.path(), "a").blocking_namespace("CATCH").expect("ns a");
     let b_store = pop(&cluster, dir.path(), "b");
-    let b = b_store.namespace("CATCH").expect("ns b");
+    let b = b_store.blocking_namespace("CATCH").expect("ns b");
     put(&a, "before", "1");
     wait_for("B to see the first write", || get_text(&b, "before", None).is_some());
     drop(b);
@@ -334,7 +350,7 @@ fn a_restarted_pop_catches_up_from_where_it_stopped() {
     }
     a.delete("before").expect("delete");
 
-    let b = pop(&cluster, dir.path(), "b").namespace("CATCH").expect("ns b again");
+    let b = pop(&cluster, dir.path(), "b").blocking_namespace("CATCH").expect("ns b again");
     // The first use waits until B's index has caught up.
     assert_eq!(get_text(&b, "before", None), None);
     assert_eq!(b.list(ListOptions::default()).expect("list").keys.len(), 200);
@@ -344,8 +360,8 @@ fn a_restarted_pop_catches_up_from_where_it_stopped() {
 fn list_pages_through_thousands_of_keys_written_in_full_size_batches() {
     let cluster = cluster();
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = pop(&cluster, dir.path(), "a").namespace("MANY").expect("ns a");
-    let b = pop(&cluster, dir.path(), "b").namespace("MANY").expect("ns b");
+    let a = pop(&cluster, dir.path(), "a").blocking_namespace("MANY").expect("ns a");
+    let b = pop(&cluster, dir.path(), "b").blocking_namespace("MANY").expect("ns b");
     let keys: Vec<String> = (0..2500).map(|i| format!("key:{:05}", (i * 7919) % 2500)).collect();
     // 1,000 mutations is both Brink's limit per commit and JetStream's per atomic batch.
     for chunk in keys.chunks(1000) {
@@ -384,8 +400,8 @@ fn list_pages_through_thousands_of_keys_written_in_full_size_batches() {
 fn a_deleted_namespace_stream_is_made_again_and_pops_start_over() {
     let cluster = cluster();
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = pop(&cluster, dir.path(), "a").namespace("GONE").expect("ns a");
-    let b = pop(&cluster, dir.path(), "b").namespace("GONE").expect("ns b");
+    let a = pop(&cluster, dir.path(), "a").blocking_namespace("GONE").expect("ns a");
+    let b = pop(&cluster, dir.path(), "b").blocking_namespace("GONE").expect("ns b");
     put(&a, "old", "1");
     wait_for("B to see the first write", || get_text(&b, "old", None).is_some());
 

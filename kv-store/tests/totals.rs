@@ -15,7 +15,7 @@ const TEN_MIB: usize = 10 * 1024 * 1024;
 #[test]
 fn get_many_over_the_total_is_a_range_error() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("KV").unwrap();
+    let kv = store.blocking_namespace("KV").unwrap();
     for key in ["a", "b", "c"] {
         put(&kv, key, vec![b'x'; TEN_MIB]);
     }
@@ -36,7 +36,7 @@ fn get_many_over_the_total_is_a_range_error() {
 #[test]
 fn atomic_over_the_total_writes_nothing() {
     let (_dir, store) = temp_store();
-    let kv = store.namespace("KV").unwrap();
+    let kv = store.blocking_namespace("KV").unwrap();
     let op = AtomicOperation {
         checks: vec![],
         mutations: vec![set("a", vec![b'x'; TEN_MIB]), set("b", vec![b'x'; TEN_MIB]), set("c", vec![b'x'; TEN_MIB])],

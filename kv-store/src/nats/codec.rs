@@ -14,10 +14,23 @@
 //! none), the metadata (u16 big-endian length + 1, 0 = none, then its JSON
 //! text) and the value bytes. Metadata lives in the payload, not in a header,
 //! because header values cannot hold the newlines valid JSON may contain.
+//!
+//! **Versions.** A key's version is the sequence of the *last* message of the
+//! commit that wrote it, so every key of a multi-key commit shares one
+//! version, as on the embedded store. A commit's messages are stored as one
+//! atomic batch at consecutive sequences; each message but the last carries
+//! `Brink-Commit-Rest: n`, the number of messages after it in its commit,
+//! and its version is its sequence plus `n`. A message without the header
+//! (a single write) has its own sequence as its version.
 
+use async_nats::HeaderMap;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::KvError;
+use crate::limits::MAX_ATOMIC_MUTATIONS;
+
+/// The header telling how many messages of the same commit follow this one.
+pub(crate) const COMMIT_REST_HEADER: &str = "Brink-Commit-Rest";
 
 const PUT: u8 = 1;
 const DELETE: u8 = 2;
@@ -77,6 +90,18 @@ pub(crate) fn encode_put(value: &Bytes, expiration: Option<u64>, metadata: Optio
     out.put_slice(meta.as_bytes());
     out.put_slice(value);
     out.freeze()
+}
+
+/// The version of a message stored at `sequence` with `headers`: the
+/// sequence of its commit's last message. A header Brink did not write (not
+/// a number, or more than a commit can hold) counts as absent.
+pub(crate) fn version(sequence: u64, headers: Option<&HeaderMap>) -> u64 {
+    let rest = headers
+        .and_then(|h| h.get(COMMIT_REST_HEADER))
+        .and_then(|v| v.as_str().parse::<u64>().ok())
+        .filter(|&n| n < MAX_ATOMIC_MUTATIONS as u64)
+        .unwrap_or(0);
+    sequence.saturating_add(rest)
 }
 
 /// Encodes a delete.
@@ -167,6 +192,19 @@ mod tests {
         }
         assert_eq!(key_of_subject("NS", "brinkkv.OTHER.YQ"), None);
         assert_eq!(key_of_subject("NS", "brinkkv.NS.Y"), None);
+    }
+
+    #[test]
+    fn a_commit_s_messages_share_its_last_sequence_as_version() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(version(7, None), 7);
+        assert_eq!(version(7, Some(&headers)), 7);
+        headers.insert(COMMIT_REST_HEADER, "2");
+        assert_eq!(version(7, Some(&headers)), 9);
+        for junk in ["-1", "x", "18446744073709551615", "100000"] {
+            headers.insert(COMMIT_REST_HEADER, junk);
+            assert_eq!(version(7, Some(&headers)), 7, "{junk}");
+        }
     }
 
     #[test]

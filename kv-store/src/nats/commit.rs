@@ -152,6 +152,11 @@ pub(crate) async fn commit(
                     raw.to_string().as_str(),
                 );
             }
+            // All writes of the commit share the version of its last message.
+            let rest = writes.len() - 1 - i;
+            if rest > 0 {
+                headers.insert(codec::COMMIT_REST_HEADER, rest.to_string().as_str());
+            }
             if let (0, Some(fence)) = (i, fence) {
                 headers.insert(async_nats::header::NATS_EXPECTED_LAST_SEQUENCE, fence.to_string().as_str());
             }
@@ -182,12 +187,10 @@ pub(crate) async fn commit(
 /// Applies a stored commit to the POP's index at once (read-your-writes); the
 /// watcher would apply the same messages a moment later.
 fn apply_locally(shared: &Shared, state: &NamespaceState, writes: &[StoredWrite], last: u64) {
-    let first = last + 1 - writes.len() as u64;
     let applied: Vec<Applied> = writes
         .iter()
-        .enumerate()
-        .map(|(i, write)| Applied {
-            sequence: first + i as u64,
+        .map(|write| Applied {
+            sequence: last,
             key: write.key().to_owned(),
             put: match write {
                 StoredWrite::Put { value, expiration, metadata, .. } => Some(AppliedPut {

@@ -38,6 +38,17 @@ pub enum NatsError {
         /// The version the server reported.
         version: String,
     },
+    /// This POP has not reached any server of the cluster since it started
+    /// (it starts anyway, and keeps trying in the background).
+    #[error(
+        "the replicated store is unavailable: this POP has not reached the NATS cluster at {servers} since it started{problem}; KV operations fail until it does"
+    )]
+    NotReached {
+        /// The configured servers, comma-separated.
+        servers: String,
+        /// ` (last problem: ...)` when the client reported one, else empty.
+        problem: String,
+    },
     /// The cluster did not answer in time: unreachable, or a stream without a
     /// leader (for example while one is being elected).
     #[error("the replicated store is unavailable: no answer from the NATS cluster within {timeout:?} ({what})")]

@@ -4,8 +4,10 @@
 //! byte order and cursors, and the version a `check` compares against locally
 //! all come from here.
 //!
-//! Each record carries the JetStream sequence of the message that wrote it,
-//! and a record only ever replaces one with a lower sequence, so applying the
+//! Each record carries the version of the write that made it (the sequence
+//! of the last message of its commit, see [`super::codec`]; the "sequence"
+//! fields below hold it), and a record only ever replaces one with a lower
+//! version, so applying the
 //! same message twice, or a watcher's older message after the POP's own newer
 //! write, changes nothing. Deletes are kept as tombstones for the same reason
 //! until the watch stream has passed them.
@@ -248,7 +250,7 @@ impl LocalIndex {
     pub(crate) fn get_many(
         &self,
         namespace: &str,
-        keys: &[&str],
+        keys: &[String],
         now_ms: u64,
         max_total_bytes: usize,
     ) -> Result<Vec<Option<KvEntry>>, KvError> {
@@ -299,11 +301,11 @@ impl LocalIndex {
     }
 
     /// Lists live keys of `namespace` in byte order.
-    pub(crate) fn list(&self, namespace: &str, query: ListQuery<'_>, now_ms: u64) -> Result<ListSlice, KvError> {
+    pub(crate) fn list(&self, namespace: &str, query: &ListQuery, now_ms: u64) -> Result<ListSlice, KvError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let headers = txn.open_table(HEADERS).map_err(storage)?;
-        let prefix = record_key(namespace, query.prefix);
-        let start = match query.start_after {
+        let prefix = record_key(namespace, &query.prefix);
+        let start = match query.start_after.as_deref() {
             Some(after) => {
                 let after = record_key(namespace, after);
                 if after < prefix {

@@ -23,8 +23,12 @@
 //!   the batch is refused if anything in the namespace changed since the checks
 //!   were read, and the commit is then re-evaluated.
 //!
-//! The trait is synchronous (callers run it on blocking threads); this
-//! backend drives the async NATS client on a small runtime of its own.
+//! The async NATS client runs on a small runtime of the backend's own;
+//! callers (isolates on their own current-thread runtimes) only await the
+//! join handles of the work spawned there.
+//! - **Reaching the cluster.** A POP starts even when no server answers; until
+//!   a server is first reached, every operation fails at once with
+//!   [`NatsError::NotReached`], and then everything works as usual.
 
 mod codec;
 mod commit;
@@ -37,13 +41,15 @@ mod watch;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream::Stream};
 
-use crate::backend::{Invalidator, KvBackend, ListQuery, ListSlice, StoredWrite};
+use crate::backend::{Invalidator, KvBackend, ListQuery, ListSlice, NamespaceBackend, StoredWrite};
 use crate::error::KvError;
+use crate::executor::{blocking, spawn_on, BackendRuntime, KvFuture};
 use crate::limits::is_expired;
 use crate::types::{AtomicCheck, AtomicOutcome, KvEntry};
 
@@ -117,27 +123,20 @@ pub struct NatsBackend {
     runtime: BackendRuntime,
 }
 
-/// The backend's own tokio runtime. Dropping it never blocks (it shuts down
-/// in the background), so a store may be opened, fail, or be dropped inside
-/// an async context, where dropping a runtime the usual way would panic.
-struct BackendRuntime(Option<tokio::runtime::Runtime>);
-
-impl Drop for BackendRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
 /// What the backend's tasks share.
 pub(crate) struct Shared {
     pub(crate) client: async_nats::Client,
     pub(crate) jetstream: jetstream::Context,
     pub(crate) index: LocalIndex,
     pub(crate) options: NatsOptions,
-    /// The largest message the servers accept (their `max_payload`).
-    pub(crate) max_payload: usize,
+    /// The largest message the servers accept (their `max_payload`); known
+    /// once a server has been reached.
+    max_payload: AtomicUsize,
+    /// Set once a server of the cluster has been reached and its version
+    /// accepted. Until then every operation fails at once (see [`Shared::ready`]).
+    reached: AtomicBool,
+    /// The last connection problem the client reported, for error messages.
+    last_problem: Arc<Mutex<Option<String>>>,
     namespaces: Mutex<HashMap<String, Arc<NamespaceState>>>,
     invalidator: RwLock<Option<Invalidator>>,
 }
@@ -147,17 +146,28 @@ pub(crate) struct Shared {
 pub(crate) struct NamespaceState {
     pub(crate) name: String,
     stream: tokio::sync::Mutex<Option<Stream>>,
-    caught_up: Mutex<bool>,
-    caught_up_signal: Condvar,
+    caught_up: tokio::sync::watch::Sender<bool>,
 }
 
 impl NamespaceState {
     pub(crate) fn mark_caught_up(&self) {
-        if let Ok(mut done) = self.caught_up.lock() {
-            if !*done {
-                *done = true;
-                self.caught_up_signal.notify_all();
-            }
+        self.caught_up.send_if_modified(|done| !std::mem::replace(done, true));
+    }
+
+    fn is_caught_up(&self) -> bool {
+        *self.caught_up.borrow()
+    }
+
+    /// Waits (up to `catch_up_timeout`) until the local index has caught up
+    /// with the stream once; after that, and after giving up, returns at once.
+    async fn wait_caught_up(&self, shared: &Shared) {
+        let mut caught_up = self.caught_up.subscribe();
+        let waited = tokio::time::timeout(shared.options.catch_up_timeout, caught_up.wait_for(|done| *done)).await;
+        if waited.is_err() {
+            // Later calls serve the index at once: a cluster that is down
+            // must not make every read wait.
+            self.mark_caught_up();
+            tracing::warn!(namespace = %self.name, pop = %shared.options.pop, "KV: the local index has not caught up with the cluster; serving what it has");
         }
     }
 }
@@ -171,8 +181,14 @@ fn parse_version(version: &str) -> Option<(u64, u64)> {
 
 impl NatsBackend {
     /// Connects to the cluster and opens the local index
-    /// `<data_dir>/kv-nats-index.redb`. Fails when no server answers, when a
-    /// server is older than 2.12, or when another process holds the index.
+    /// `<data_dir>/kv-nats-index.redb`. Fails when a server refuses the
+    /// connection (credentials) or is older than 2.12, or when another
+    /// process holds the index.
+    ///
+    /// When no server can be reached at all, the backend still opens: the
+    /// client keeps trying in the background, and until it first reaches
+    /// the cluster every KV operation fails with [`NatsError::NotReached`]
+    /// (the local index may be arbitrarily old, so it is not served either).
     pub fn connect(options: NatsOptions) -> Result<NatsBackend, KvError> {
         if options.servers.is_empty() {
             return Err(NatsError::NoServers.into());
@@ -182,133 +198,100 @@ impl NatsBackend {
             source,
         })?;
         let index = LocalIndex::open(&options.data_dir.join(INDEX_FILE_NAME))?;
-        let runtime = BackendRuntime(Some(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_name("brink-kv-nats")
-                .enable_all()
-                .build()
-                .map_err(KvError::backend)?,
-        ));
+        let runtime = BackendRuntime::new("brink-kv-nats", 2)?;
         let handle = runtime.handle()?.clone();
-        let connect_options = options.clone();
-        let client = run_on(&handle, async move { connect(&connect_options).await })??;
-        let info = client.server_info();
-        match parse_version(&info.version) {
-            Some(v) if v >= MIN_SERVER => {}
-            _ => return Err(NatsError::ServerTooOld { version: info.version }.into()),
-        }
+        let last_problem = Arc::new(Mutex::new(None));
+        let client = futures::executor::block_on(spawn_on(&handle, connect(options.clone(), last_problem.clone())))?;
         // The JetStream context spawns a task of its own: build it inside the runtime.
         let mut jetstream = {
             let _entered = handle.enter();
             jetstream::new(client.clone())
         };
         jetstream.set_timeout(options.request_timeout);
-        tracing::info!(pop = %options.pop, servers = ?options.servers, server_version = %info.version, max_payload = info.max_payload, "KV: connected to NATS JetStream");
         let shared = Arc::new(Shared {
             client,
             jetstream,
             index,
-            max_payload: info.max_payload,
+            max_payload: AtomicUsize::new(0),
+            reached: AtomicBool::new(false),
+            last_problem,
             options,
             namespaces: Mutex::new(HashMap::new()),
             invalidator: RwLock::new(None),
         });
+        match shared.ready() {
+            Ok(()) => {}
+            Err(error @ KvError::Backend(_)) if shared.client.connection_state() != async_nats::connection::State::Connected => {
+                tracing::warn!(pop = %shared.options.pop, servers = ?shared.options.servers, %error, "KV: starting without the NATS cluster; KV operations fail until it is reachable");
+            }
+            Err(error) => return Err(error),
+        }
         Ok(NatsBackend { shared, runtime })
     }
 
     /// The largest value this store accepts with the given metadata: the
-    /// servers' `max_payload` less the message's own framing and headers.
+    /// servers' `max_payload` less the message's own framing and headers
+    /// (0 until a server has been reached).
     pub fn max_value_bytes(&self) -> usize {
         self.shared.max_value_bytes(None)
     }
 
-    fn handle(&self) -> Result<&tokio::runtime::Handle, KvError> {
-        self.runtime.handle()
-    }
-
-    /// Runs `work` on the backend's runtime and waits for it.
-    fn block_on<T: Send + 'static>(
-        &self,
-        work: impl Future<Output = Result<T, KvError>> + Send + 'static,
-    ) -> Result<T, KvError> {
-        run_on(self.handle()?, work)?
-    }
-
-    /// The namespace's state, starting its watcher on first use and waiting
-    /// (up to `catch_up_timeout`) until the local index has caught up.
-    fn namespace(&self, name: &str) -> Result<Arc<NamespaceState>, KvError> {
-        let (state, fresh) = {
-            let mut map = self
-                .shared
-                .namespaces
-                .lock()
-                .map_err(|_| KvError::backend("the NATS backend's lock was poisoned"))?;
-            match map.get(name) {
-                Some(state) => (state.clone(), false),
-                None => {
-                    let state = Arc::new(NamespaceState {
-                        name: name.to_owned(),
-                        stream: tokio::sync::Mutex::new(None),
-                        caught_up: Mutex::new(false),
-                        caught_up_signal: Condvar::new(),
-                    });
-                    map.insert(name.to_owned(), state.clone());
-                    (state, true)
-                }
-            }
-        };
-        if fresh {
-            self.handle()?
-                .spawn(watch::run(self.shared.clone(), state.clone()));
+    /// The namespace's state, starting its watcher on first use.
+    fn state(&self, name: &str) -> Result<Arc<NamespaceState>, KvError> {
+        let mut map = self
+            .shared
+            .namespaces
+            .lock()
+            .map_err(|_| KvError::backend("the NATS backend's lock was poisoned"))?;
+        if let Some(state) = map.get(name) {
+            return Ok(state.clone());
         }
-        {
-            let done = state
-                .caught_up
-                .lock()
-                .map_err(|_| KvError::backend("the NATS backend's lock was poisoned"))?;
-            if !*done {
-                let (done, timeout) = state
-                    .caught_up_signal
-                    .wait_timeout_while(done, self.shared.options.catch_up_timeout, |done| !*done)
-                    .map_err(|_| KvError::backend("the NATS backend's lock was poisoned"))?;
-                let gave_up = timeout.timed_out() && !*done;
-                drop(done);
-                if gave_up {
-                    // Later calls serve the index at once: a cluster that is
-                    // down must not make every read wait.
-                    state.mark_caught_up();
-                    tracing::warn!(namespace = name, pop = %self.shared.options.pop, "KV: the local index has not caught up with the cluster; serving what it has");
-                }
-            }
-        }
+        let state = Arc::new(NamespaceState {
+            name: name.to_owned(),
+            stream: tokio::sync::Mutex::new(None),
+            caught_up: tokio::sync::watch::Sender::new(false),
+        });
+        map.insert(name.to_owned(), state.clone());
+        self.runtime
+            .handle()?
+            .spawn(watch::run(self.shared.clone(), state.clone()));
         Ok(state)
     }
 }
 
-impl BackendRuntime {
-    fn handle(&self) -> Result<&tokio::runtime::Handle, KvError> {
-        self.0
-            .as_ref()
-            .map(tokio::runtime::Runtime::handle)
-            .ok_or_else(|| KvError::backend("the NATS backend is shut down"))
+/// Connects; see [`NatsBackend::connect`] for what an unreachable cluster does.
+async fn connect(options: NatsOptions, last_problem: Arc<Mutex<Option<String>>>) -> Result<async_nats::Client, KvError> {
+    let servers = options.servers.clone();
+    let failed = |error: async_nats::ConnectError| -> KvError {
+        NatsError::Connect {
+            servers: servers.join(","),
+            reason: error.to_string(),
+        }
+        .into()
+    };
+    match connect_options(&options, last_problem.clone()).await?.connect(servers.clone()).await {
+        Ok(client) => Ok(client),
+        // Nothing answered: start anyway and keep trying in the background.
+        // Anything else (refused credentials, a bad URL) is the operator's to fix.
+        Err(error) if matches!(error.kind(), async_nats::ConnectErrorKind::Io | async_nats::ConnectErrorKind::TimedOut) => {
+            if let Ok(mut slot) = last_problem.lock() {
+                *slot = Some(error.to_string());
+            }
+            connect_options(&options, last_problem)
+                .await?
+                .retry_on_initial_connect()
+                .connect(servers.clone())
+                .await
+                .map_err(failed)
+        }
+        Err(error) => Err(failed(error)),
     }
 }
 
-/// Spawns `work` on `handle` and blocks the calling (non-runtime) thread until it ends.
-fn run_on<T: Send + 'static>(
-    handle: &tokio::runtime::Handle,
-    work: impl Future<Output = T> + Send + 'static,
-) -> Result<T, KvError> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    handle.spawn(async move {
-        let _ = tx.send(work.await);
-    });
-    rx.recv()
-        .map_err(|_| KvError::backend("the NATS backend stopped while an operation was running"))
-}
-
-async fn connect(options: &NatsOptions) -> Result<async_nats::Client, KvError> {
+async fn connect_options(
+    options: &NatsOptions,
+    last_problem: Arc<Mutex<Option<String>>>,
+) -> Result<async_nats::ConnectOptions, KvError> {
     let base = match &options.credentials {
         NatsCredentials::None => async_nats::ConnectOptions::new(),
         NatsCredentials::UserPassword { user, password } => {
@@ -323,29 +306,51 @@ async fn connect(options: &NatsOptions) -> Result<async_nats::Client, KvError> {
             })?,
     };
     let pop = options.pop.clone();
-    let connect_options = base
+    Ok(base
         .name(format!("brink-{}", options.pop))
         .connection_timeout(options.request_timeout)
         .request_timeout(Some(options.request_timeout))
         .event_callback(move |event| {
             let pop = pop.clone();
+            let last_problem = last_problem.clone();
             async move {
                 tracing::info!(pop = %pop, event = %event, "KV: NATS connection event");
+                if let async_nats::Event::ServerError(_) | async_nats::Event::ClientError(_) = event {
+                    if let Ok(mut slot) = last_problem.lock() {
+                        *slot = Some(event.to_string());
+                    }
+                }
             }
-        });
-    connect_options
-        .connect(options.servers.clone())
-        .await
-        .map_err(|error| {
-            NatsError::Connect {
-                servers: options.servers.join(","),
-                reason: error.to_string(),
-            }
-            .into()
-        })
+        }))
 }
 
 impl Shared {
+    /// Ok once a server of the cluster has been reached (checking its
+    /// version the first time); until then, [`NatsError::NotReached`].
+    pub(crate) fn ready(&self) -> Result<(), KvError> {
+        if self.reached.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let connected = self.client.connection_state() == async_nats::connection::State::Connected;
+        let Some(info) = self.client.try_server_info().filter(|_| connected) else {
+            let problem = self.last_problem.lock().ok().and_then(|slot| slot.clone());
+            return Err(NatsError::NotReached {
+                servers: self.options.servers.join(","),
+                problem: problem.map(|p| format!(" (last problem: {p})")).unwrap_or_default(),
+            }
+            .into());
+        };
+        match parse_version(&info.version) {
+            Some(v) if v >= MIN_SERVER => {}
+            _ => return Err(NatsError::ServerTooOld { version: info.version }.into()),
+        }
+        self.max_payload.store(info.max_payload, Ordering::Release);
+        if !self.reached.swap(true, Ordering::AcqRel) {
+            tracing::info!(pop = %self.options.pop, servers = ?self.options.servers, server_version = %info.version, max_payload = info.max_payload, "KV: connected to NATS JetStream");
+        }
+        Ok(())
+    }
+
     /// The stream of `namespace`, created with this POP's settings if missing.
     pub(crate) async fn stream(&self, state: &NamespaceState) -> Result<Stream, KvError> {
         let mut slot = state.stream.lock().await;
@@ -387,6 +392,7 @@ impl Shared {
         // Headers of a write: Nats-TTL, Nats-Msg-Id or the batch headers, and
         // the expected-sequence headers; 512 bytes is ample for all of them.
         self.max_payload
+            .load(Ordering::Acquire)
             .saturating_sub(codec::put_overhead(metadata))
             .saturating_sub(512)
     }
@@ -444,7 +450,7 @@ impl Shared {
                     value,
                     metadata,
                     expiration,
-                    version: message.sequence,
+                    version: codec::version(message.sequence, Some(&message.headers)),
                 }),
         };
         Ok((message.sequence, entry))
@@ -452,46 +458,12 @@ impl Shared {
 }
 
 impl KvBackend for NatsBackend {
-    fn get(&self, namespace: &str, key: &str, now_ms: u64) -> Result<Option<KvEntry>, KvError> {
-        self.namespace(namespace)?;
-        self.shared.index.get(namespace, key, now_ms)
-    }
-
-    fn get_many(
-        &self,
-        namespace: &str,
-        keys: &[&str],
-        now_ms: u64,
-        max_total_bytes: usize,
-    ) -> Result<Vec<Option<KvEntry>>, KvError> {
-        self.namespace(namespace)?;
-        self.shared.index.get_many(namespace, keys, now_ms, max_total_bytes)
-    }
-
-    fn get_strong(&self, namespace: &str, key: &str, now_ms: u64) -> Result<Option<KvEntry>, KvError> {
-        let state = self.namespace(namespace)?;
-        let shared = self.shared.clone();
-        let key = key.to_owned();
-        self.block_on(async move { Ok(shared.read_strong(&state, &key, now_ms).await?.1) })
-    }
-
-    fn list(&self, namespace: &str, query: ListQuery<'_>, now_ms: u64) -> Result<ListSlice, KvError> {
-        self.namespace(namespace)?;
-        self.shared.index.list(namespace, query, now_ms)
-    }
-
-    fn commit(
-        &self,
-        namespace: &str,
-        checks: &[AtomicCheck],
-        writes: &[StoredWrite],
-        now_ms: u64,
-    ) -> Result<AtomicOutcome, KvError> {
-        let state = self.namespace(namespace)?;
-        let shared = self.shared.clone();
-        let checks = checks.to_vec();
-        let writes = writes.to_vec();
-        self.block_on(async move { commit::commit(&shared, &state, checks, writes, now_ms).await })
+    fn namespace(self: Arc<Self>, name: &str) -> Result<Arc<dyn NamespaceBackend>, KvError> {
+        Ok(Arc::new(NatsNamespace {
+            state: self.state(name)?,
+            shared: self.shared.clone(),
+            handle: self.runtime.handle()?.clone(),
+        }))
     }
 
     fn reclaim_expired(&self, now_ms: u64) -> Result<usize, KvError> {
@@ -506,5 +478,78 @@ impl KvBackend for NatsBackend {
         if let Ok(mut slot) = self.shared.invalidator.write() {
             *slot = Some(invalidator);
         }
+    }
+}
+
+/// One namespace on the cluster. Reads go to the local index on the KV
+/// blocking pool; anything that talks to the cluster runs on the backend's
+/// runtime. Every operation first checks that the cluster has been reached
+/// and then that the index has caught up with the stream once.
+struct NatsNamespace {
+    shared: Arc<Shared>,
+    state: Arc<NamespaceState>,
+    handle: tokio::runtime::Handle,
+}
+
+impl NatsNamespace {
+    /// Reads the local index once it may be served.
+    fn local<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&LocalIndex) -> Result<T, KvError> + Send + 'static,
+    ) -> KvFuture<T> {
+        if let Err(error) = self.shared.ready() {
+            return Box::pin(std::future::ready(Err(error)));
+        }
+        let shared = self.shared.clone();
+        if self.state.is_caught_up() {
+            return blocking(move || read(&shared.index));
+        }
+        let state = self.state.clone();
+        spawn_on(&self.handle, async move {
+            state.wait_caught_up(&shared).await;
+            blocking(move || read(&shared.index)).await
+        })
+    }
+
+    /// Runs `work` against the cluster on the backend's runtime.
+    fn remote<T, F>(&self, work: impl FnOnce(Arc<Shared>, Arc<NamespaceState>) -> F) -> KvFuture<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, KvError>> + Send + 'static,
+    {
+        if let Err(error) = self.shared.ready() {
+            return Box::pin(std::future::ready(Err(error)));
+        }
+        let (shared, state) = (self.shared.clone(), self.state.clone());
+        let work = work(shared.clone(), state.clone());
+        spawn_on(&self.handle, async move {
+            state.wait_caught_up(&shared).await;
+            work.await
+        })
+    }
+}
+
+impl NamespaceBackend for NatsNamespace {
+    fn get(&self, key: String, now_ms: u64) -> KvFuture<Option<KvEntry>> {
+        let name = self.state.name.clone();
+        self.local(move |index| index.get(&name, &key, now_ms))
+    }
+
+    fn get_many(&self, keys: Vec<String>, now_ms: u64, max_total_bytes: usize) -> KvFuture<Vec<Option<KvEntry>>> {
+        let name = self.state.name.clone();
+        self.local(move |index| index.get_many(&name, &keys, now_ms, max_total_bytes))
+    }
+
+    fn get_strong(&self, key: String, now_ms: u64) -> KvFuture<Option<KvEntry>> {
+        self.remote(move |shared, state| async move { Ok(shared.read_strong(&state, &key, now_ms).await?.1) })
+    }
+
+    fn list(&self, query: ListQuery, now_ms: u64) -> KvFuture<ListSlice> {
+        let name = self.state.name.clone();
+        self.local(move |index| index.list(&name, &query, now_ms))
+    }
+
+    fn commit(&self, checks: Vec<AtomicCheck>, writes: Vec<StoredWrite>, now_ms: u64) -> KvFuture<AtomicOutcome> {
+        self.remote(move |shared, state| async move { commit::commit(&shared, &state, checks, writes, now_ms).await })
     }
 }

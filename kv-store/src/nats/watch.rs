@@ -124,13 +124,15 @@ async fn follow(shared: &Shared, state: &NamespaceState) -> Result<(), String> {
                 tracing::warn!(namespace = %state.name, subject, "KV: ignoring a message on a subject Brink does not write");
                 continue;
             };
+            // Records are ordered by version; the watermark stays the raw sequence.
+            let version = codec::version(last, message.headers.as_ref());
             match codec::decode(&message.payload, subject) {
                 Ok(codec::Record::Put { value, expiration, metadata }) => applied.push(Applied {
-                    sequence: last,
+                    sequence: version,
                     key,
                     put: Some(AppliedPut { value, expiration, metadata }),
                 }),
-                Ok(codec::Record::Delete) => applied.push(Applied { sequence: last, key, put: None }),
+                Ok(codec::Record::Delete) => applied.push(Applied { sequence: version, key, put: None }),
                 Err(error) => {
                     tracing::warn!(namespace = %state.name, subject, %error, "KV: ignoring a message Brink cannot decode");
                 }

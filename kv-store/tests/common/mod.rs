@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use brink_kv::{AtomicCheck, KvNamespace, KvOptions, KvStore, ListPage, Mutation, PutOptions};
+use brink_kv::{AtomicCheck, BlockingNamespace, KvOptions, KvStore, ListPage, Mutation, PutOptions};
 use bytes::Bytes;
 use tempfile::TempDir;
 
@@ -40,13 +40,13 @@ pub fn unix_now() -> u64 {
 }
 
 /// Puts `value` under `key` with default options; returns the new version.
-pub fn put(kv: &KvNamespace, key: &str, value: impl Into<Bytes>) -> u64 {
+pub fn put(kv: &BlockingNamespace, key: &str, value: impl Into<Bytes>) -> u64 {
     kv.put(key, value.into(), PutOptions::default())
         .expect("put")
 }
 
 /// The value under `key` as UTF-8 text, `None` when the key is absent.
-pub fn get_text(kv: &KvNamespace, key: &str, cache_ttl: Option<Duration>) -> Option<String> {
+pub fn get_text(kv: &BlockingNamespace, key: &str, cache_ttl: Option<Duration>) -> Option<String> {
     kv.get(key, cache_ttl)
         .expect("get")
         .map(|entry| String::from_utf8(entry.value.to_vec()).expect("UTF-8 value"))

@@ -1,7 +1,9 @@
 //! Workers KV bindings: `env.MY_KV.get/put/delete/list/getWithMetadata` and
 //! the Deno-KV-style `atomic()`. The JS side (`js/kv.js`) validates argument
-//! types and converts values; these ops run the store calls on tokio's
-//! blocking pool so an fsync never stalls the isolate's event loop.
+//! types and converts values; these ops await the store's async operations,
+//! which run on the store's own threads (its blocking pool for redb, the
+//! NATS backend's runtime for the cluster), so neither an fsync nor a round
+//! trip to a cluster stalls the isolate's event loop.
 //!
 //! A worker reaches a namespace only through the handle its binding was
 //! given: the table below holds exactly the namespaces its deployment's
@@ -92,20 +94,6 @@ async fn guarded<T>(
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    op: &'static str,
-    work: impl FnOnce() -> Result<T, KvError> + Send + 'static,
-) -> Result<T, JsErrorBox> {
-    crate::blocking::spawn_blocking(work)
-        .await
-        .map_err(|error| {
-            // A JoinError's text carries the panic message: log it only.
-            tracing::error!(op, %error, "KV blocking task failed");
-            internal_error(op)
-        })?
-        .map_err(js_error)
-}
-
 /// `cacheTtl` seconds as a `Duration`. kv.js rejects negative and non-finite
 /// values; anything too large for a `Duration` (`1e20`) means "forever".
 fn cache_ttl(seconds: f64) -> Result<Duration, JsErrorBox> {
@@ -167,16 +155,16 @@ pub async fn op_brink_kv_get(
         let namespace = namespace(&state, handle)?;
         if strong {
             // `consistency: "strong"`: past the cache and the local replica.
-            let entry = blocking("get", move || namespace.get_strong(&key)).await?;
+            let entry = namespace.get_strong(&key).await.map_err(js_error)?;
             return Ok(to_js(entry));
         }
         let max_age = cache_ttl(cache_ttl_seconds)?;
-        // A cache hit is answered on the isolate thread: a hand-off to the
-        // blocking pool would cost more than the lookup itself.
+        // A cache hit is answered at once, without a hand-off to the
+        // store's threads, which would cost more than the lookup itself.
         if let Some(hit) = namespace.get_cached(&key, max_age).map_err(js_error)? {
             return Ok(to_js(hit));
         }
-        let entry = blocking("get", move || namespace.get(&key, Some(max_age))).await?;
+        let entry = namespace.get(&key, Some(max_age)).await.map_err(js_error)?;
         Ok(to_js(entry))
     })
     .await
@@ -197,11 +185,11 @@ pub async fn op_brink_kv_get_many(
             return Err(js_error(KvError::TooManyKeys { count: keys.len() }));
         }
         if strong {
-            let entries = blocking("get", move || namespace.get_many_strong(&keys)).await?;
+            let entries = namespace.get_many_strong(&keys).await.map_err(js_error)?;
             return Ok(entries.into_iter().map(to_js).collect());
         }
         let max_age = cache_ttl(cache_ttl_seconds)?;
-        let entries = blocking("get", move || namespace.get_many(&keys, Some(max_age))).await?;
+        let entries = namespace.get_many(&keys, Some(max_age)).await.map_err(js_error)?;
         Ok(entries.into_iter().map(to_js).collect())
     })
     .await
@@ -262,7 +250,7 @@ pub async fn op_brink_kv_put(
             return Err(js_error(KvError::ValueTooLarge { len: value.len() }));
         }
         let value = Bytes::copy_from_slice(&value);
-        blocking("put", move || namespace.put(&key, value, options)).await
+        namespace.put(&key, value, options).await.map_err(js_error)
     })
     .await
 }
@@ -275,7 +263,7 @@ pub async fn op_brink_kv_delete(
 ) -> Result<(), JsErrorBox> {
     guarded("delete", async move {
         let namespace = namespace(&state, handle)?;
-        blocking("delete", move || namespace.delete(&key)).await
+        namespace.delete(&key).await.map_err(js_error)
     })
     .await
 }
@@ -331,7 +319,7 @@ pub async fn op_brink_kv_list(
             Some(limit) => Some(limit as usize),
         };
         let list_options = ListOptions { prefix: options.prefix, limit, cursor: options.cursor };
-        let page = blocking("list", move || namespace.list(list_options)).await?;
+        let page = namespace.list(list_options).await.map_err(js_error)?;
         Ok(JsListPage {
             keys: page
                 .keys
@@ -427,7 +415,7 @@ pub async fn op_brink_kv_atomic(
                 _ => return Err(JsErrorBox::type_error("KV atomic() failed: invalid mutation")),
             });
         }
-        let outcome = blocking("atomic", move || namespace.atomic(AtomicOperation { checks, mutations })).await?;
+        let outcome = namespace.atomic(AtomicOperation { checks, mutations }).await.map_err(js_error)?;
         Ok(JsAtomicOutcome { ok: outcome.ok, version: outcome.version })
     })
     .await
