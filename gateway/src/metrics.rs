@@ -158,6 +158,9 @@ pub fn render(requests: &RequestMetrics, workers: &[WorkerSample], process: &Pro
     out.push_str("# HELP brink_pool_warm_isolates Blank pre-warmed isolates waiting in the pool.\n");
     out.push_str("# TYPE brink_pool_warm_isolates gauge\n");
     let _ = writeln!(out, "brink_pool_warm_isolates {}", process.warm_isolates);
+    out.push_str("# HELP brink_websockets_open WebSockets open now, from clients and to outbound servers.\n");
+    out.push_str("# TYPE brink_websockets_open gauge\n");
+    let _ = writeln!(out, "brink_websockets_open {}", brink_runtime::api::websocket::open_sockets());
     out.push_str("# HELP brink_evictions_total Idle tenant isolates evicted.\n");
     out.push_str("# TYPE brink_evictions_total counter\n");
     let _ = writeln!(out, "brink_evictions_total {}", process.evictions);

@@ -26,7 +26,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use crate::connection::{ConnectionActivity, InFlightBody, TrackedIo};
 use crate::router::Routing;
 use crate::tls::SecureTransport;
-use crate::worker_bridge;
+use crate::{websocket, worker_bridge};
 
 /// How the listener treats connections.
 #[derive(Clone, Debug)]
@@ -226,20 +226,20 @@ async fn accept_loop(
             router: router.clone(),
             options: options.clone(),
             stop_requested: stop_requested.clone(),
+            slot: Arc::new(permit),
         };
         match tls.clone() {
             None => {
                 tokio::spawn(async move {
-                    let _slot = permit;
                     connection.run(TokioIo::new(io), None).await;
                 });
             }
             Some(tls) => {
                 let handshake_timeout = options.handshake_timeout;
                 tokio::spawn(async move {
-                    let _slot = permit;
-                    // The slot is held from accept on, so clients stuck in
-                    // handshakes count toward the cap too.
+                    // The slot is held from accept on (the connection owns
+                    // it), so clients stuck in handshakes count toward the
+                    // cap too.
                     match tokio::time::timeout(handshake_timeout, tls.acceptor.accept(io)).await {
                         Ok(Ok(stream)) => connection.run(TokioIo::new(stream), Some(tls.alt_svc)).await,
                         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
@@ -265,6 +265,9 @@ struct Connection {
     router: Arc<Routing>,
     options: Arc<ServeOptions>,
     stop_requested: watch::Receiver<bool>,
+    /// Its slot under the connection cap; a WebSocket upgraded from the
+    /// connection holds it too.
+    slot: Arc<OwnedSemaphorePermit>,
 }
 
 impl Connection {
@@ -274,7 +277,8 @@ impl Connection {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let Connection { peer, activity, builder, router, options, mut stop_requested } = self;
+        let Connection { peer, activity, builder, router, options, mut stop_requested, slot } = self;
+        let lease = websocket::SocketLease { slot, stop_requested: stop_requested.clone() };
         let secure = tls.is_some();
         let alt_svc = tls.flatten();
         let max_request_body = options.max_request_body;
@@ -285,17 +289,19 @@ impl Connection {
             if secure {
                 request.extensions_mut().insert(SecureTransport);
             }
+            let handshake = websocket::take_handshake(&mut request);
             let response = worker_bridge::handle(request, router.clone(), max_request_body);
             let alt_svc = alt_svc.clone();
+            let lease = lease.clone();
             async move {
-                let mut response = response.await?;
+                let mut response = websocket::finish(response.await?, handshake, &lease);
                 if let Some(alt_svc) = alt_svc {
                     response.headers_mut().insert(ALT_SVC, alt_svc);
                 }
                 Ok::<_, std::convert::Infallible>(response.map(|body| InFlightBody::new(body, running)))
             }
         });
-        let connection = builder.serve_connection(io, service);
+        let connection = builder.serve_connection_with_upgrades(io, service);
         tokio::pin!(connection);
         // Runs the connection until it ends. When it has been idle too
         // long, or the server stops, it is shut down gracefully (h2 clients

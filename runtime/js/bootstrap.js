@@ -165,6 +165,20 @@ const caches = lazyModule(() =>
 defineLazyGlobal("caches", () => caches().caches, true);
 defineLazyGlobal("Cache", () => caches().Cache);
 defineLazyGlobal("CacheStorage", () => caches().CacheStorage);
+// WebSockets (docs/websockets.md): loading them also lets Response take a
+// `webSocket`, which only a worker that made a socket can have.
+const webSockets = lazyModule(() =>
+  ext("ext:brink_runtime/websocket.js").initWebSockets({
+    event,
+    response,
+    DOMException: domException().DOMException,
+    Blob: file().Blob,
+  })
+);
+defineLazyGlobal("WebSocketPair", () => webSockets().WebSocketPair);
+defineLazyGlobal("WebSocket", () => webSockets().WebSocket);
+defineLazyGlobal("MessageEvent", () => webSockets().MessageEvent);
+defineLazyGlobal("CloseEvent", () => webSockets().CloseEvent);
 const navigator = lazyModule(makeNavigator);
 defineLazyGlobal("navigator", () => navigator().navigator, true);
 defineLazyGlobal("Navigator", () => navigator().Navigator);
@@ -246,6 +260,7 @@ installWorkerHost({
   streams,
   event,
   fetch: fetchModule.fetch,
+  webSockets,
 });
 
 // A worker must not see the engine's internals (nor force a collection).

@@ -51,6 +51,8 @@ const MAX_OWN_HOSTS = 64;
 const ownHosts = new Set();
 const HOST_OF_URL = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]+)/i;
 let globalFetch;
+// The WebSocket module (js/websocket.js), loaded on first use.
+let webSocketModule;
 
 function describeError(error) {
   if (error && typeof error === "object" && typeof error.stack === "string") {
@@ -208,6 +210,10 @@ function respond(id, response) {
   for (const { 0: name, 1: value } of inner.headerList) {
     ArrayPrototypePush(headers, name, value);
   }
+  if (inner.status === 101) {
+    webSocketModule().respondWithWebSocket(id, response, headers);
+    return;
+  }
   const body = inner.body;
   if (body === null) {
     op_brink_respond(id, inner.status, headers, null);
@@ -328,8 +334,9 @@ function defineBindingGlobals(env) {
   }
 }
 
-export function installWorkerHost({ consoleModule, request, response, streams, event, fetch: innerFetch }) {
+export function installWorkerHost({ consoleModule, request, response, streams, event, fetch: innerFetch, webSockets }) {
   FetchEvent = defineFetchEvent(event.Event);
+  webSocketModule = webSockets;
   requestModule = request;
   responseModule = response;
   streamsModule = streams;
@@ -372,6 +379,9 @@ export function installWorkerHost({ consoleModule, request, response, streams, e
       outgoing.headers.set(SUBREQUEST_DEPTH_HEADER, `${depth}`);
     } catch (error) {
       return Promise.reject(error);
+    }
+    if (outgoing.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      return webSocketModule().fetchWebSocket(outgoing, typeof id === "number" ? id : 0);
     }
     return innerFetch(outgoing);
   }, true);

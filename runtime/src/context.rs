@@ -44,11 +44,20 @@ struct RequestContext {
     deadline: Instant,
     /// How many worker subrequests deep this request is.
     depth: u32,
+    /// Open WebSockets of this request (`crate::api::websocket`): each
+    /// keeps the context alive, past the deadline, until it closes.
+    websockets: u32,
 }
 
 impl RequestContext {
     fn settled(&self) -> bool {
-        self.respond.is_none() && self.wait_until == 0 && self.body_pump.is_none()
+        self.respond.is_none() && self.wait_until == 0 && self.body_pump.is_none() && self.websockets == 0
+    }
+
+    /// Work whose lifetime is its own (a body being sent, an open
+    /// WebSocket), which the wall-clock deadline does not cut off.
+    fn has_open_stream(&self) -> bool {
+        self.body_pump.is_some() || self.websockets > 0
     }
 }
 
@@ -122,6 +131,7 @@ impl ContextTable {
             body_pump: None,
             deadline,
             depth,
+            websockets: 0,
         };
         self.live.insert(self.next_id, context);
         self.next_id
@@ -177,6 +187,35 @@ impl ContextTable {
         if let Some(context) = self.live.get_mut(&id) {
             context.body_pump = None;
             self.close_if_settled(id);
+        }
+    }
+
+    /// A WebSocket of request `id` opened; false when the request has ended.
+    pub fn websocket_opened(&mut self, id: RequestId) -> bool {
+        match self.live.get_mut(&id) {
+            Some(context) => {
+                context.websockets += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A WebSocket of request `id` closed.
+    pub fn websocket_closed(&mut self, id: RequestId) {
+        if let Some(context) = self.live.get_mut(&id) {
+            context.websockets = context.websockets.saturating_sub(1);
+            self.close_if_settled(id);
+        }
+    }
+
+    /// A WebSocket message was delivered to request `id`'s worker: like a
+    /// new request, its handler gets a whole CPU limit and subrequest
+    /// budget (a socket may stay open for hours).
+    pub fn websocket_event(&mut self, id: RequestId) {
+        if let Some(context) = self.live.get_mut(&id) {
+            context.cpu_ns = 0;
+            context.subrequests = 0;
         }
     }
 
@@ -250,7 +289,7 @@ impl ContextTable {
         let expired: Vec<RequestId> = self
             .live
             .iter()
-            .filter(|(_, context)| context.deadline <= now && context.body_pump.is_none())
+            .filter(|(_, context)| context.deadline <= now && !context.has_open_stream())
             .map(|(id, _)| *id)
             .collect();
         let mut abandoned = 0;
@@ -276,7 +315,7 @@ impl ContextTable {
     pub fn next_deadline(&self) -> Option<Instant> {
         self.live
             .values()
-            .filter(|context| context.body_pump.is_none())
+            .filter(|context| !context.has_open_stream())
             .map(|context| context.deadline)
             .min()
     }

@@ -33,6 +33,10 @@ use crate::api::request::{
     op_brink_count_subrequest, op_brink_fulfilled_value, op_brink_respond, op_brink_respond_error,
     op_brink_respond_stream, op_brink_wait_until_done, op_brink_wait_until_started,
 };
+use crate::api::websocket::{
+    op_brink_ws_close, op_brink_ws_connect, op_brink_ws_next, op_brink_ws_respond, op_brink_ws_send_binary,
+    op_brink_ws_send_text,
+};
 use crate::context::ContextTable;
 use crate::embedded_js::with_embedded_sources;
 use crate::error::WorkerError;
@@ -84,6 +88,14 @@ deno_core::extension!(
         op_brink_digest,
         op_brink_digest_create,
         op_brink_digest_update,
+        op_brink_ws_respond,
+        op_brink_ws_send_text,
+        op_brink_ws_send_binary,
+        op_brink_ws_close,
+        op_brink_ws_next,
+        op_brink_ws_connect,
+        op_brink_append_header_pairs,
+        op_brink_is_normalized_header_value,
         op_brink_digest_finish,
         op_brink_aes_gcm_decrypt,
     ],
@@ -99,7 +111,7 @@ deno_core::extension!(
         "crypto_extras.js",
         "workers_extras.js",
     ],
-    lazy_loaded_js = [dir "js", "html_rewriter.js", "cache.js"],
+    lazy_loaded_js = [dir "js", "html_rewriter.js", "cache.js", "websocket.js"],
     state = |state| {
         state.put(ContextTable::default());
         state.put(LogIdentity::default());

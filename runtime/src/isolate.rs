@@ -547,7 +547,12 @@ async fn serve(
                 Poll::Ready(Some(IsolateCommand::Load { reply, .. })) => {
                     let _ = reply.send(Err(WorkerError::Engine("isolate already has a worker".into())));
                 }
-                Poll::Ready(None) => closed = true,
+                Poll::Ready(None) => {
+                    closed = true;
+                    // A new version (or a removal) took over: open WebSockets
+                    // are told so (1012) rather than cut off at the drain limit.
+                    crate::api::websocket::close_all(&mut op_state.borrow_mut(), 1012, "the worker was restarted");
+                }
                 Poll::Pending => break,
             }
         }

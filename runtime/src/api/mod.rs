@@ -9,3 +9,4 @@ pub mod html_rewriter;
 pub mod kv;
 pub mod outbound_fetch;
 pub mod request;
+pub mod websocket;

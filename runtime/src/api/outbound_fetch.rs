@@ -416,6 +416,13 @@ pub fn check_outbound_request(request: &mut http::Request<deno_fetch::ReqBody>) 
         } else {
             80
         });
+    check_target(raw_host, port)
+}
+
+/// Whether a worker may connect to `raw_host:port` (a URL's host, as the
+/// URL parser normalised it): the same check for `fetch()` and outbound
+/// WebSockets (`crate::api::websocket`).
+pub fn check_target(raw_host: &str, port: u16) -> Result<(), JsErrorBox> {
     // The URL parser has already turned every IPv4 spelling (2130706433,
     // 0x7f.1, 0177.0.0.1, 127.1) into dotted form, so parsing the host as an
     // address sees the address the connection will go to.
@@ -455,6 +462,13 @@ impl GuardedResolver {
     pub fn new(policy: SharedPolicy) -> Self {
         GuardedResolver { policy }
     }
+}
+
+/// A resolver with the policy of the isolate on this thread, for
+/// connections deno_fetch does not make (outbound WebSockets).
+pub fn thread_resolver() -> GuardedResolver {
+    let policy = THREAD_POLICY.with(|policy| policy.borrow().clone());
+    GuardedResolver::new(Arc::new(RwLock::new(policy)))
 }
 
 impl Resolve for GuardedResolver {
