@@ -16,21 +16,29 @@ fn fetch_url(brink: &Brink, target: &str) -> String {
     brink.url(&format!("/?url={encoded}"))
 }
 
+/// What the worker sees when Brink refuses a private address: the refusal
+/// itself, not whatever error a failed connection would also give (a test
+/// that accepted any failure would pass with the check gone and nothing
+/// listening).
+fn private_refusal(host: &str) -> String {
+    format!("fetch failed: fetch() to {host} refused: private and loopback addresses are not reachable from a worker")
+}
+
 #[tokio::test]
 async fn private_addresses_are_refused_by_default() {
     let origin = Origin::start();
     let brink = Brink::start(worker("outbound.js"), &[]);
-    for target in [
-        origin.url("/hello"),
-        format!("http://localhost:{}/hello", origin.port),
-        format!("http://[::1]:{}/hello", origin.port),
-        "http://169.254.169.254/latest/meta-data".to_string(),
-        "http://10.0.0.1/".to_string(),
+    for (target, host) in [
+        (origin.url("/hello"), "127.0.0.1"),
+        (format!("http://localhost:{}/hello", origin.port), "localhost"),
+        (format!("http://[::1]:{}/hello", origin.port), "::1"),
+        ("http://169.254.169.254/latest/meta-data".to_string(), "169.254.169.254"),
+        ("http://10.0.0.1/".to_string(), "10.0.0.1"),
     ] {
         let response = client().get(fetch_url(&brink, &target)).send().await.unwrap();
         assert_eq!(response.status(), 502, "{target}");
         let text = response.text().await.unwrap();
-        assert!(text.contains("fetch failed"), "{target}: {text}");
+        assert_eq!(text, private_refusal(host), "{target}");
     }
     assert!(origin.requests().is_empty(), "a private request got through");
 }
@@ -52,6 +60,33 @@ async fn file_urls_are_refused() {
     let brink = Brink::start(worker("outbound.js"), &[]);
     let response = client().get(fetch_url(&brink, "file:///etc/passwd")).send().await.unwrap();
     assert_eq!(response.status(), 502);
+    // deno_fetch's refusal of a file: URL (Brink grants no read permission),
+    // not a failure that happened after the file was read.
+    assert_eq!(response.text().await.unwrap(), "fetch failed: NetworkError when attempting to fetch resource");
+}
+
+/// Subrequests started together count like sequential ones: with a limit
+/// of 3, five fetches in one `Promise.all` make three requests, and the
+/// other two fail with the limit's error (a counter checked before an await
+/// and raised after it would let all five through).
+#[tokio::test]
+async fn subrequest_limit_holds_for_concurrent_fetches() {
+    let origin = Origin::start();
+    let brink = Brink::start(worker("outbound.js"), &["--allow-private-host", "127.0.0.1", "--subrequests", "3"]);
+    let url = format!("{}&parallel=5", fetch_url(&brink, &origin.url("/count")));
+    let body: serde_json::Value = client().get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["ok"], 3, "{body}");
+    let refused = body["refused"].as_array().expect("refused list");
+    assert_eq!(refused.len(), 2, "{body}");
+    for reason in refused {
+        assert!(reason.as_str().is_some_and(|r| r.contains("Too many subrequests")), "{body}");
+    }
+    assert_eq!(origin.requests().len(), 3, "the origin saw more requests than the limit allows");
+    // Many at once, far over the limit: still exactly the limit reaches the origin.
+    let url = format!("{}&parallel=50", fetch_url(&brink, &origin.url("/count")));
+    let body: serde_json::Value = client().get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["ok"], 3, "{body}");
+    assert_eq!(origin.requests().len(), 6);
 }
 
 #[tokio::test]
@@ -156,6 +191,41 @@ async fn proxy_variables_in_the_environment_are_ignored() {
     assert_eq!(response.text().await.unwrap(), "200 hello from origin");
     assert_eq!(origin.requests().len(), 1);
     assert!(proxy.requests().is_empty(), "the proxy got {:?}", proxy.requests());
+}
+
+/// A public-looking name whose DNS answer is loopback is refused by the
+/// resolver (the URL check cannot know where a name points). The name is
+/// pinned with `BRINK_RESOLVE`, so this holds on any machine, whatever its
+/// /etc/hosts; allowing the name shows the pin really resolves to the origin,
+/// so the refusal is the resolver's, not a lookup failure.
+#[tokio::test]
+async fn a_name_resolving_to_loopback_is_refused_by_the_resolver() {
+    let origin = Origin::start();
+    let pins = [(
+        "BRINK_RESOLVE",
+        "loopback.example.test=127.0.0.1, v6.example.test=[::1], spaced.example.test = 127.0.0.2".to_string(),
+    )];
+    let brink = BrinkWithEnv::start("outbound.js", &[], &pins);
+    for name in ["loopback.example.test", "LOOPBACK.example.test.", "v6.example.test", "spaced.example.test"] {
+        let target = format!("http://{name}:{}/hello", origin.port);
+        let response = client().get(brink.fetch_url(&target)).send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, 502, "{target}: {text}");
+        let resolved = name.to_ascii_lowercase();
+        assert!(
+            text.contains(&format!("{resolved} resolves only to private addresses, which a worker may not reach")),
+            "{target} must be refused by the resolver: {text}"
+        );
+    }
+    assert!(origin.requests().is_empty(), "a private request got through: {:?}", origin.requests());
+    drop(brink);
+
+    let allowed = BrinkWithEnv::start("outbound.js", &["--allow-private-host", "loopback.example.test"], &pins);
+    let target = format!("http://loopback.example.test:{}/hello", origin.port);
+    let text = client().get(allowed.fetch_url(&target)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(text, "200 hello from origin");
+    assert_eq!(origin.requests().len(), 1);
 }
 
 /// Every spelling the URL parser turns into a loopback, private or

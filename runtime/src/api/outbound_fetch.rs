@@ -18,6 +18,11 @@
 //! Entries of [`OutboundPolicy::allowed_private_hosts`] (`HOST`,
 //! `HOST:PORT`, `[V6]:PORT`) lift the first two checks for that host, and
 //! only for the named port when the entry has one.
+//!
+//! `BRINK_RESOLVE=NAME=IP[,NAME=IP...]` in Brink's environment answers those
+//! names without DNS (as curl's `--resolve` or an `/etc/hosts` line would):
+//! for local development and for tests, which need a name that resolves to
+//! loopback on any machine. Its answers pass the same filter as DNS answers.
 
 use std::cell::RefCell;
 use std::io;
@@ -471,6 +476,40 @@ pub fn thread_resolver() -> GuardedResolver {
     GuardedResolver::new(Arc::new(RwLock::new(policy)))
 }
 
+/// `NAME=IP` pairs from `BRINK_RESOLVE`, read once; malformed entries are
+/// skipped with a warning.
+fn resolve_overrides() -> &'static [(String, IpAddr)] {
+    static OVERRIDES: OnceLock<Vec<(String, IpAddr)>> = OnceLock::new();
+    OVERRIDES.get_or_init(|| {
+        let Some(value) = std::env::var_os("BRINK_RESOLVE") else { return Vec::new() };
+        let value = value.to_string_lossy();
+        value
+            .split(',')
+            .filter(|entry| !entry.trim().is_empty())
+            .filter_map(|entry| {
+                let parsed = entry
+                    .split_once('=')
+                    .and_then(|(name, ip)| Some((normalize_host(name.trim()), normalize_host(ip.trim()).parse().ok()?)));
+                if parsed.is_none() {
+                    tracing::warn!(entry, "ignoring a BRINK_RESOLVE entry that is not NAME=IP");
+                }
+                parsed
+            })
+            .collect()
+    })
+}
+
+/// The pinned addresses of `name`, if `BRINK_RESOLVE` lists it.
+fn resolve_override(name: &str) -> Option<Vec<SocketAddr>> {
+    let name = normalize_host(name);
+    let addrs: Vec<SocketAddr> = resolve_overrides()
+        .iter()
+        .filter(|(pinned, _)| *pinned == name)
+        .map(|(_, ip)| SocketAddr::new(*ip, 0))
+        .collect();
+    (!addrs.is_empty()).then_some(addrs)
+}
+
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
@@ -480,14 +519,19 @@ impl Resolve for GuardedResolver {
             .map(|policy| policy.resolver_allows_private(&host))
             .unwrap_or(false);
         Box::pin(async move {
-            let lookup_host = host.clone();
-            let addrs: Vec<SocketAddr> = crate::blocking::spawn_blocking(move || {
-                (lookup_host.as_str(), 0u16)
-                    .to_socket_addrs()
-                    .map(|a| a.collect::<Vec<_>>())
-            })
-            .await
-            .map_err(io::Error::other)??;
+            let addrs: Vec<SocketAddr> = match resolve_override(&host) {
+                Some(addrs) => addrs,
+                None => {
+                    let lookup_host = host.clone();
+                    crate::blocking::spawn_blocking(move || {
+                        (lookup_host.as_str(), 0u16)
+                            .to_socket_addrs()
+                            .map(|a| a.collect::<Vec<_>>())
+                    })
+                    .await
+                    .map_err(io::Error::other)??
+                }
+            };
             let usable: Vec<SocketAddr> = addrs
                 .into_iter()
                 .filter(|addr| allowed || !is_private_address(addr.ip()))
