@@ -9,11 +9,23 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use brink_tests::{brink_bin, client, worker, Brink};
+use kv_backend::Backend;
 use serde_json::{json, Value};
 
-fn start(dir: &Path) -> Brink {
-    Brink::start(worker("kv-hostile.js"), &["--data-dir", dir.to_str().unwrap(), "--kv", "KV"])
+#[macro_use]
+mod kv_backend;
+
+fn start(backend: &Backend, dir: &Path) -> Brink {
+    backend.dev(worker("kv-hostile.js"), dir, &["--kv", "KV"])
 }
+
+// A hostile tenant meets the same walls on every backend; the damaged-file
+// tests below are about the embedded store's file.
+on_each_backend!(
+    hostile_arguments_are_clear_errors_and_the_process_survives,
+    keys_with_lone_surrogates_are_rejected_everywhere,
+    bulk_get_and_atomic_commits_have_a_total_size_cap,
+);
 
 async fn get_json(brink: &Brink, path: &str) -> Value {
     let response = client().get(brink.url(path)).send().await.unwrap();
@@ -50,10 +62,9 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-#[tokio::test]
-async fn hostile_arguments_are_clear_errors_and_the_process_survives() {
+async fn hostile_arguments_are_clear_errors_and_the_process_survives(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let mut brink = start(dir.path());
+    let mut brink = start(&backend, dir.path());
 
     let report = get_json(&brink, "/hostile").await;
     let mut failures = Vec::new();
@@ -83,10 +94,9 @@ async fn hostile_arguments_are_clear_errors_and_the_process_survives() {
     assert_healthy(&mut brink).await;
 }
 
-#[tokio::test]
-async fn keys_with_lone_surrogates_are_rejected_everywhere() {
+async fn keys_with_lone_surrogates_are_rejected_everywhere(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let mut brink = start(dir.path());
+    let mut brink = start(&backend, dir.path());
     let report = get_json(&brink, "/surrogates").await;
     let cases = report["cases"].as_object().unwrap();
     assert_eq!(cases.len(), 50);
@@ -102,10 +112,9 @@ async fn keys_with_lone_surrogates_are_rejected_everywhere() {
     assert_healthy(&mut brink).await;
 }
 
-#[tokio::test]
-async fn bulk_get_and_atomic_commits_have_a_total_size_cap() {
+async fn bulk_get_and_atomic_commits_have_a_total_size_cap(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let mut brink = start(dir.path());
+    let mut brink = start(&backend, dir.path());
     for key in ["big1", "big2", "big3"] {
         assert_eq!(get_json(&brink, &format!("/put-big?key={key}&mib=10")).await, json!({"ok": true}));
     }

@@ -2,15 +2,20 @@
 //! its store locked: reads and writes go through the admin API, see exactly
 //! what the workers see, and need the token.
 
-use brink_tests::{worker, BrinkServe};
+use brink_tests::worker;
+use kv_backend::Backend;
+
+#[macro_use]
+mod kv_backend;
 
 fn text(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[tokio::test]
-async fn brink_kv_with_admin_reads_and_writes_a_running_servers_store() {
-    let serve = BrinkServe::start(&[]);
+on_each_backend!(brink_kv_with_admin_reads_and_writes_a_running_servers_store);
+
+async fn brink_kv_with_admin_reads_and_writes_a_running_servers_store(backend: Backend) {
+    let serve = backend.serve(&[]);
     serve.deploy(worker("serve-app.js"), "counter", &["--route", "counter.test", "--var", "WHO=c", "--var", "V=1", "--kv", "COUNTS"]);
     assert_eq!(serve.get("counter.test", "/count").await, (200, "1".to_string()));
     assert_eq!(serve.get("counter.test", "/count").await, (200, "2".to_string()));
