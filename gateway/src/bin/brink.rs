@@ -57,6 +57,8 @@ struct ServeArgs {
     /// Address of the TLS listener: TCP, and UDP on the same port for HTTP/3.
     #[arg(long)]
     tls_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    websockets: brink_gateway::websocket::WebSocketArgs,
     /// No HTTP/3 on the TLS listener's port.
     #[arg(long)]
     no_h3: bool,
@@ -454,6 +456,8 @@ struct DevArgs {
     /// Isolates running the worker in parallel.
     #[arg(long, default_value_t = 1)]
     isolates: usize,
+    #[command(flatten)]
+    websockets: brink_gateway::websocket::WebSocketArgs,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 100 * 1024 * 1024)]
     max_body_bytes: u64,
@@ -521,7 +525,9 @@ impl DevArgs {
         let mut kv = Vec::new();
         let name = match project {
             Some(project) => {
-                vars.extend(project.vars);
+                // A var given on the command line replaces the file's.
+                let overridden = |key: &String| self.vars.iter().any(|(cli, _)| cli == key);
+                vars.extend(project.vars.into_iter().filter(|(key, _)| !overridden(key)));
                 for text in &project.kv {
                     kv.push(parse_kv_binding(text).map_err(|e| format!("brink.toml: {e}"))?);
                 }
@@ -627,6 +633,7 @@ fn main() -> ExitCode {
             };
         }
         Command::Dev(args) => {
+            args.websockets.apply();
             let config = match args.into_config() {
                 Ok(config) => config,
                 Err(error) => {
@@ -637,6 +644,7 @@ fn main() -> ExitCode {
             runtime.block_on(brink_gateway::dev::run(config, brink_gateway::server::shutdown_signal()))
         }
         Command::Serve(args) => {
+            args.websockets.apply();
             let overrides = brink_gateway::serve_config::ServeOverrides {
                 config: args.config,
                 listen: args.listen,
