@@ -153,6 +153,10 @@ const EXPECTED_GLOBALS: &[&str] = &[
     "setTimeout", "structuredClone",
     // Cloudflare's own: docs/cdn.md
     "HTMLRewriter", "Cache", "CacheStorage", "caches",
+    // The Workers surface beyond the web standards: docs/workers.md
+    "Navigator", "scheduler", "IdentityTransformStream", "FixedLengthStream",
+    // WebSockets: docs/websockets.md
+    "WebSocket", "WebSocketPair", "MessageEvent", "CloseEvent",
 ];
 
 /// The global object holds the expected globals and nothing else: no engine
