@@ -34,6 +34,7 @@ const GROUPS: &[&str] = &[
     "atob",
     "structuredClone",
     "structuredCloneGraphs",
+    "hostileCrypto",
 ];
 
 const EXPECTED: &[(&str, &str, Expect)] = &[
@@ -471,6 +472,12 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
         "structuredCloneGraphs",
         "deep nesting holding a transferred buffer",
         Json(r#"4"#),
+    ),
+    // hostileCrypto
+    (
+        "hostileCrypto",
+        "a redefined usages getter grants nothing",
+        Json(r#"["rejected InvalidAccessError", "rejected InvalidAccessError", "rejected InvalidAccessError"]"#),
     ),
 ];
 

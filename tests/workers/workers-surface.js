@@ -366,6 +366,23 @@ const groups = {
       return inner.buffer.byteLength;
     },
   },
+
+  // Last: it changes CryptoKey.prototype for the rest of the isolate.
+  hostileCrypto: {
+    "a redefined usages getter grants nothing": async () => {
+      const key = await crypto.subtle.importKey("raw", raw16, "AES-GCM", false, ["encrypt"]);
+      const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv: new Uint8Array(12), tagLength: 32 }, key, new Uint8Array(3));
+      Object.defineProperty(CryptoKey.prototype, "usages", { get: () => ["encrypt", "decrypt"], configurable: true });
+      Object.defineProperty(CryptoKey.prototype, "extractable", { get: () => true, configurable: true });
+      // The error types (deno_crypto's export message is its own).
+      const outcomes = await settle([
+        crypto.subtle.decrypt({ name: "AES-GCM", iv: new Uint8Array(12), tagLength: 32 }, key, sealed),
+        crypto.subtle.decrypt({ name: "AES-GCM", iv: new Uint8Array(12) }, key, sealed),
+        crypto.subtle.exportKey("raw", key),
+      ]);
+      return outcomes.map((outcome) => outcome.split(":")[0]);
+    },
+  },
 };
 
 function describe(error) {
