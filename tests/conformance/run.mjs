@@ -28,6 +28,7 @@ const HOST_SUFFIX = "conformance.test";
 const EXPECTATIONS_FILE = path.join(HERE, "expectations.json");
 const COMPATIBILITY_DATE = "2026-11-01";
 const REQUEST_TIMEOUT_MS = 10000;
+const PEER_START_TIMEOUT_MS = 180000;
 const BRINK_PARALLEL = Number(process.env.CONFORMANCE_BRINK_PARALLEL ?? 3);
 
 // ---------------------------------------------------------------------------
@@ -296,7 +297,9 @@ async function freePorts(n) {
 }
 
 async function waitForPort(port, child, what) {
-  const deadline = Date.now() + 60000;
+  // workerd compiles every case's service before it listens: seconds on an
+  // idle machine, minutes on a loaded one.
+  const deadline = Date.now() + PEER_START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited at start:\n${child.log.slice(-3000)}`);
     const ok = await new Promise((resolve) => {
@@ -310,7 +313,7 @@ async function waitForPort(port, child, what) {
     if (ok) return;
     await sleep(50);
   }
-  throw new Error(`${what} did not listen on ${port} within 60 s:\n${child.log.slice(-3000)}`);
+  throw new Error(`${what} did not listen on ${port} within ${PEER_START_TIMEOUT_MS / 1000} s:\n${child.log.slice(-3000)}`);
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
