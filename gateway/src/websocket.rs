@@ -157,3 +157,39 @@ mod tests {
         assert!(take_handshake(&mut old).is_none());
     }
 }
+
+/// The `brink dev` and `brink serve` flags for WebSockets (defaults as in
+/// Workers where Workers has one).
+#[derive(clap::Args, Clone, Debug)]
+pub struct WebSocketArgs {
+    /// Largest WebSocket message, bytes, either way; a larger incoming one
+    /// closes the socket with 1009.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub websocket_max_message_bytes: usize,
+    /// Most WebSockets open at once in one isolate.
+    #[arg(long, default_value_t = 1000)]
+    pub websocket_max_per_isolate: usize,
+    /// Bytes a worker may queue for one WebSocket whose peer does not read,
+    /// before the socket is dropped.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    pub websocket_max_buffered_bytes: usize,
+    /// Seconds of silence after which a WebSocket peer is pinged (and
+    /// dropped if it stays silent as long again).
+    #[arg(long, default_value_t = 30)]
+    pub websocket_ping_secs: u64,
+}
+
+impl WebSocketArgs {
+    /// Makes these the process's WebSocket settings.
+    pub fn apply(&self) {
+        let defaults = brink_runtime::api::websocket::WebSocketConfig::default();
+        brink_runtime::api::websocket::configure(brink_runtime::api::websocket::WebSocketConfig {
+            max_message_bytes: self.websocket_max_message_bytes.max(1),
+            max_open_per_isolate: self.websocket_max_per_isolate,
+            max_buffered_bytes: self.websocket_max_buffered_bytes,
+            max_buffered_bytes_per_isolate: defaults.max_buffered_bytes_per_isolate.max(self.websocket_max_buffered_bytes),
+            ping_interval: std::time::Duration::from_secs(self.websocket_ping_secs.max(1)),
+            ..defaults
+        });
+    }
+}

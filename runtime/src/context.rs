@@ -247,7 +247,12 @@ impl ContextTable {
     /// any live request) may use: what the request with the most left has
     /// left, or the background budget when no request is live.
     pub fn shared_budget(&self) -> u64 {
-        match self.live.values().map(|context| context.cpu_ns).min() {
+        // A context with an open WebSocket may be handed a message in
+        // this turn, which starts a whole CPU limit for it
+        // (`websocket_event`); what it used before counts only when the
+        // turn is charged.
+        let used = |context: &RequestContext| if context.websockets > 0 { 0 } else { context.cpu_ns };
+        match self.live.values().map(used).min() {
             Some(least_used) => self.cpu_limit_ns.saturating_sub(least_used),
             None => self.cpu_limit_ns.saturating_sub(self.background_cpu_ns),
         }
@@ -426,6 +431,25 @@ mod tests {
         assert_eq!(table.expire(Instant::now() + Duration::from_millis(1)), 1);
         assert!(matches!(rx.try_recv(), Ok(Err(WorkerError::LimitExceeded(Limit::WallClock)))));
         assert_eq!(table.charge_subrequest(id), SubrequestVerdict::NoRequest);
+    }
+
+    #[test]
+    fn each_websocket_message_gets_a_whole_cpu_limit() {
+        let mut table = ContextTable::new(&limits());
+        let (id, _rx) = open(&mut table);
+        assert!(table.websocket_opened(id));
+        table.respond(id, Ok(Response::new(ResponseBody::empty())));
+        assert_eq!(table.len(), 1, "an open socket keeps its request");
+        assert_eq!(table.expire(Instant::now() + Duration::from_secs(3600)), 0);
+        assert_eq!(table.len(), 1, "an open socket outlives the deadline");
+        for _ in 0..3 {
+            assert_eq!(table.shared_budget(), 10_000_000);
+            table.websocket_event(id);
+            assert_eq!(table.charge_shared_cpu(8_000_000), None);
+        }
+        assert_eq!(table.charge_shared_cpu(3_000_000), Some(CpuOverrun::Request));
+        table.websocket_closed(id);
+        assert!(table.is_empty());
     }
 
     #[test]

@@ -165,7 +165,21 @@ impl IsolateWatch {
         if self.demoted.load(Ordering::Relaxed) && !self.demoted_for_good.load(Ordering::Relaxed) {
             self.restore_priority();
         }
-        thread_cpu_now().saturating_sub(started_cpu_ns)
+        // A split turn (`split_turn`) has had its first part charged already.
+        let started = started_cpu_ns.max(self.turn_started_cpu_ns.load(Ordering::Relaxed));
+        thread_cpu_now().saturating_sub(started)
+    }
+
+    /// Ends the running turn's first part and starts a new turn with
+    /// `budget_ns`; returns the CPU nanoseconds of the part that ended. For
+    /// an event that starts a fresh CPU limit in the middle of a turn (a
+    /// WebSocket message, `crate::api::websocket`).
+    pub fn split_turn(&self, budget_ns: u64) -> u64 {
+        let now = thread_cpu_now();
+        let started = self.turn_started_cpu_ns.swap(now, Ordering::Relaxed);
+        self.turn_budget_ns.store(budget_ns, Ordering::Relaxed);
+        self.turn.fetch_add(1, Ordering::Relaxed);
+        now.saturating_sub(started)
     }
 
     /// Back to normal priority after a long turn, where the process may

@@ -46,6 +46,8 @@ use tokio_tungstenite::WebSocketStream;
 use crate::body::ResponseBody;
 use crate::context::{ContextTable, RequestId};
 use crate::error::WorkerError;
+use crate::isolate::WorkerCounters;
+use crate::supervisor::{IsolateWatch, Termination};
 
 /// Settings every WebSocket in the process uses.
 #[derive(Clone, Debug)]
@@ -424,9 +426,33 @@ pub async fn op_brink_ws_next(state: Rc<RefCell<OpState>>, #[smi] rid: ResourceI
     let mut state = state.borrow_mut();
     match event {
         SocketEvent::Close { .. } => socket_ended(&mut state, &socket),
-        _ => state.borrow_mut::<ContextTable>().websocket_event(socket.context),
+        _ => start_event(&mut state, socket.context),
     }
     Ok(event)
+}
+
+/// A message is about to run request `id`'s handlers with a whole CPU
+/// limit. Several messages may be handled in one turn of the event loop,
+/// so the turn is split here: what ran before is charged as usual, and
+/// the watchdog gives the rest of the turn a fresh budget.
+fn start_event(state: &mut OpState, id: RequestId) {
+    let watch = state.try_borrow::<Arc<IsolateWatch>>().cloned();
+    let counters = state.try_borrow::<Arc<WorkerCounters>>().cloned();
+    let table = state.borrow_mut::<ContextTable>();
+    let Some(watch) = watch else {
+        table.websocket_event(id);
+        return;
+    };
+    let used = watch.split_turn(u64::MAX);
+    if let Some(counters) = counters {
+        counters.cpu_ns.fetch_add(used, Ordering::Relaxed);
+    }
+    let overrun = table.charge_shared_cpu(used);
+    table.websocket_event(id);
+    watch.split_turn(table.shared_budget());
+    if overrun.is_some() {
+        watch.terminate(Termination::CpuTime);
+    }
 }
 
 /// How the pump's writer stopped.
