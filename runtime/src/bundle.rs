@@ -97,6 +97,9 @@ pub enum BundleError {
     /// The entry module is not JavaScript or TypeScript.
     #[error("the entry module {0:?} must be JavaScript or TypeScript (.js, .mjs, .ts, .mts)")]
     EntryNotCode(String),
+    /// No thread could be started to make the modules ready.
+    #[error("the worker's modules could not be prepared (no thread for the transform)")]
+    NoTransformThread,
     /// Too many modules or too many bytes.
     #[error("the worker's code is too large: {0}")]
     TooLarge(String),
@@ -176,12 +179,16 @@ impl ModuleBundle {
         let entry = entry.into();
         check_size(modules.len(), modules.values().map(Vec::len).sum())?;
         let started = std::time::Instant::now();
-        let mut prepared = BTreeMap::new();
-        for (path, source) in modules {
-            let normal = normalize(&path).ok_or_else(|| BundleError::InvalidPath(path.clone()))?;
-            let module = prepare(&normal, source)?;
-            prepared.insert(normal, module);
-        }
+        let prepare_all = || -> Result<BTreeMap<String, Module>, BundleError> {
+            let mut prepared = BTreeMap::new();
+            for (path, source) in modules {
+                let normal = normalize(&path).ok_or_else(|| BundleError::InvalidPath(path.clone()))?;
+                let module = prepare(&normal, source)?;
+                prepared.insert(normal, module);
+            }
+            Ok(prepared)
+        };
+        let prepared = typescript::on_transform_stack(prepare_all).ok_or(BundleError::NoTransformThread)??;
         let transformed = started.elapsed();
         let entry = normalize(&entry).ok_or_else(|| BundleError::InvalidPath(entry.clone()))?;
         ModuleBundle::from_prepared(entry, prepared, transformed)
@@ -191,6 +198,10 @@ impl ModuleBundle {
     /// path. An import that leaves the entry's directory, or names no file,
     /// fails with the importing file and line.
     pub fn from_entry_file(entry: &Path) -> Result<ModuleBundle, BundleError> {
+        typescript::on_transform_stack(|| ModuleBundle::read_entry_file(entry)).ok_or(BundleError::NoTransformThread)?
+    }
+
+    fn read_entry_file(entry: &Path) -> Result<ModuleBundle, BundleError> {
         let (root, entry_name) = entry_root(entry)?;
         let mut modules: BTreeMap<String, Module> = BTreeMap::new();
         let mut pending = vec![entry_name.clone()];
@@ -316,6 +327,10 @@ fn entry_root(entry: &Path) -> Result<(PathBuf, String), BundleError> {
 /// Files that fail to read or parse end the walk there; the graph found so
 /// far is returned, so an edit that fixes them is still seen.
 pub fn module_files(entry: &Path) -> Vec<PathBuf> {
+    typescript::on_transform_stack(|| walk_module_files(entry)).unwrap_or_else(|| vec![entry.to_path_buf()])
+}
+
+fn walk_module_files(entry: &Path) -> Vec<PathBuf> {
     let Ok((root, entry_name)) = entry_root(entry) else {
         return vec![entry.to_path_buf()];
     };
@@ -614,6 +629,46 @@ export default { fetch() {} };
         assert_eq!(resolve_relative("worker.js", "node:fs"), None);
         assert_eq!(resolve_relative("worker.js", "https://example.com/x.js"), None);
         assert_eq!(resolve_relative("worker.js", "lodash"), None);
+    }
+
+    #[test]
+    fn typescript_style_specifiers_resolve_to_ts_files() {
+        let files = ["a.ts", "b.js", "c.mts", "dir/index.ts", "logo.png"];
+        let exists = |path: &str| files.contains(&path);
+        let found = |specifier: &str| resolve_specifier("w.ts", specifier, exists);
+        assert_eq!(found("./a.ts"), Resolution::Found("a.ts".into()));
+        assert_eq!(found("./a.js"), Resolution::Found("a.ts".into()));
+        assert_eq!(found("./a"), Resolution::Found("a.ts".into()));
+        assert_eq!(found("./b"), Resolution::Found("b.js".into()));
+        assert_eq!(found("./c.mjs"), Resolution::Found("c.mts".into()));
+        assert_eq!(found("./dir"), Resolution::Found("dir/index.ts".into()));
+        assert_eq!(found("./logo.png"), Resolution::NoRule);
+        assert_eq!(found("./nope"), Resolution::Missing);
+        assert_eq!(found("../a.ts"), Resolution::Disallowed);
+        assert_eq!(found("npm:a"), Resolution::Disallowed);
+    }
+
+    #[test]
+    fn module_kinds_follow_the_workers_rules() {
+        let kind = |path: &str| ModuleKind::of(path);
+        assert_eq!(kind("a.ts"), Some(ModuleKind::TypeScript));
+        assert_eq!(kind("a.d.ts"), None);
+        assert_eq!(kind("a.html"), Some(ModuleKind::Text));
+        assert_eq!(kind("a.bin"), Some(ModuleKind::Data));
+        assert_eq!(kind("a.wasm"), Some(ModuleKind::Wasm));
+        assert_eq!(kind("a.exe"), None);
+        assert_eq!(kind("Makefile"), None);
+    }
+
+    #[test]
+    fn non_code_modules_load_through_a_shim_of_their_own_file() {
+        let mut modules = BTreeMap::new();
+        modules.insert("w.js".to_string(), b"import t from \"./dir/notes.txt\";".to_vec());
+        modules.insert("dir/notes.txt".to_string(), b"hello".to_vec());
+        let bundle = ModuleBundle::new("w.js", modules).unwrap();
+        let shim = String::from_utf8(bundle.get("dir/notes.txt").unwrap().to_vec()).unwrap();
+        assert_eq!(shim, "import value from \"./notes.txt\" with { type: \"text\" };\nexport default value;\n");
+        assert_eq!(bundle.source("dir/notes.txt"), Some(&b"hello"[..]));
     }
 
     #[test]

@@ -49,8 +49,149 @@ pub fn is_typescript(path: &str) -> bool {
     (path.ends_with(".ts") || path.ends_with(".mts")) && !path.ends_with(".d.ts")
 }
 
-/// Strips the types from `source`, the module at bundle path `path`.
+/// Deepest nesting of brackets and operators a module may have. oxc's
+/// parser, transformer and code generator recurse once per level with no
+/// depth check of their own, so without a bound a tenant's upload of
+/// `((((...))))` would overflow the stack and abort the server.
+pub const MAX_NESTING: usize = 10_000;
+
+/// Stack of the thread that transforms a module: deep enough for
+/// [`MAX_NESTING`] levels of the costliest construct (measured: ~1.6 KiB a
+/// level, so 64 MiB leaves a fourfold margin). Only what is used is
+/// committed.
+const TRANSFORM_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+thread_local! {
+    /// Whether this thread has the transform's stack.
+    static ON_TRANSFORM_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` on a thread with the transform's stack, where [`transpile`]
+/// runs directly. A bundle's modules are made ready inside one such call, so
+/// a bundle costs one thread, not one per module (under load, each thread
+/// hand-off waits for a time slice). `None` if no thread could be started
+/// or `work` panicked.
+pub fn on_transform_stack<T: Send>(work: impl FnOnce() -> T + Send) -> Option<T> {
+    if ON_TRANSFORM_STACK.with(|on| on.get()) {
+        return Some(work());
+    }
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("typescript".into())
+            .stack_size(TRANSFORM_STACK_BYTES)
+            .spawn_scoped(scope, || {
+                ON_TRANSFORM_STACK.with(|on| on.set(true));
+                work()
+            })
+            .ok()?;
+        thread.join().ok()
+    })
+}
+
+/// Strips the types from `source`, the module at bundle path `path` (on a
+/// thread with the transform's stack: this one inside
+/// [`on_transform_stack`], else a new one).
 pub fn transpile(path: &str, source: &str) -> Result<Transpiled, TranspileError> {
+    check_nesting(path, source)?;
+    on_transform_stack(|| transpile_checked(path, source)).unwrap_or_else(|| {
+        Err(TranspileError {
+            path: path.to_string(),
+            line: 1,
+            column: 1,
+            message: "the TypeScript transform could not run (no thread, or it failed)".into(),
+        })
+    })
+}
+
+/// Fails if `source` nests deeper than [`MAX_NESTING`]. Deliberately
+/// crude and conservative: strings and comments are not skipped (so nothing
+/// can be hidden from it), every bracket opens a level, and within a level
+/// every operator, member access or word since the statement or list item
+/// began counts as one (left-deep chains like `a.b.c` or `1+1+1` and prefix
+/// runs like `!!!x` or `new new x` recurse too). A statement ends at `;`,
+/// at `,`, and at a line break that cannot continue an expression (the line
+/// ends in an operand and the next starts with one).
+fn check_nesting(path: &str, source: &str) -> Result<(), TranspileError> {
+    let bytes = source.as_bytes();
+    let mut saved: Vec<usize> = Vec::new();
+    let mut saved_sum = 0usize;
+    let mut count = 0usize;
+    let mut line = 1;
+    let mut line_start = 0;
+    // The last byte that is not white space, and where the word it ends began.
+    let mut last = b';';
+    let mut word_start = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'\n' => {
+                if ends_operand(bytes, last, word_start, at) && starts_operand(&bytes[at + 1..]) {
+                    count = 0;
+                }
+                line += 1;
+                line_start = at + 1;
+            }
+            b'(' | b'[' | b'{' => {
+                saved.push(count);
+                saved_sum += count;
+                count = 0;
+            }
+            b')' | b']' | b'}' => {
+                count = saved.pop().unwrap_or(0);
+                saved_sum -= count;
+            }
+            b',' | b';' => count = 0,
+            b'.' | b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^' | b'!' | b'~' | b'<' | b'>' | b'=' | b'?'
+            | b':' | b'@' => count += 1,
+            _ if is_word_byte(byte) && (at == 0 || !is_word_byte(bytes[at - 1])) => {
+                count += 1;
+                word_start = at;
+            }
+            _ => {}
+        }
+        if !byte.is_ascii_whitespace() {
+            last = byte;
+        }
+        if saved.len() + saved_sum + count > MAX_NESTING {
+            return Err(TranspileError {
+                path: path.to_string(),
+                line,
+                column: at - line_start + 1,
+                message: format!("expressions are nested too deeply (more than {MAX_NESTING} levels)"),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn is_word_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'$'
+}
+
+/// Whether a line whose last non-blank byte is `last` (a word starting at
+/// `word_start` if it is a word byte) ends an operand: not an operator, and
+/// not a keyword that takes one (`new`, `await`, ...).
+fn ends_operand(bytes: &[u8], last: u8, word_start: usize, end: usize) -> bool {
+    if is_word_byte(last) {
+        let word = &bytes[word_start..end.max(word_start)];
+        let word = word.split(|b| !is_word_byte(*b)).next().unwrap_or_default();
+        return !matches!(
+            word,
+            b"new" | b"await" | b"yield" | b"typeof" | b"void" | b"delete" | b"in" | b"instanceof" | b"of" | b"return"
+                | b"throw" | b"extends" | b"case" | b"as" | b"satisfies" | b"keyof"
+        );
+    }
+    matches!(last, b')' | b']' | b'}' | b'"' | b'\'' | b'`')
+}
+
+/// Whether `rest` (what follows a line break) starts with an operand.
+fn starts_operand(rest: &[u8]) -> bool {
+    match rest.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(&first) => is_word_byte(first) || matches!(first, b'"' | b'\'' | b'}' | b';'),
+        None => true,
+    }
+}
+
+fn transpile_checked(path: &str, source: &str) -> Result<Transpiled, TranspileError> {
     let allocator = Allocator::default();
     // Always an ES module: workers are modules, and `.mts` is the same.
     let source_type = SourceType::ts().with_module(true);
@@ -130,6 +271,31 @@ mod tests {
         let error = transpile("lib/a.ts", "const a = 1;\nconst b: = 2;\n").unwrap_err();
         assert_eq!((error.path.as_str(), error.line), ("lib/a.ts", 2), "{error}");
         assert!(error.to_string().starts_with("lib/a.ts:2:"), "{error}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_it_can_overflow_the_stack() {
+        for deep in [
+            format!("export const x = {}1{};", "(".repeat(50_000), ")".repeat(50_000)),
+            format!("export const x = {}1;", "!".repeat(50_000)),
+            format!("export const x = {}1;", "x=>".repeat(50_000)),
+            format!("export const x = a{};", ".b".repeat(50_000)),
+            format!("export const x = {}0;", "new ".repeat(50_000)),
+        ] {
+            let error = transpile("deep.ts", &deep).unwrap_err();
+            assert!(error.message.contains("nested too deeply"), "{error}");
+        }
+        // Just under the bound, the transform runs (on its own stack).
+        let ok = format!("export const x = {}1{};", "(".repeat(MAX_NESTING - 100), ")".repeat(MAX_NESTING - 100));
+        assert!(transpile("ok.ts", &ok).is_ok());
+        // Across line breaks that continue the expression, the chain counts.
+        let chained = format!("export const x = a{};", "\n  .b".repeat(50_000));
+        assert!(transpile("chain.ts", &chained).is_err());
+        // Long but flat code is fine, with semicolons or without.
+        let flat = "export const a = [\n".to_string() + &"  { x: 1 + 2 + 3, y: (a: number) => a * 2 },\n".repeat(20_000) + "];\n";
+        assert!(transpile("flat.ts", &flat).is_ok());
+        let statements = "let total: number = 0\n".to_string() + &"total = total + Math.max(1, 2) * 3\n".repeat(20_000);
+        assert!(transpile("asi.ts", &statements).is_ok());
     }
 
     #[test]

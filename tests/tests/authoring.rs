@@ -374,6 +374,12 @@ async fn the_server_checks_uploaded_bundles_itself() {
         assert_eq!(status, 400, "{name}: {body}");
         assert!(body.contains(expected), "{name}: no {expected:?} in {body}");
     }
+    // Nesting that would overflow the parser's stack is refused, and the
+    // server lives on.
+    let deep = format!("export const x = {}1{};\n", "(".repeat(200_000), ")".repeat(200_000));
+    let (status, body) = raw_upload(&server, "deep", "w.ts", &[("w.ts", deep.as_bytes())]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("nested too deeply"), "{body}");
     // And a TypeScript upload the CLI never saw works.
     let (status, body) = raw_upload(&server, "rawts", "w.ts", &[("w.ts", b"const n: number = 7;\nexport default { fetch: (): Response => new Response(`n=${n}`) };\n")]).await;
     assert!(status < 300, "{body}");
