@@ -1,5 +1,6 @@
 //! One process-wide pool of threads for blocking work done on behalf of
-//! isolates: KV storage calls and DNS lookups. Each isolate runs its own
+//! isolates: DNS lookups. (KV storage runs on the KV store's own threads,
+//! see `brink_kv::NamespaceBackend`.) Each isolate runs its own
 //! current-thread tokio runtime, and that runtime's `spawn_blocking` would
 //! start (and keep, for a while) a pool of threads per isolate; with
 //! thousands of isolates that is thousands of idle threads. The shared pool

@@ -173,7 +173,7 @@ pub(crate) async fn commit(
         };
         match published {
             Published::Stored(last) => {
-                apply_locally(shared, state, &writes, last);
+                apply_locally(shared, state, &writes, last).await;
                 return Ok(AtomicOutcome { ok: true, version: Some(last) });
             }
             Published::Conflict if Instant::now() < deadline => {
@@ -186,7 +186,7 @@ pub(crate) async fn commit(
 
 /// Applies a stored commit to the POP's index at once (read-your-writes); the
 /// watcher would apply the same messages a moment later.
-fn apply_locally(shared: &Shared, state: &NamespaceState, writes: &[StoredWrite], last: u64) {
+async fn apply_locally(shared: &Shared, state: &NamespaceState, writes: &[StoredWrite], last: u64) {
     let applied: Vec<Applied> = writes
         .iter()
         .map(|write| Applied {
@@ -202,7 +202,7 @@ fn apply_locally(shared: &Shared, state: &NamespaceState, writes: &[StoredWrite]
             },
         })
         .collect();
-    match shared.index.apply(&state.name, &applied, None) {
+    match shared.applier.apply(state.name.as_str().into(), applied, None).await {
         Ok(changed) => shared.invalidate(&state.name, &changed),
         // The write is stored in the cluster; the watcher will apply it.
         Err(error) => tracing::warn!(namespace = %state.name, %error, "KV: could not apply an acknowledged write to the local index"),

@@ -15,9 +15,9 @@
 //! Per namespace, `watermarks` holds the highest sequence the watch stream has
 //! applied, written in the same transaction as the records: after a crash the
 //! watcher resumes right after it, so nothing is skipped. Only the watcher
-//! moves it; the POP's own writes may be ahead of it. Commits skip the fsync
-//! (the cluster holds the durable copy), which is what keeps a POP's write
-//! path from serializing on its own disk.
+//! moves it; the POP's own writes may be ahead of it. Most commits skip the
+//! fsync (the cluster holds the durable copy; see [`LocalIndex::apply_all`]),
+//! which is what keeps a POP's write path from serializing on its own disk.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -183,59 +183,80 @@ impl LocalIndex {
 
     /// Applies `writes` to `namespace` in one transaction, each only if newer
     /// than the key's record; with `watermark`, also records that the watch
-    /// stream got that far. Returns the keys whose record changed.
+    /// stream got that far. Returns the keys whose record changed. See
+    /// [`LocalIndex::apply_all`] for `sync`.
     pub(crate) fn apply(
         &self,
         namespace: &str,
         writes: &[Applied],
         watermark: Option<u64>,
+        sync: bool,
     ) -> Result<Vec<String>, KvError> {
+        let mut changed = self.apply_all(&[(namespace, writes, watermark)], sync)?;
+        Ok(changed.pop().unwrap_or_default())
+    }
+
+    /// [`LocalIndex::apply`] for several batches `(namespace, writes,
+    /// watermark)` in one transaction, in order; returns each batch's changed keys.
+    ///
+    /// Without `sync` the commit is not fsynced (redb's `Durability::None`;
+    /// even its `Eventual` fdatasyncs on Linux): the index is a copy of the
+    /// cluster, and after a crash redb comes back at its last synced commit,
+    /// whose watermark is older too, so the watcher applies everything after
+    /// it again. redb frees pages only at a synced commit, so callers sync
+    /// now and then (the applier: at most once a second).
+    pub(crate) fn apply_all(
+        &self,
+        batches: &[(&str, &[Applied], Option<u64>)],
+        sync: bool,
+    ) -> Result<Vec<Vec<String>>, KvError> {
         let mut txn = self.db.begin_write().map_err(storage)?;
-        // No fsync: the index is a copy of the cluster. After a crash redb
-        // comes back at an older complete commit, whose watermark is older
-        // too, and the watcher applies everything after it again.
-        txn.set_durability(redb::Durability::Eventual);
-        let mut changed = Vec::new();
+        txn.set_durability(if sync { redb::Durability::Immediate } else { redb::Durability::None });
+        let mut all_changed = Vec::with_capacity(batches.len());
         {
             let mut headers = txn.open_table(HEADERS).map_err(storage)?;
             let mut values = txn.open_table(VALUES).map_err(storage)?;
-            for write in writes {
-                let rk = record_key(namespace, &write.key);
-                let current = match headers.get(rk.as_slice()).map_err(storage)? {
-                    Some(h) => Some(Header::decode(h.value(), &rk)?.sequence),
-                    None => None,
-                };
-                if current.is_some_and(|seq| seq >= write.sequence) {
-                    continue;
-                }
-                let header = match &write.put {
-                    Some(put) => {
-                        values.insert(rk.as_slice(), put.value.as_ref()).map_err(storage)?;
-                        Header {
-                            sequence: write.sequence,
-                            deleted: false,
-                            expiration: put.expiration,
-                            metadata: put.metadata.clone(),
+            let mut marks = txn.open_table(WATERMARKS).map_err(storage)?;
+            for &(namespace, writes, watermark) in batches {
+                let mut changed = Vec::new();
+                for write in writes {
+                    let rk = record_key(namespace, &write.key);
+                    let current = match headers.get(rk.as_slice()).map_err(storage)? {
+                        Some(h) => Some(Header::decode(h.value(), &rk)?.sequence),
+                        None => None,
+                    };
+                    if current.is_some_and(|seq| seq >= write.sequence) {
+                        continue;
+                    }
+                    let header = match &write.put {
+                        Some(put) => {
+                            values.insert(rk.as_slice(), put.value.as_ref()).map_err(storage)?;
+                            Header {
+                                sequence: write.sequence,
+                                deleted: false,
+                                expiration: put.expiration,
+                                metadata: put.metadata.clone(),
+                            }
                         }
-                    }
-                    None => {
-                        values.remove(rk.as_slice()).map_err(storage)?;
-                        Header { sequence: write.sequence, deleted: true, expiration: None, metadata: None }
-                    }
-                };
-                headers.insert(rk.as_slice(), header.encode().as_slice()).map_err(storage)?;
-                changed.push(write.key.clone());
-            }
-            if let Some(mark) = watermark {
-                let mut marks = txn.open_table(WATERMARKS).map_err(storage)?;
-                let old = marks.get(namespace).map_err(storage)?.map_or(0, |v| v.value());
-                if mark > old {
-                    marks.insert(namespace, mark).map_err(storage)?;
+                        None => {
+                            values.remove(rk.as_slice()).map_err(storage)?;
+                            Header { sequence: write.sequence, deleted: true, expiration: None, metadata: None }
+                        }
+                    };
+                    headers.insert(rk.as_slice(), header.encode().as_slice()).map_err(storage)?;
+                    changed.push(write.key.clone());
                 }
+                if let Some(mark) = watermark {
+                    let old = marks.get(namespace).map_err(storage)?.map_or(0, |v| v.value());
+                    if mark > old {
+                        marks.insert(namespace, mark).map_err(storage)?;
+                    }
+                }
+                all_changed.push(changed);
             }
         }
         txn.commit().map_err(storage)?;
-        Ok(changed)
+        Ok(all_changed)
     }
 
     /// Reads one key; expired and deleted keys are absent.

@@ -30,6 +30,7 @@
 //!   a server is first reached, every operation fails at once with
 //!   [`NatsError::NotReached`], and then everything works as usual.
 
+mod apply;
 mod codec;
 mod commit;
 mod error;
@@ -127,7 +128,9 @@ pub struct NatsBackend {
 pub(crate) struct Shared {
     pub(crate) client: async_nats::Client,
     pub(crate) jetstream: jetstream::Context,
-    pub(crate) index: LocalIndex,
+    pub(crate) index: Arc<LocalIndex>,
+    /// Writes `index` (the only writer besides the sweep and stream resets).
+    pub(crate) applier: apply::Applier,
     pub(crate) options: NatsOptions,
     /// The largest message the servers accept (their `max_payload`); known
     /// once a server has been reached.
@@ -197,7 +200,8 @@ impl NatsBackend {
             path: options.data_dir.clone(),
             source,
         })?;
-        let index = LocalIndex::open(&options.data_dir.join(INDEX_FILE_NAME))?;
+        let index = Arc::new(LocalIndex::open(&options.data_dir.join(INDEX_FILE_NAME))?);
+        let applier = apply::Applier::start(index.clone())?;
         let runtime = BackendRuntime::new("brink-kv-nats", 2)?;
         let handle = runtime.handle()?.clone();
         let last_problem = Arc::new(Mutex::new(None));
@@ -212,6 +216,7 @@ impl NatsBackend {
             client,
             jetstream,
             index,
+            applier,
             max_payload: AtomicUsize::new(0),
             reached: AtomicBool::new(false),
             last_problem,

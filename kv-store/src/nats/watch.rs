@@ -138,8 +138,10 @@ async fn follow(shared: &Shared, state: &NamespaceState) -> Result<(), String> {
                 }
             }
         }
-        // redb commits with fsync: keep that off the runtime's event loop.
-        let changed = tokio::task::block_in_place(|| shared.index.apply(&state.name, &applied, Some(last)))
+        let changed = shared
+            .applier
+            .apply(state.name.as_str().into(), applied, Some(last))
+            .await
             .map_err(|e| format!("apply to the local index: {e}"))?;
         shared.invalidate(&state.name, &changed);
         if caught_up {
