@@ -7,6 +7,9 @@ import { primordials } from "ext:core/mod.js";
 
 const {
   ArrayBufferIsView,
+  SafeWeakMap,
+  WeakMapPrototypeGet,
+  WeakMapPrototypeSet,
   ArrayBufferPrototype,
   MathTrunc,
   NumberIsFinite,
@@ -54,7 +57,15 @@ export function makeNavigator() {
     get hardwareConcurrency() {
       return 1;
     }
+    /** "en", as in Workers (the machine's locale is not the visitor's). */
+    get language() {
+      return "en";
+    }
+    get languages() {
+      return languages;
+    }
   }
+  const languages = ObjectFreeze(["en"]);
   toStringTag(Navigator.prototype, "Navigator");
   constructing = true;
   const navigator = new Navigator();
@@ -109,6 +120,18 @@ function byteChunk(chunk, encoder) {
   throw new TypeError(
     "This TransformStream is being used as a byte stream, but received an object of non-ArrayBuffer/ArrayBufferView type on its writable side.",
   );
+}
+
+/** The readable side of each FixedLengthStream -> its expected length. */
+const fixedLengths = new SafeWeakMap();
+
+/**
+ * The length a `FixedLengthStream`'s readable side will carry, or undefined
+ * for any other stream: a response with such a body can announce its
+ * `Content-Length`, as Workers does (the response path is to read this).
+ */
+export function fixedLengthOf(stream) {
+  return WeakMapPrototypeGet(fixedLengths, stream);
 }
 
 /**
@@ -200,6 +223,8 @@ export function makeIdentityStreams({ ReadableStream, WritableStream, TransformS
       const expectedLength = nextExpectedLength;
       nextExpectedLength = undefined;
       const pair = bytePair(expectedLength);
+      // The stream itself, not whatever a subclass's `readable` getter returns.
+      if (expectedLength !== undefined) WeakMapPrototypeSet(fixedLengths, pair.readable, expectedLength);
       this.#readable = pair.readable;
       this.#writable = pair.writable;
     }

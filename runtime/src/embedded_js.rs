@@ -109,7 +109,7 @@ mod tests {
             lazy_loaded_js_files: std::borrow::Cow::Borrowed(&FILES),
             ..Default::default()
         };
-        let error = super::with_embedded_sources(extension).expect_err("not embedded");
+        let Err(error) = super::with_embedded_sources(extension) else { panic!("a file that is not embedded was accepted") };
         assert_eq!(error.extension, "not_embedded");
         assert_eq!(error.path, "/nowhere/gone.js");
     }

@@ -5,10 +5,13 @@
 //! of errors, DataViews and sparse arrays) answers as workerd does.
 //!
 //! `workers/workers-surface.js` reports one observation per check; the
-//! expected values below are what workerd (bench/node_modules, compatibility
-//! date 2025-01-01) answered for the same file. Where only the error's type
-//! can match (the message comes from the engine or from deno_crypto), the
-//! entry says `Throws`.
+//! expected values below are what workerd (bench/node_modules) answered for
+//! the same file at compatibility date 2025-01-01. Later dates change
+//! `structuredClone` of errors in workerd (a custom `name`, an
+//! `AggregateError`'s `errors` and an enumerable `stack` are kept): Brink
+//! clones errors as V8's serializer does, as workerd did before. Where only
+//! the error's type can match (the message comes from the engine or from
+//! deno_crypto), the entry says `Throws`.
 
 use brink_tests::{client, worker, Brink};
 use serde_json::Value;
@@ -43,6 +46,8 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
     ("navigator", "toString", Json(r#""[object Navigator]""#)),
     ("navigator", "userAgent", Json(r#""Cloudflare-Workers""#)),
     ("navigator", "hardwareConcurrency", Json(r#"1"#)),
+    // workerd at compatibility date 2026-11-01 (null at 2025-01-01); Brink follows current Workers.
+    ("navigator", "language", Json(r#"["en", ["en"]]"#)),
     ("navigator", "instanceof Navigator", Json(r#"true"#)),
     (
         "navigator",
@@ -232,6 +237,22 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
     ("keys", "bad usage", Throws("SyntaxError")),
     ("keys", "no usages", Throws("SyntaxError")),
     ("keys", "export a non-extractable key", Throws("InvalidAccessError")),
+    ("keys", "JWK curve mismatch", Throws("OperationError")),
+    (
+        "keys",
+        "EC JWK export",
+        Json(r#"["crv", "ext", "key_ops", "kty", "x", "y"]"#),
+    ),
+    (
+        "keys",
+        "RSA import without hash",
+        Json(r#""THROW TypeError: Missing field \"hash\" in \"algorithm\".""#),
+    ),
+    (
+        "keys",
+        "RSA generateKey without hash",
+        Json(r#""THROW TypeError: Missing field \"hash\" in \"algorithm\".""#),
+    ),
     ("keys", "CryptoKey statics", Json(r#"[]"#)),
     // identityStreams
     ("identityStreams", "IdentityTransformStream", Json(r#""01020304""#)),
