@@ -335,6 +335,39 @@ async fn with_the_cluster_down_reads_are_served_and_writes_fail_fast() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pop_started_with_the_cluster_down_serves_and_recovers() {
+    let mut cluster = cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    cluster.kill_all();
+    // The POP starts and answers requests that do not touch KV.
+    let a = pop(&cluster, dir.path(), "a");
+    let (status, _) = request(&a, "/nothing-here", &[], None).await;
+    assert_eq!(status, 404);
+    // KV operations fail at once with a clear error, reads included (the
+    // POP has never seen the cluster, so its index is not served).
+    for (path, body) in [("/get", None), ("/put", Some(b"x".to_vec())), ("/list", None)] {
+        let started = Instant::now();
+        let (status, thrown) = request(&a, path, &[("key", "k")], body).await;
+        assert_eq!(status, 500, "{path}: {thrown}");
+        let message = thrown["thrown"]["message"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            message.contains("KV storage error") && message.contains("has not reached the NATS cluster"),
+            "{path}: {message}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{path} took {:?}", started.elapsed());
+    }
+    // The cluster comes up: the same POP writes and reads without a restart.
+    cluster.restart_all().unwrap_or_else(|e| panic!("{e}"));
+    wait_until("writes to succeed once the cluster is up", || async {
+        request(&a, "/put", &[("key", "k")], Some(b"up".to_vec())).await.0 == 200
+    })
+    .await;
+    assert_eq!(get(&a, "k").await.as_deref(), Some("up"));
+    assert_eq!(get_strong(&a, "k").await.as_deref(), Some("up"));
+    assert_eq!(list_all(&a, "").await, vec!["k".to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn brink_serve_pops_share_the_replicated_store() {
     let cluster = cluster();
     let servers = cluster.urls_joined();
