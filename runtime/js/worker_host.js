@@ -5,7 +5,6 @@
 import { core, primordials } from "ext:core/mod.js";
 import {
   op_brink_count_subrequest,
-  op_brink_fulfilled_value,
   op_brink_log,
   op_brink_respond,
   op_brink_respond_error,
@@ -275,13 +274,9 @@ function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
     respond(id, result);
     return;
   }
-  // An async handler that returned without awaiting: answer now rather
-  // than after a promise reaction (about a tenth of a hello request).
-  const fulfilled = op_brink_fulfilled_value(result);
-  if (ObjectPrototypeIsPrototypeOf(responseModule.ResponsePrototype, fulfilled)) {
-    respond(id, fulfilled);
-    return;
-  }
+  // Even an async handler that returned without awaiting is answered
+  // after a promise reaction: microtasks it queued before returning (which
+  // may still set the response's headers) run first, as on workerd.
   PromisePrototypeThen(
     Promise.resolve(result),
     (response) => respond(id, response),

@@ -30,8 +30,8 @@ use crate::api::kv::{
 };
 use crate::api::outbound_fetch::{check_outbound_request, op_brink_origin, GuardedResolver, SharedPolicy};
 use crate::api::request::{
-    op_brink_count_subrequest, op_brink_fulfilled_value, op_brink_respond, op_brink_respond_error,
-    op_brink_respond_stream, op_brink_wait_until_done, op_brink_wait_until_started,
+    op_brink_count_subrequest, op_brink_respond, op_brink_respond_error, op_brink_respond_stream,
+    op_brink_wait_until_done, op_brink_wait_until_started,
 };
 use crate::api::websocket::{
     op_brink_ws_close, op_brink_ws_connect, op_brink_ws_next, op_brink_ws_respond, op_brink_ws_send_binary,
@@ -55,7 +55,6 @@ deno_core::extension!(
     ops = [
         op_brink_log,
         op_brink_respond,
-        op_brink_fulfilled_value,
         op_brink_respond_error,
         op_brink_respond_stream,
         op_brink_wait_until_started,
@@ -83,11 +82,11 @@ deno_core::extension!(
         op_brink_cache_put,
         op_brink_cache_delete,
         op_brink_origin,
-        op_brink_append_header_pairs,
-        op_brink_is_normalized_header_value,
         op_brink_digest,
         op_brink_digest_create,
         op_brink_digest_update,
+        op_brink_digest_finish,
+        op_brink_aes_gcm_decrypt,
         op_brink_ws_respond,
         op_brink_ws_send_text,
         op_brink_ws_send_binary,
@@ -96,8 +95,7 @@ deno_core::extension!(
         op_brink_ws_connect,
         op_brink_append_header_pairs,
         op_brink_is_normalized_header_value,
-        op_brink_digest_finish,
-        op_brink_aes_gcm_decrypt,
+        op_brink_engine_is_interpreted,
     ],
     esm_entry_point = "ext:brink_runtime/bootstrap.js",
     esm = [
@@ -117,6 +115,14 @@ deno_core::extension!(
         state.put(LogIdentity::default());
     },
 );
+
+/// Whether the engine interprets JavaScript without a JIT (QuickJS): Brink's
+/// patch to deno_web (patches/deno_web/) then parses URLs with the Rust
+/// parser instead of a character loop that only a JIT makes fast.
+#[deno_core::op2(fast)]
+fn op_brink_engine_is_interpreted() -> bool {
+    cfg!(feature = "quickjs")
+}
 
 /// What a blank isolate is built with.
 pub struct BlankIsolate {

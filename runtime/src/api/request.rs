@@ -74,22 +74,6 @@ fn header_list(scope: &mut v8::PinScope<'_, '_>, headers: v8::Local<v8::Value>) 
     Ok(list)
 }
 
-/// What the fetch handler's result already holds: its value when it is a
-/// promise that is fulfilled (an `async fetch()` that returned without
-/// awaiting), else `null`. The worker host then answers at once instead of
-/// through a promise reaction and another microtask checkpoint; a pending
-/// or rejected promise takes the ordinary path.
-#[op2]
-pub fn op_brink_fulfilled_value<'s>(
-    scope: &mut v8::PinScope<'s, '_>,
-    result: v8::Local<'s, v8::Value>,
-) -> v8::Local<'s, v8::Value> {
-    match v8::Local::<v8::Promise>::try_from(result) {
-        Ok(promise) if promise.state() == v8::PromiseState::Fulfilled => promise.result(scope),
-        _ => v8::null(scope).into(),
-    }
-}
-
 /// The worker answered with a status, headers and a body known in full.
 #[op2(fast)]
 pub fn op_brink_respond(
