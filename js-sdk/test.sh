@@ -5,20 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-for tool in node npm; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "error: $tool not found; install Node.js 18 or newer (Debian: apt-get install nodejs npm)" >&2
-    exit 1
-  fi
-done
-
-# Install the pinned devDependencies only when the lockfile changed since the
-# last install (npm ci always starts from an empty node_modules).
-stamp=node_modules/.brink-installed-lock.json
-if ! cmp -s package-lock.json "$stamp" 2>/dev/null; then
-  npm ci --no-audit --no-fund --loglevel=error
-  cp package-lock.json "$stamp"
-fi
+bash ../scripts/npm-install-pinned.sh .
 
 # The tests use the package by name, as a worker project would after
 # `npm install @brink/workers-types`: link it into its own node_modules.
