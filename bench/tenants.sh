@@ -112,15 +112,24 @@ log "the good tenant alone"
 wrk_host good.bench "$WORK_DIR/alone.txt"
 alone_rps=$WRK_RPS alone_p50=$(to_ms "$WRK_P50") alone_p99=$(to_ms "$WRK_P99")
 log "the good tenant next to the loops"
-looping=()
-for ((i = 0; i < NEIGHBOURS; i++)); do
-  (while true; do curl -s -o /dev/null -H "host: loop$i.bench" "http://127.0.0.1:$PORT/"; done) &
-  looping+=($!)
-done
+# One wrk connection per neighbour, each sending its next looping request
+# as soon as the last one was stopped (a shell loop of curl processes would
+# itself compete for the cores it is meant to measure).
+cat >"$WORK_DIR/loops.lua" <<LUA
+local i = 0
+request = function()
+  i = i % $NEIGHBOURS
+  local host = "loop" .. i .. ".bench"
+  i = i + 1
+  return wrk.format("GET", "/", { ["Host"] = host })
+end
+LUA
+setsid wrk -t1 -c"$NEIGHBOURS" -d"$((DURATION + 3))s" --timeout 30s -s "$WORK_DIR/loops.lua" "http://127.0.0.1:$PORT/" >"$WORK_DIR/loops.txt" 2>&1 </dev/null &
+looping=$!
 sleep 1
 wrk_host good.bench "$WORK_DIR/noisy.txt"
-kill "${looping[@]}" 2>/dev/null || true
-wait "${looping[@]}" 2>/dev/null || true
+kill "$looping" 2>/dev/null || true
+wait "$looping" 2>/dev/null || true
 noisy_rps=$WRK_RPS noisy_p50=$(to_ms "$WRK_P50") noisy_p99=$(to_ms "$WRK_P99") noisy_errors=$WRK_ERRORS
 terminations=$(curl -s -H "authorization: Bearer $TOKEN" "$ADMIN/metrics" |
   awk '/^brink_limit_terminations_total\{worker="loop/ && /limit="cpu"/ { n += $2 } END { print n + 0 }')

@@ -24,7 +24,7 @@ use crate::body::RequestBody;
 use crate::engine::{new_blank_isolate, BlankIsolate};
 use crate::error::WorkerError;
 use crate::limits::{Limit, Limits};
-use crate::supervisor::{IsolateWatch, Termination};
+use crate::supervisor::{IsolateWatch, Strikes, Termination};
 
 /// Everything an isolate needs to run one worker version. Immutable: every
 /// isolate of the version loads exactly this.
@@ -74,6 +74,9 @@ pub struct WorkerCounters {
     /// time or memory; requests that ran out of wall-clock time or broke a
     /// body size limit.
     limit_hits: [AtomicU64; Limit::ALL.len()],
+    /// Recent isolate terminations, which make the worker's next isolates
+    /// cheaper for its neighbours.
+    pub strikes: Strikes,
 }
 
 impl WorkerCounters {
@@ -282,6 +285,9 @@ async fn run_isolate(
                     terminate_near_heap_limit(&mut runtime, &watch);
                     blobs.set_limit(code.limits.heap_bytes);
                 }
+                if code.counters.strikes.demote_from_start() {
+                    watch.demote_for_good();
+                }
                 let started = watch.begin_turn(code.limits.cpu_ns());
                 let result = load_worker(&mut runtime, &host, &watch, id, &code).await;
                 watch.end_turn(started);
@@ -316,6 +322,7 @@ async fn run_isolate(
         // `Worker::fetch` counts those; counting here too would count twice.
         if reason != Termination::StuckTurn {
             code.counters.count_limit(limit);
+            code.counters.strikes.record();
         }
         if let Some(sink) = &code.log_sink {
             sink.send("limit", format!("the worker exceeded its {}; its isolate was terminated", limit.description()));

@@ -36,6 +36,67 @@ const DEMOTE_AFTER_NS: u64 = 2_000_000;
 /// The nice value of a demoted isolate thread (the lowest priority).
 const DEMOTED_NICE: libc::c_int = 19;
 
+/// How long a worker's isolate terminations count as recent.
+const STRIKES_REMEMBERED_FOR: Duration = Duration::from_secs(10);
+
+/// Recent terminations from which a worker's next isolate starts at the
+/// lowest priority, and from which its replacement is delayed.
+const DEMOTE_FROM_START_AFTER: u32 = 2;
+const DELAY_REPLACEMENT_AFTER: u32 = 3;
+const FIRST_REPLACEMENT_DELAY: Duration = Duration::from_millis(100);
+const MAX_REPLACEMENT_DELAY: Duration = Duration::from_millis(1600);
+
+/// A worker's recent isolate terminations for the CPU or memory limit.
+///
+/// Every termination costs the process a fresh blank isolate (~25 ms of CPU
+/// at normal priority) plus the first milliseconds of each looping turn
+/// before the watchdog demotes it. A worker whose every request runs into
+/// its limit would make its neighbours pay for that, so after a few strikes
+/// its new isolates run at the lowest priority from their first turn and
+/// its replacements are spaced out, doubling up to a cap. Strikes older
+/// than [`STRIKES_REMEMBERED_FOR`] are forgotten.
+#[derive(Debug, Default)]
+pub struct Strikes {
+    recent: Mutex<Option<(u32, Instant)>>,
+}
+
+impl Strikes {
+    /// Records one termination.
+    pub fn record(&self) {
+        if let Ok(mut recent) = self.recent.lock() {
+            let count = match *recent {
+                Some((count, at)) if at.elapsed() < STRIKES_REMEMBERED_FOR => count.saturating_add(1),
+                _ => 1,
+            };
+            *recent = Some((count, Instant::now()));
+        }
+    }
+
+    /// Terminations within the last [`STRIKES_REMEMBERED_FOR`].
+    pub fn recent(&self) -> u32 {
+        match self.recent.lock().ok().and_then(|recent| *recent) {
+            Some((count, at)) if at.elapsed() < STRIKES_REMEMBERED_FOR => count,
+            _ => 0,
+        }
+    }
+
+    /// Whether the worker's next isolate runs at the lowest priority from
+    /// its first turn.
+    pub fn demote_from_start(&self) -> bool {
+        self.recent() >= DEMOTE_FROM_START_AFTER
+    }
+
+    /// How long to wait before starting the worker's next isolate.
+    pub fn replacement_delay(&self) -> Duration {
+        match self.recent().checked_sub(DELAY_REPLACEMENT_AFTER) {
+            Some(doublings) => FIRST_REPLACEMENT_DELAY
+                .saturating_mul(1 << doublings.min(8))
+                .min(MAX_REPLACEMENT_DELAY),
+            None => Duration::ZERO,
+        }
+    }
+}
+
 /// Why an isolate's execution was terminated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Termination {
@@ -84,8 +145,9 @@ pub struct IsolateWatch {
     thread_id: libc::pid_t,
     /// Whether the thread runs at [`DEMOTED_NICE`].
     demoted: AtomicBool,
-    /// Whether it must stay there: raising a nice value back needs
-    /// `CAP_SYS_NICE`, which an unprivileged server does not have.
+    /// Whether it must stay there: its worker has recent [`Strikes`], or
+    /// raising a nice value back needs `CAP_SYS_NICE`, which an
+    /// unprivileged server does not have.
     demoted_for_good: AtomicBool,
     stuck_after: Duration,
     handle: v8::IsolateHandle,
@@ -193,6 +255,13 @@ impl IsolateWatch {
         } else {
             self.demoted_for_good.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Drops the isolate thread to the lowest priority for the rest of its
+    /// life (a worker with recent [`Strikes`]).
+    pub fn demote_for_good(&self) {
+        self.demoted_for_good.store(true, Ordering::Relaxed);
+        self.demote();
     }
 
     /// Drops the isolate thread to the lowest priority (from the watchdog).

@@ -366,6 +366,11 @@ impl Worker {
     fn spawn_load(&self) {
         let (code, pool, slots) = (self.code.clone(), self.pool.clone(), self.slots.clone());
         tokio::spawn(async move {
+            let delay = code.counters.strikes.replacement_delay();
+            if !delay.is_zero() {
+                tracing::warn!(worker = %code.name, version = code.version, delay_ms = delay.as_millis() as u64, "the worker keeps exceeding its limits; delaying its next isolate");
+                tokio::time::sleep(delay).await;
+            }
             let registry = pool.registry();
             let _ = tokio::task::spawn_blocking(move || registry.make_room()).await;
             let result = load_isolate(code.clone(), pool).await;

@@ -157,3 +157,37 @@ async fn a_long_turn_runs_at_the_lowest_priority_so_short_turns_go_first() {
     }
     good_keeps_answering(&serve, "burn").await;
 }
+
+#[tokio::test]
+async fn a_worker_that_keeps_hitting_its_limit_gets_cheaper_isolates() {
+    let serve = BrinkServe::start(&[]);
+    deploy_good(&serve);
+    deploy_attack(&serve, "burn", &["--cpu-ms", "100", "--wall-ms", "10000"]);
+    good_keeps_answering(&serve, "no").await;
+
+    // One termination: the replacement runs at normal priority (on a server
+    // that may raise priorities again, as root here can).
+    assert_eq!(serve.get("burn.test", "/?ms=1000").await.0, 503);
+    assert_eq!(serve.get("burn.test", "/?ms=0").await, (200, "burnt".to_string()));
+    // SAFETY: geteuid has no preconditions.
+    let may_raise_priorities = unsafe { libc::geteuid() } == 0;
+    if may_raise_priorities {
+        assert!(!thread_nice_values(serve.pid()).contains(&19), "{:?}", thread_nice_values(serve.pid()));
+    }
+
+    // Three within a few seconds: its next isolate is demoted before it runs
+    // a single long turn, and the one after that starts late.
+    for _ in 0..2 {
+        assert_eq!(serve.get("burn.test", "/?ms=1000").await.0, 503);
+    }
+    assert_eq!(serve.get("burn.test", "/?ms=0").await, (200, "burnt".to_string()));
+    let demoted = || thread_nice_values(serve.pid()).iter().filter(|nice| **nice == 19).count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    // The terminated isolates' threads may take a moment to exit.
+    while demoted() != 1 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", thread_nice_values(serve.pid()));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(serve.logs().contains("delaying its next isolate"), "{}", serve.logs());
+    good_keeps_answering(&serve, "burn").await;
+}
