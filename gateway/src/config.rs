@@ -28,6 +28,11 @@ pub struct DevConfig {
     pub allowed_private_hosts: Vec<String>,
     /// The worker's origin (`--origin`): see `OutboundPolicy::origin`.
     pub origin: Option<String>,
+    /// Which headers name the client on requests to the origin
+    /// (`--forwarded-headers`).
+    pub forwarded_headers: brink_runtime::api::forwarding::ForwardedHeaders,
+    /// Believe clients' forwarding headers (`--trust-forwarded`).
+    pub trust_forwarded: bool,
     /// Bytes the Cache API's store may hold (`--cache-mib`).
     pub cache_bytes: u64,
     /// Isolates running the worker in parallel.
@@ -117,7 +122,10 @@ impl DevConfig {
                 return Err(ConfigError::DuplicateBinding(name.clone()));
             }
         }
-        brink_runtime::OutboundPolicy { allowed_private_hosts: self.allowed_private_hosts.clone(), origin: None }
+        brink_runtime::OutboundPolicy {
+            allowed_private_hosts: self.allowed_private_hosts.clone(),
+            ..brink_runtime::OutboundPolicy::default()
+        }
             .validate()?;
         if let Some(origin) = &self.origin {
             if brink_runtime::api::outbound_fetch::parse_origin(origin).is_none() {

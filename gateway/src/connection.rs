@@ -1,4 +1,5 @@
-//! What the listener knows about one open connection: when bytes last moved
+//! What the listener knows about one open connection: who is at the other
+//! end ([`PeerAddress`], put on each of its requests), when bytes last moved
 //! on it and how many requests are running on it, so a connection that
 //! carries no request can be closed once it has been idle too long.
 //!
@@ -16,6 +17,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The address of the other end of the connection a request arrived on
+/// (TCP, TLS or QUIC), in the request's extensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddress(pub std::net::SocketAddr);
 
 /// Activity of one connection, shared by its IO, its requests and the task
 /// that closes it when idle.

@@ -67,6 +67,7 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
         idle_timeout: config.idle_timeout,
         max_connections: config.max_connections,
         shutdown_grace: config.shutdown_grace,
+        trust_forwarded: config.trust_forwarded,
         ..server::ServeOptions::with_defaults(config.max_request_body)
     };
     let slots = ConnectionSlots::new(config.max_connections);
@@ -135,6 +136,7 @@ fn worker_starter(config: &DevConfig, kv: Vec<(String, brink_kv::KvNamespace)>, 
             outbound: OutboundPolicy {
                 allowed_private_hosts: config.allowed_private_hosts.clone(),
                 origin: config.origin.clone(),
+                forwarded_headers: config.forwarded_headers,
             },
             limits: config.limits.clone(),
             scaling: Scaling::fixed(config.isolates),

@@ -22,7 +22,7 @@ use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use tokio::sync::{mpsc, watch};
 
-use crate::connection::ConnectionActivity;
+use crate::connection::{ConnectionActivity, PeerAddress};
 use crate::router::Routing;
 use crate::server::{ConnectionSlots, RateLimitedWarning, ServeOptions};
 use crate::tls::SecureTransport;
@@ -172,7 +172,7 @@ async fn serve_connection(
                 Ok(Some(resolver)) => {
                     let running = activity.begin_request();
                     let router = router.clone();
-                    let max_request_body = options.max_request_body;
+                    let options = options.clone();
                     requests.spawn(async move {
                         let (request, stream) = match resolver.resolve_request().await {
                             Ok(resolved) => resolved,
@@ -181,7 +181,7 @@ async fn serve_connection(
                                 return;
                             }
                         };
-                        if let Err(error) = serve_request(request, stream, router, max_request_body).await {
+                        if let Err(error) = serve_request(request, stream, router, &options, peer).await {
                             tracing::debug!(%peer, %error, "HTTP/3 request ended with an error");
                         }
                         drop(running);
@@ -238,7 +238,8 @@ async fn serve_request(
     request: http::Request<()>,
     stream: RequestStream<h3_quinn::BidiStream<Bytes>>,
     router: Arc<Routing>,
-    max_request_body: u64,
+    options: &ServeOptions,
+    peer: SocketAddr,
 ) -> Result<(), h3::error::StreamError> {
     let (mut send, receive) = stream.split();
     let (chunks, body) = mpsc::channel(REQUEST_BODY_CHUNKS);
@@ -248,7 +249,8 @@ async fn serve_request(
     let head = request.method() == http::Method::HEAD;
     let mut request = request.map(|()| ChannelBody { chunks: body });
     request.extensions_mut().insert(SecureTransport);
-    let response = match worker_bridge::handle(request, router, max_request_body).await {
+    request.extensions_mut().insert(PeerAddress(peer));
+    let response = match worker_bridge::handle(request, router, options.max_request_body, options.trust_forwarded).await {
         Ok(response) => response,
         Err(never) => match never {},
     };

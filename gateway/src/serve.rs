@@ -78,7 +78,7 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Res
             max_isolates: config.max_isolates_per_worker,
             idle_timeout: config.isolate_idle_timeout,
         },
-        outbound: OutboundPolicy::default(),
+        outbound: OutboundPolicy { forwarded_headers: config.forwarded_headers, ..OutboundPolicy::default() },
     };
     let tenants = Arc::new(TenantRegistry::new(store, pool, kv, defaults, routing.clone()));
     let restored = tenants.restore().await?;
@@ -111,6 +111,7 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Res
         handshake_timeout: config.handshake_timeout,
         max_concurrent_streams: config.max_concurrent_streams,
         max_header_list_bytes: config.max_header_list_bytes,
+        trust_forwarded: config.trust_forwarded,
     };
     // One connection cap over every public listener, QUIC included.
     let slots = ConnectionSlots::new(config.max_connections);

@@ -46,6 +46,20 @@ pub struct ServeFile {
     /// The KV backend (`[kv]`, `[kv.nats]`).
     #[serde(default)]
     pub kv: crate::kv_config::KvSection,
+    /// The client's address towards workers and origins.
+    #[serde(default)]
+    pub proxy: ProxySection,
+}
+
+/// `[proxy]`: how the client's address reaches workers and their origins.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySection {
+    /// `"x-forwarded-for"`, `"forwarded"` or `"none"`.
+    pub forwarded_headers: Option<String>,
+    /// Believe clients' `X-Forwarded-For` (a proxy of the operator's in
+    /// front of Brink) instead of removing it.
+    pub trust_incoming: Option<bool>,
 }
 
 /// `[admin]`.
@@ -226,6 +240,10 @@ pub struct ServeConfig {
     pub workers: Vec<StaticWorker>,
     /// The KV backend.
     pub kv_backend: crate::kv_config::KvBackendChoice,
+    /// Which headers name the client on requests to origins.
+    pub forwarded_headers: brink_runtime::api::forwarding::ForwardedHeaders,
+    /// Whether clients' forwarding headers are believed.
+    pub trust_forwarded: bool,
 }
 
 /// The admin API's bearer token. `Debug` hides it.
@@ -400,6 +418,15 @@ impl ServeConfig {
             .kv
             .resolve(base, overrides.kv_nats.clone())
             .map_err(|(key, reason)| ServeConfigError::Value { key, reason })?;
+        let forwarded_headers = match &file.proxy.forwarded_headers {
+            Some(value) => value
+                .parse()
+                .map_err(|error: brink_runtime::api::forwarding::UnknownForwardedHeaders| ServeConfigError::Value {
+                    key: "proxy.forwarded_headers".into(),
+                    reason: error.to_string(),
+                })?,
+            None => Default::default(),
+        };
         let mut workers = file.workers;
         for (index, worker) in workers.iter_mut().enumerate() {
             if let Err(error) = crate::deployments::validate_worker_name(&worker.name) {
@@ -436,6 +463,8 @@ impl ServeConfig {
             shutdown_grace: Duration::from_millis(file.http.shutdown_grace_ms.unwrap_or(30_000)),
             workers,
             kv_backend,
+            forwarded_headers,
+            trust_forwarded: file.proxy.trust_incoming.unwrap_or(false),
         })
     }
 }
@@ -497,6 +526,9 @@ mod tests {
             default_certificate = "fallback.example"
             http3 = false
             handshake_timeout_ms = 900
+            [proxy]
+            forwarded_headers = "forwarded"
+            trust_incoming = true
             [[workers]]
             name = "hello"
             entry = "hello/worker.js"
@@ -519,6 +551,11 @@ mod tests {
         assert_eq!(config.handshake_timeout, Duration::from_millis(900));
         assert_eq!(config.workers[0].entry, PathBuf::from("/etc/brink/hello/worker.js"));
         assert_eq!(config.workers[0].limits.cpu_ms, Some(10));
+        assert_eq!(config.forwarded_headers, brink_runtime::api::forwarding::ForwardedHeaders::Forwarded);
+        assert!(config.trust_forwarded);
+        let defaults = resolve("", Some("t")).unwrap();
+        assert_eq!(defaults.forwarded_headers, brink_runtime::api::forwarding::ForwardedHeaders::XForwardedFor);
+        assert!(!defaults.trust_forwarded);
     }
 
     #[test]
@@ -531,6 +568,8 @@ mod tests {
         assert!(error.contains("limits.cpu_ms"), "{error}");
         let error = resolve("[[workers]]\nname = \"A_b\"\nentry = \"w.js\"\n", Some("t")).unwrap_err().to_string();
         assert!(error.contains("workers[0].name"), "{error}");
+        let error = resolve("[proxy]\nforwarded_headers = \"X-Forwarded-For\"\n", Some("t")).unwrap_err().to_string();
+        assert!(error.contains("proxy.forwarded_headers"), "{error}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-use crate::connection::{ConnectionActivity, InFlightBody, TrackedIo};
+use crate::connection::{ConnectionActivity, InFlightBody, PeerAddress, TrackedIo};
 use crate::router::Routing;
 use crate::tls::SecureTransport;
 use crate::{websocket, worker_bridge};
@@ -51,6 +51,9 @@ pub struct ServeOptions {
     /// Largest request header list on h2 and h3 (names and values plus 32
     /// bytes per field, as HTTP/2 counts it).
     pub max_header_list_bytes: u32,
+    /// Whether clients' `X-Forwarded-For`, `X-Real-IP` and `Forwarded`
+    /// headers are believed (a trusted proxy in front), or removed.
+    pub trust_forwarded: bool,
 }
 
 impl ServeOptions {
@@ -66,6 +69,7 @@ impl ServeOptions {
             handshake_timeout: Duration::from_secs(10),
             max_concurrent_streams: 100,
             max_header_list_bytes: 32 * 1024,
+            trust_forwarded: false,
         }
     }
 }
@@ -282,6 +286,7 @@ impl Connection {
         let secure = tls.is_some();
         let alt_svc = tls.flatten();
         let max_request_body = options.max_request_body;
+        let trust_forwarded = options.trust_forwarded;
         let idle_timeout = options.idle_timeout;
         let requests = activity.clone();
         let service = service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
@@ -289,8 +294,9 @@ impl Connection {
             if secure {
                 request.extensions_mut().insert(SecureTransport);
             }
+            request.extensions_mut().insert(PeerAddress(peer));
             let handshake = websocket::take_handshake(&mut request);
-            let response = worker_bridge::handle(request, router.clone(), max_request_body);
+            let response = worker_bridge::handle(request, router.clone(), max_request_body, trust_forwarded);
             let alt_svc = alt_svc.clone();
             let lease = lease.clone();
             async move {

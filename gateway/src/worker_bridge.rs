@@ -1,17 +1,21 @@
 //! The bridge between hyper and a worker: checks the request's host, builds
-//! the worker's request (an absolute URL, a size-limited streaming body),
-//! frames the worker's response (see [`crate::framing`]), and turns worker
-//! errors into short client responses while the details go to the log.
+//! the worker's request (an absolute URL, a size-limited streaming body,
+//! the client's address as `CF-Connecting-IP`), frames the worker's
+//! response (see [`crate::framing`]), and turns worker errors into short
+//! client responses while the details go to the log.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use brink_runtime::api::console::escape_for_log;
+use brink_runtime::api::forwarding::ClientAddress;
 use brink_runtime::{Limit, RequestBody, ResponseBody, WorkerError};
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
-use http::{HeaderValue, Request, Response, StatusCode, Uri};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, FORWARDED, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
+use crate::connection::PeerAddress;
 use crate::framing::{frame_response, FramedBody};
 use crate::router::{RouteTable, Routing};
 
@@ -23,6 +27,7 @@ pub async fn handle<B>(
     request: Request<B>,
     routing: Arc<Routing>,
     max_request_body: u64,
+    trust_forwarded: bool,
 ) -> Result<Response<FramedBody>, std::convert::Infallible>
 where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
@@ -31,7 +36,7 @@ where
     let started = std::time::Instant::now();
     let method = request.method().clone();
     let table = routing.current();
-    let (worker, response) = match forward(request, &table, max_request_body).await {
+    let (worker, response) = match forward(request, &table, max_request_body, trust_forwarded).await {
         Ok((worker, response)) => {
             let framed = frame_response(&method, &worker, response);
             (worker, framed)
@@ -51,6 +56,7 @@ async fn forward<B>(
     request: Request<B>,
     router: &RouteTable,
     max_request_body: u64,
+    trust_forwarded: bool,
 ) -> Result<(String, Response<ResponseBody>), (String, Response<ResponseBody>)>
 where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
@@ -82,6 +88,10 @@ where
         .map_err(|_| unrouted(plain(StatusCode::BAD_REQUEST, "Invalid request target\n".into())))?;
     let (mut parts, body) = request.into_parts();
     parts.uri = uri;
+    let peer = parts.extensions.get::<PeerAddress>().copied();
+    if let Some(client) = client_address(&mut parts.headers, peer, trust_forwarded) {
+        parts.extensions.insert(client);
+    }
     let counted = worker.clone();
     let body: RequestBody = Limited::new(body, usize::try_from(body_limit).unwrap_or(usize::MAX))
         .map_err(move |error| -> brink_runtime::body::BodyError {
@@ -99,6 +109,46 @@ where
             Err((worker.name().to_string(), plain(error.status(), error.client_message().into())))
         }
     }
+}
+
+/// Set by the gateway alone: the client's address, as on Workers.
+const CONNECTING_IP: &str = "cf-connecting-ip";
+
+/// Headers a client could send to claim to be someone else. Unless the
+/// server trusts what is in front of it, they are removed before the
+/// worker (and so the origin) sees them.
+const FORWARDING_HEADERS: [HeaderName; 3] =
+    [HeaderName::from_static("x-forwarded-for"), HeaderName::from_static("x-real-ip"), FORWARDED];
+
+/// Works out who the client is and says so in `CF-Connecting-IP`,
+/// replacing whatever the client sent there. The client is the peer, or,
+/// with `trust_forwarded` (a proxy of the operator's in front), the last
+/// address of the request's `X-Forwarded-For` (the one that proxy added),
+/// if it is one; without it, forwarding headers the client sent are
+/// dropped, so no client can name an address of its choosing to the worker
+/// or the origin.
+fn client_address(headers: &mut HeaderMap, peer: Option<PeerAddress>, trust_forwarded: bool) -> Option<ClientAddress> {
+    headers.remove(CONNECTING_IP);
+    if !trust_forwarded {
+        for name in &FORWARDING_HEADERS {
+            headers.remove(name);
+        }
+    }
+    let peer = peer?.0.ip().to_canonical();
+    let forwarded = if trust_forwarded { last_forwarded_for(headers) } else { None };
+    let client = forwarded.unwrap_or(peer);
+    if let Ok(value) = HeaderValue::from_str(&client.to_string()) {
+        headers.insert(CONNECTING_IP, value);
+    }
+    Some(ClientAddress { client, peer })
+}
+
+/// The last address in the request's `X-Forwarded-For` lines, if it is a
+/// plain IP address.
+fn last_forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let last = headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
+    let address = last.rsplit(',').next()?.trim();
+    address.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
 /// An error response for a request no worker was picked for.
@@ -213,6 +263,38 @@ mod tests {
         ] {
             assert!(!is_valid_host(host), "{host:?}");
         }
+    }
+
+    #[test]
+    fn the_client_cannot_name_its_own_address() {
+        let peer = Some(PeerAddress("[::ffff:203.0.113.7]:5000".parse().expect("address")));
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTING_IP, HeaderValue::from_static("1.1.1.1"));
+        headers.insert("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
+        headers.insert("x-real-ip", HeaderValue::from_static("1.1.1.1"));
+        headers.insert(FORWARDED, HeaderValue::from_static("for=1.1.1.1"));
+        let address = client_address(&mut headers, peer, false).expect("a peer");
+        let seen: IpAddr = "203.0.113.7".parse().expect("ip");
+        assert_eq!(address, ClientAddress { client: seen, peer: seen });
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert_eq!(headers[CONNECTING_IP], "203.0.113.7");
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_client_in_its_last_forwarded_for() {
+        let peer = Some(PeerAddress("10.0.0.2:5000".parse().expect("address")));
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTING_IP, HeaderValue::from_static("1.1.1.1"));
+        headers.append("x-forwarded-for", HeaderValue::from_static("9.9.9.9"));
+        headers.append("x-forwarded-for", HeaderValue::from_static("8.8.8.8, 2001:db8::5"));
+        let address = client_address(&mut headers, peer, true).expect("a peer");
+        assert_eq!(address.client, "2001:db8::5".parse::<IpAddr>().expect("ip"));
+        assert_eq!(address.peer, "10.0.0.2".parse::<IpAddr>().expect("ip"));
+        assert_eq!(headers[CONNECTING_IP], "2001:db8::5");
+        assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 2, "kept for the origin");
+        // Not an address: the peer is the client.
+        headers.insert("x-forwarded-for", HeaderValue::from_static("unknown"));
+        assert_eq!(client_address(&mut headers, peer, true).expect("a peer").client, address.peer);
     }
 
     #[test]

@@ -12,6 +12,7 @@ import {
   op_brink_wait_until_done,
   op_brink_wait_until_started,
   op_brink_origin,
+  op_brink_forwarding,
 } from "ext:core/ops";
 import { defineGlobal } from "ext:brink_runtime/globals.js";
 import { KvNamespace } from "ext:brink_runtime/kv.js";
@@ -21,6 +22,7 @@ const {
   ObjectPrototypeIsPrototypeOf,
   PromisePrototypeThen,
   RegExpPrototypeTest,
+  StringPrototypeIncludes,
   TypedArrayPrototypeGetSymbolToStringTag,
 } = primordials;
 
@@ -106,6 +108,30 @@ class ExecutionContext {
     // Without an origin there is nothing to fall back to: an exception still
     // gives a 500.
     this.#passThrough = true;
+  }
+}
+
+// On a request to the origin, the client's address (runtime/src/api/
+// forwarding.rs), added after the worker's own changes as a proxy does:
+// CF-Connecting-IP replaced (as Cloudflare does, so neither a client nor
+// the worker can forge it), X-Forwarded-For appended to (with the address
+// this server's connection came from) and X-Real-IP replaced, or an RFC
+// 7239 Forwarded element appended, as the server is configured.
+function addClientAddress(headers, id, host, proto) {
+  const forwarding = op_brink_forwarding(id);
+  if (forwarding.length === 0) return;
+  const { 0: mode, 1: client, 2: peer } = forwarding;
+  headers.set("cf-connecting-ip", client);
+  if (mode === "x-forwarded-for") {
+    const previous = headers.get("x-forwarded-for");
+    headers.set("x-forwarded-for", previous ? `${previous}, ${peer}` : peer);
+    headers.set("x-real-ip", client);
+  } else if (mode === "forwarded") {
+    // An IPv6 node and a host with a port must be quoted (RFC 7239 4.).
+    const node = StringPrototypeIncludes(peer, ":") ? `"[${peer}]"` : peer;
+    const element = `for=${node};host="${host}";proto=${proto}`;
+    const previous = headers.get("forwarded");
+    headers.set("forwarded", previous ? `${previous}, ${element}` : element);
   }
 }
 
@@ -367,8 +393,10 @@ export function installWorkerHost({ consoleModule, request, response, streams, e
         if (ownHosts.has(target.host.toLowerCase())) {
           const host = target.host;
           outgoing = new Request(`${origin()}${target.pathname}${target.search}`, outgoing);
+          const proto = target.protocol.slice(0, -1);
           outgoing.headers.set("x-forwarded-host", host);
-          outgoing.headers.set("x-forwarded-proto", target.protocol.slice(0, -1));
+          outgoing.headers.set("x-forwarded-proto", proto);
+          addClientAddress(outgoing.headers, typeof id === "number" ? id : 0, host, proto);
         }
       }
       outgoing.headers.set(SUBREQUEST_DEPTH_HEADER, `${depth}`);

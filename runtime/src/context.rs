@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use http::Response;
 use tokio::sync::oneshot;
 
+use crate::api::forwarding::ClientAddress;
 use crate::body::ResponseBody;
 use crate::error::WorkerError;
 use crate::limits::{Limit, Limits};
@@ -47,6 +48,8 @@ struct RequestContext {
     /// Open WebSockets of this request (`crate::api::websocket`): each
     /// keeps the context alive, past the deadline, until it closes.
     websockets: u32,
+    /// Who sent the request, when it came through a listener.
+    client: Option<ClientAddress>,
 }
 
 impl RequestContext {
@@ -132,9 +135,22 @@ impl ContextTable {
             deadline,
             depth,
             websockets: 0,
+            client: None,
         };
         self.live.insert(self.next_id, context);
         self.next_id
+    }
+
+    /// Records who sent request `id` (for the origin's forwarding headers).
+    pub fn set_client_address(&mut self, id: RequestId, client: Option<ClientAddress>) {
+        if let Some(context) = self.live.get_mut(&id) {
+            context.client = client;
+        }
+    }
+
+    /// Who sent request `id`, if known and the request is live.
+    pub fn client_address(&self, id: RequestId) -> Option<ClientAddress> {
+        self.live.get(&id).and_then(|context| context.client)
     }
 
     /// Sends request `id`'s response head (or error), if it still waits for

@@ -82,6 +82,7 @@ deno_core::extension!(
         op_brink_cache_put,
         op_brink_cache_delete,
         op_brink_origin,
+        crate::api::forwarding::op_brink_forwarding,
         op_brink_digest,
         op_brink_digest_create,
         op_brink_digest_update,

@@ -540,6 +540,7 @@ async fn serve(
                         let mut state = op_state.borrow_mut();
                         let table = state.borrow_mut::<ContextTable>();
                         let id = table.open(reply, deadline, depth);
+                        table.set_client_address(id, request.extensions().get().copied());
                         (id, table.budget_for(id))
                     };
                     let started = watch.begin_turn(budget);

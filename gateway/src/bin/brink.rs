@@ -450,6 +450,14 @@ struct DevArgs {
     /// worker's own host goes there, as does ctx.passThroughOnException().
     #[arg(long)]
     origin: Option<String>,
+    /// Headers naming the client on requests to the origin:
+    /// x-forwarded-for (with X-Real-IP), forwarded (RFC 7239) or none.
+    #[arg(long, default_value = "x-forwarded-for")]
+    forwarded_headers: brink_runtime::api::forwarding::ForwardedHeaders,
+    /// Believe the X-Forwarded-For, X-Real-IP and Forwarded headers clients
+    /// send (a proxy of yours in front); by default they are removed.
+    #[arg(long)]
+    trust_forwarded: bool,
     /// MiB of responses the Cache API (caches.default, caches.open) may hold.
     #[arg(long, default_value_t = 256)]
     cache_mib: u64,
@@ -548,6 +556,8 @@ impl DevArgs {
             data_dir: self.data_dir,
             allowed_private_hosts: self.allowed_private_hosts,
             origin: self.origin,
+            forwarded_headers: self.forwarded_headers,
+            trust_forwarded: self.trust_forwarded,
             cache_bytes: self.cache_mib.saturating_mul(1024 * 1024),
             isolates: self.isolates,
             max_request_body: self.max_body_bytes,

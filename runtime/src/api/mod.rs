@@ -4,6 +4,7 @@ pub mod blob_store;
 pub mod cache;
 pub mod console;
 pub mod crypto_extras;
+pub mod forwarding;
 pub mod headers;
 pub mod html_rewriter;
 pub mod kv;

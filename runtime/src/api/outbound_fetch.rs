@@ -186,6 +186,9 @@ pub struct OutboundPolicy {
     /// `ctx.passThroughOnException()`. Its host and port are reachable even
     /// when private.
     pub origin: Option<String>,
+    /// Which headers name the client on requests to the origin
+    /// (`crate::api::forwarding`).
+    pub forwarded_headers: crate::api::forwarding::ForwardedHeaders,
 }
 
 impl OutboundPolicy {
@@ -218,7 +221,7 @@ impl OutboundPolicy {
                 None
             }
         });
-        CompiledPolicy { allowed, origin }
+        CompiledPolicy { allowed, origin, forwarded_headers: self.forwarded_headers }
     }
 }
 
@@ -249,12 +252,18 @@ pub fn op_brink_origin() -> String {
     THREAD_POLICY.with(|policy| policy.borrow().origin.clone().unwrap_or_default())
 }
 
+/// The forwarding headers of the worker on this thread.
+pub(crate) fn thread_forwarded_headers() -> crate::api::forwarding::ForwardedHeaders {
+    THREAD_POLICY.with(|policy| policy.borrow().forwarded_headers)
+}
+
 /// An [`OutboundPolicy`] with its entries parsed, as the request hook and
 /// the resolver read it.
 #[derive(Clone, Debug, Default)]
 pub struct CompiledPolicy {
     allowed: Vec<AllowedHost>,
     origin: Option<String>,
+    forwarded_headers: crate::api::forwarding::ForwardedHeaders,
 }
 
 /// What the allow list says about one host.
