@@ -2,7 +2,7 @@
 // (ES module `export default { fetch }` or service-worker
 // `addEventListener("fetch")`), turns requests from the gateway into
 // `Request` objects, and hands the worker's `Response` back to Rust.
-import { core, primordials } from "ext:core/mod.js";
+import { core, internals, primordials } from "ext:core/mod.js";
 import {
   op_brink_count_subrequest,
   op_brink_log,
@@ -16,9 +16,15 @@ import {
 } from "ext:core/ops";
 import { defineGlobal } from "ext:brink_runtime/globals.js";
 import { KvNamespace } from "ext:brink_runtime/kv.js";
+import { makeGlobalEventTarget } from "ext:brink_runtime/workers_extras.js";
 
 const {
+  ArrayPrototypeIncludes,
+  ArrayPrototypeIndexOf,
   ArrayPrototypePush,
+  ArrayPrototypeSlice,
+  ArrayPrototypeSplice,
+  FunctionPrototypeCall,
   ObjectPrototypeIsPrototypeOf,
   PromisePrototypeThen,
   RegExpPrototypeTest,
@@ -321,11 +327,24 @@ function dispatchFetchEvent(request, ctx) {
     }
     responded = response;
   });
-  for (const listener of fetchListeners) {
-    if (typeof listener === "function") listener.call(globalThis, event);
-    else listener.handleEvent(event);
+  // As on workerd, a listener's exception is reported and the next
+  // listener still runs (a second respondWith() throws InvalidStateError
+  // into its caller, and the first response is sent); with no response,
+  // the first exception fails the request.
+  let firstError = null;
+  const listeners = ArrayPrototypeSlice(fetchListeners);
+  for (let i = 0; i < listeners.length; i++) {
+    const listener = listeners[i];
+    try {
+      if (typeof listener === "function") FunctionPrototypeCall(listener, globalThis, event);
+      else listener.handleEvent(event);
+    } catch (error) {
+      if (responded !== null) op_brink_log(3, `Uncaught ${describeError(error)}`);
+      firstError ??= { error };
+    }
   }
   if (responded === null) {
+    if (firstError !== null) throw firstError.error;
     throw new TypeError("no fetch listener called event.respondWith()");
   }
   return responded;
@@ -410,17 +429,42 @@ export function installWorkerHost({ consoleModule, request, response, streams, e
   }, true);
   globalFetch = globalThis.fetch;
 
-  defineGlobal("addEventListener", (type, listener) => {
-    if (type === "fetch") ArrayPrototypePush(fetchListeners, listener);
+  defineGlobal("FetchEvent", FetchEvent);
+  // The global scope is an EventTarget; "fetch" listeners are kept apart,
+  // since the host calls them with each request's FetchEvent.
+  const globalTarget = makeGlobalEventTarget(event, core.loadExtScript("ext:deno_webidl/00_webidl.js").brand);
+  defineGlobal("addEventListener", function addEventListener(type, listener, options = undefined) {
+    if (type === "fetch") {
+      if (listener !== null && !ArrayPrototypeIncludes(fetchListeners, listener)) {
+        ArrayPrototypePush(fetchListeners, listener);
+      }
+      return;
+    }
+    FunctionPrototypeCall(globalTarget.addEventListener, globalThis, type, listener, options);
+  }, true);
+  defineGlobal("removeEventListener", function removeEventListener(type, listener, options = undefined) {
+    if (type === "fetch") {
+      const index = ArrayPrototypeIndexOf(fetchListeners, listener);
+      if (index !== -1) ArrayPrototypeSplice(fetchListeners, index, 1);
+      return;
+    }
+    FunctionPrototypeCall(globalTarget.removeEventListener, globalThis, type, listener, options);
+  }, true);
+  defineGlobal("dispatchEvent", function dispatchEvent(event) {
+    return FunctionPrototypeCall(globalTarget.dispatchEvent, globalThis, event);
   }, true);
 
   core.setUnhandledPromiseRejectionHandler((_promise, reason) => {
     op_brink_log(3, `Uncaught (in promise) ${describeError(reason)}`);
     return true;
   });
-  core.setReportExceptionCallback((error) => {
+  const reportUncaught = (error) => {
     op_brink_log(3, `Uncaught ${describeError(error)}`);
-  });
+  };
+  core.setReportExceptionCallback(reportUncaught);
+  // An exception in an event listener (deno_web's reportException, patch
+  // 0002) is logged and the request carries on, as on workerd.
+  internals.reportUncaughtException = reportUncaught;
 
   // Rust takes these once after the bootstrap and deletes the property, so
   // worker code never sees them.

@@ -14,9 +14,11 @@ const {
   MathTrunc,
   NumberIsFinite,
   NumberIsNaN,
+  ObjectCreate,
   ObjectDefineProperty,
   ObjectFreeze,
   ObjectPrototypeIsPrototypeOf,
+  ObjectSetPrototypeOf,
   Promise,
   PromiseReject,
   RegExpPrototypeTest,
@@ -293,4 +295,27 @@ export function strictAtob(atob, DOMException) {
     },
   }.atob;
   return wrapper;
+}
+
+/**
+ * Makes the global object an EventTarget, as Workers' global scope
+ * (ServiceWorkerGlobalScope) is: `dispatchEvent` and `removeEventListener`
+ * work on it, and an exception a listener throws anywhere is reported
+ * through its "error" event (deno_web's reportException dispatches there)
+ * instead of failing the request. Returns the EventTarget methods, taken
+ * before worker code can replace them.
+ */
+export function makeGlobalEventTarget(
+  { EventTarget, setEventTargetData, saveGlobalThisReference },
+  brand,
+) {
+  const prototype = ObjectCreate(EventTarget.prototype);
+  toStringTag(prototype, "ServiceWorkerGlobalScope");
+  ObjectSetPrototypeOf(globalThis, prototype);
+  // What deno_web's EventTarget methods check the receiver by.
+  ObjectDefineProperty(globalThis, brand, { __proto__: null, value: brand });
+  setEventTargetData(globalThis);
+  saveGlobalThisReference(globalThis);
+  const { addEventListener, removeEventListener, dispatchEvent } = EventTarget.prototype;
+  return { addEventListener, removeEventListener, dispatchEvent };
 }
