@@ -26,6 +26,11 @@ pub enum WorkerError {
     /// The isolate went away (crashed or shut down) before it responded.
     #[error("worker isolate is unavailable")]
     Unavailable,
+    /// The isolate's thread panicked while the request was in it (a bug in
+    /// Brink or a library it uses, never the worker's own code). The
+    /// isolate was ended and is replaced; other isolates are untouched.
+    #[error("worker isolate crashed")]
+    Crashed,
     /// The engine could not be started.
     #[error("engine error: {0}")]
     Engine(String),
@@ -36,7 +41,9 @@ impl WorkerError {
     pub fn status(&self) -> StatusCode {
         match self {
             WorkerError::LimitExceeded(Limit::RequestBody) => StatusCode::PAYLOAD_TOO_LARGE,
-            WorkerError::LimitExceeded(_) | WorkerError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            WorkerError::LimitExceeded(_) | WorkerError::Unavailable | WorkerError::Crashed => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             WorkerError::LoopDetected(_) => StatusCode::LOOP_DETECTED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -51,6 +58,7 @@ impl WorkerError {
             WorkerError::LimitExceeded(Limit::RequestBody) => "Request body exceeds the worker's size limit\n",
             WorkerError::LimitExceeded(Limit::ResponseBody) => "Worker exceeded its response body size limit\n",
             WorkerError::Unavailable => "Worker unavailable\n",
+            WorkerError::Crashed => "Worker isolate crashed; it is being replaced\n",
             WorkerError::LoopDetected(_) => "Loop detected: too many nested worker subrequests\n",
             _ => "Worker threw an exception\n",
         }

@@ -5,11 +5,13 @@
 //! closes or the supervisor terminates it.
 
 use std::future::{poll_fn, Future};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 
 use deno_core::{v8, JsRuntime, ModuleSpecifier, PollEventLoopOptions};
+use futures::FutureExt;
 use http_body::Body;
 use tokio::sync::{mpsc, oneshot};
 
@@ -163,7 +165,15 @@ pub fn spawn_blank_isolate(limits: Limits) -> Result<IsolateHandle, WorkerError>
     std::thread::Builder::new()
         .name(format!("isolate-{id}"))
         .spawn(move || {
-            isolate_thread(id, limits, receiver, ready_tx);
+            // A panic anywhere in this thread ends this isolate only: it is
+            // caught here (or, while serving, in `run_isolate`, which fails
+            // the isolate's requests first), never taking the process down.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                isolate_thread(id, limits, receiver, ready_tx)
+            }));
+            if outcome.is_err() {
+                tracing::error!(isolate = id, "isolate thread panicked; isolate ended");
+            }
             let _ = exited_tx.send(true);
         })
         .map_err(|e| WorkerError::Engine(format!("could not start an isolate thread: {e}")))?;
@@ -313,7 +323,20 @@ async fn run_isolate(
         }
     };
 
-    serve(&mut runtime, &host, &watch, &mut receiver, &code).await;
+    let served = AssertUnwindSafe(serve(&mut runtime, &host, &watch, &mut receiver, &code)).catch_unwind().await;
+    if served.is_err() {
+        // Its state may be broken: end it like a terminated isolate. Closing
+        // the channel first has new requests go to its replacement.
+        receiver.close();
+        tracing::error!(worker = %code.name, version = code.version, isolate = id, "isolate thread panicked; isolate ended");
+        if let Some(sink) = &code.log_sink {
+            sink.send("error", "an internal error ended the worker's isolate; it is replaced".to_string());
+        }
+        runtime.op_state().borrow_mut().borrow_mut::<ContextTable>().fail_all(|| WorkerError::Crashed);
+        drop(runtime);
+        watch.finish();
+        return;
+    }
     let reason = watch.termination();
     if let Some(reason) = reason {
         let limit = reason.limit();
@@ -543,6 +566,7 @@ async fn serve(
                         table.set_client_address(id, request.extensions().get().copied());
                         (id, table.budget_for(id))
                     };
+                    panic_for_tests(code, &request);
                     let started = watch.begin_turn(budget);
                     dispatch(runtime, host, id, request);
                     let used = watch.end_turn(started);
@@ -600,6 +624,19 @@ async fn serve(
         Poll::Pending
     })
     .await;
+}
+
+/// The worker named by `BRINK_TEST_PANIC_WORKER` panics its isolate thread
+/// on a request for `/__brink_test_panic`, after the request's context is
+/// open. Tests use it to check that a panic ends one isolate only; the
+/// variable is read from the server's environment, which no worker can
+/// set, and is unset in production.
+fn panic_for_tests(code: &WorkerCode, request: &http::Request<RequestBody>) {
+    static WORKER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let worker = WORKER.get_or_init(|| std::env::var("BRINK_TEST_PANIC_WORKER").ok());
+    if worker.as_deref() == Some(code.name.as_str()) && request.uri().path() == "/__brink_test_panic" {
+        panic!("BRINK_TEST_PANIC_WORKER: a deliberate panic in {}'s isolate thread", code.name);
+    }
 }
 
 /// Ends the contexts past their deadline and arms a timer for the next one.

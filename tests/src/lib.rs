@@ -260,15 +260,26 @@ fn logged_url(logs: &str, marker: &str) -> Option<String> {
 impl BrinkServe {
     /// Starts `brink serve` on a fresh data directory with `args` added.
     pub fn start(args: &[&str]) -> BrinkServe {
+        BrinkServe::start_with_env(args, &[])
+    }
+
+    /// [`BrinkServe::start`] with variables added to the server's
+    /// environment (test hooks no worker can reach).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> BrinkServe {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let data_dir = dir.path().join("data");
         let mut all: Vec<String> = vec!["--data-dir".into(), data_dir.display().to_string()];
         all.extend(args.iter().map(|a| a.to_string()));
-        BrinkServe::spawn(all, dir, data_dir)
+        BrinkServe::spawn_with_env(all, dir, data_dir, env)
     }
 
     fn spawn(args: Vec<String>, dir: Arc<tempfile::TempDir>, data_dir: PathBuf) -> BrinkServe {
-        let mut child = serve_command(&args, Some(SERVE_TOKEN)).spawn().expect("spawn brink serve");
+        BrinkServe::spawn_with_env(args, dir, data_dir, &[])
+    }
+
+    fn spawn_with_env(args: Vec<String>, dir: Arc<tempfile::TempDir>, data_dir: PathBuf, env: &[(&str, &str)]) -> BrinkServe {
+        let mut child =
+            serve_command(&args, Some(SERVE_TOKEN)).envs(env.iter().copied()).spawn().expect("spawn brink serve");
         let logs = spawn_log_reader(&mut child);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
