@@ -85,6 +85,9 @@ struct Upload {
     kv: Vec<KvBindingRecord>,
     #[serde(default)]
     limits: LimitOverrides,
+    /// The origin behind the worker, `http(s)://host[:port]`.
+    #[serde(default)]
+    origin: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -207,6 +210,7 @@ impl AdminApi {
             secrets: upload.secrets.into_iter().collect(),
             kv: upload.kv,
             limits: upload.limits,
+            origin: upload.origin,
         };
         match self.tenants.deploy(name, deploy).await {
             Ok(version) => json(StatusCode::CREATED, &serde_json::json!({ "name": name, "version": version })),

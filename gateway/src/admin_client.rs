@@ -69,6 +69,8 @@ pub struct DeployOptions {
     pub kv: Vec<(KvBinding, bool)>,
     /// Limit overrides.
     pub limits: LimitOverrides,
+    /// The origin behind the worker.
+    pub origin: Option<String>,
 }
 
 fn encode(text: &str) -> String {
@@ -287,7 +289,7 @@ pub fn build_upload(entry: &Path, options: DeployOptions) -> Result<Value, Admin
             false => json!({ "binding": binding.binding }),
         })
         .collect();
-    Ok(json!({
+    let mut upload = json!({
         "entry": bundle.entry(),
         "modules": modules,
         "routes": options.routes,
@@ -295,7 +297,11 @@ pub fn build_upload(entry: &Path, options: DeployOptions) -> Result<Value, Admin
         "secrets": secrets,
         "kv": kv,
         "limits": options.limits,
-    }))
+    });
+    if let Some(origin) = options.origin {
+        upload["origin"] = json!(origin);
+    }
+    Ok(upload)
 }
 
 /// `brink workers list` as a table.
@@ -340,12 +346,13 @@ pub fn render_versions(versions: &Value) -> String {
                         join(v.get("routes")),
                         vars,
                         join(v.get("secret_names")),
+                        field(v, "origin"),
                     ]
                 })
                 .collect()
         })
         .unwrap_or_default();
-    table(&["VERSION", "ACTIVE", "CREATED", "ROUTES", "VARS", "SECRETS"], rows)
+    table(&["VERSION", "ACTIVE", "CREATED", "ROUTES", "VARS", "SECRETS", "ORIGIN"], rows)
 }
 
 /// One tail line for people: `time level message`.

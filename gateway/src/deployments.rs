@@ -101,6 +101,10 @@ pub struct VersionRecord {
     pub kv: Vec<KvBindingRecord>,
     /// Limit overrides.
     pub limits: LimitOverrides,
+    /// The origin behind the worker (`scheme://host[:port]`), if any: see
+    /// `docs/cdn.md`. Absent in versions stored before origins existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// A version with everything needed to run it.
@@ -453,6 +457,7 @@ mod tests {
                 secret_names: vec!["S".into()],
                 kv: vec![KvBindingRecord { binding: "COUNTS".into(), namespace: None }],
                 limits: LimitOverrides { cpu_ms: Some(10), ..LimitOverrides::default() },
+                origin: Some("http://10.0.0.5:8080".into()),
             },
             modules,
             secrets: vec![("S".into(), SecretValue("hunter2".into()))],

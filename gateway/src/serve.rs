@@ -20,7 +20,7 @@ use crate::router::{Route, RouteTable, Routing};
 use crate::serve_config::{ServeConfig, StaticWorker};
 use crate::server::{self, ConnectionSlots, PublicListener, TlsSettings};
 use crate::tls::{self, CertificateSource, SniResolver};
-use crate::tenants::{DeployRequest, TenantError, TenantRegistry, WorkerDefaults};
+use crate::tenants::{validate_origin, DeployRequest, TenantError, TenantRegistry, WorkerDefaults};
 
 /// Why `brink serve` could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +185,7 @@ async fn deploy_static(tenants: &TenantRegistry, worker: &StaticWorker) -> Resul
         secrets: Vec::new(),
         kv,
         limits: worker.limits.clone(),
+        origin: worker.origin.clone(),
     };
     if let Some(active) = tenants.active_version(&worker.name).await? {
         let record = &active.record;
@@ -200,6 +201,7 @@ async fn deploy_static(tenants: &TenantRegistry, worker: &StaticWorker) -> Resul
             && record.vars == request.vars
             && record.kv == request.kv
             && record.limits == request.limits
+            && record.origin.as_deref() == request.origin.as_deref().and_then(|origin| validate_origin(origin).ok()).as_deref()
             && active.secrets.is_empty();
         if same {
             tracing::info!(worker = %worker.name, version = record.version, "config worker unchanged");

@@ -167,6 +167,9 @@ pub struct StaticWorker {
     /// Limit overrides.
     #[serde(default)]
     pub limits: crate::deployments::LimitOverrides,
+    /// The origin behind the worker, `http(s)://host[:port]`.
+    #[serde(default)]
+    pub origin: Option<String>,
 }
 
 /// Command-line values that override the file.

@@ -40,6 +40,9 @@ pub struct DeployRequest {
     pub kv: Vec<KvBindingRecord>,
     /// Limit overrides.
     pub limits: LimitOverrides,
+    /// The origin behind the worker (`http(s)://host[:port]`), checked by
+    /// [`validate_origin`].
+    pub origin: Option<String>,
 }
 
 /// How every worker of the server runs unless its deploy says otherwise.
@@ -135,6 +138,9 @@ pub struct WorkerSummary {
     pub live_isolates: usize,
     /// Isolates that had to load its code since it started.
     pub cold_starts: u64,
+    /// The origin of the version serving, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// One version as the admin API lists it (secret names only).
@@ -151,6 +157,7 @@ struct LiveWorker {
     version: u64,
     worker: Arc<Worker>,
     routes: Vec<Route>,
+    origin: Option<String>,
 }
 
 /// Every worker the server runs, and the admin changes to them.
@@ -232,13 +239,14 @@ impl TenantRegistry {
         let mut restored = 0;
         for (name, version) in stored {
             let number = version.record.version;
+            let origin = version.record.origin.clone();
             let result = self.spec(&name, &version).and_then(|(spec, routes)| {
                 self.check_routes(&name, &routes)?;
                 Ok((Worker::new_idle(spec, self.pool.clone()), routes))
             });
             match result {
                 Ok((worker, routes)) => {
-                    self.install(&name, LiveWorker { version: number, worker: Arc::new(worker), routes });
+                    self.install(&name, LiveWorker { version: number, worker: Arc::new(worker), routes, origin });
                     tracing::info!(worker = %name, version = number, "worker restored");
                     restored += 1;
                 }
@@ -255,6 +263,7 @@ impl TenantRegistry {
         let _change = self.changes.lock().await;
         let routes = parse_routes(&upload.routes)?;
         self.check_routes(name, &routes)?;
+        let origin = upload.origin.as_deref().map(validate_origin).transpose()?;
         let store = self.store.clone();
         let owned = name.to_string();
         let number = blocking(move || store.next_version(&owned)).await?;
@@ -269,6 +278,7 @@ impl TenantRegistry {
             secret_names: upload.secrets.iter().map(|(name, _)| name.clone()).collect(),
             kv: upload.kv,
             limits: upload.limits,
+            origin: origin.clone(),
         };
         let version = StoredVersion { record, modules: upload.modules, secrets: upload.secrets };
         let (spec, routes) = self.spec(name, &version)?;
@@ -280,7 +290,7 @@ impl TenantRegistry {
             store.set_active(&owned, number)
         })
         .await?;
-        self.install(name, LiveWorker { version: number, worker: Arc::new(worker), routes });
+        self.install(name, LiveWorker { version: number, worker: Arc::new(worker), routes, origin });
         tracing::info!(worker = %name, version = number, "version deployed and serving");
         Ok(number)
     }
@@ -298,10 +308,11 @@ impl TenantRegistry {
         let (spec, routes) = self.spec(name, &stored)?;
         self.check_routes(name, &routes)?;
         let worker = start(spec, self.pool.clone()).await?;
+        let origin = stored.record.origin.clone();
         let store = self.store.clone();
         let owned = name.to_string();
         blocking(move || store.set_active(&owned, version)).await?;
-        self.install(name, LiveWorker { version, worker: Arc::new(worker), routes });
+        self.install(name, LiveWorker { version, worker: Arc::new(worker), routes, origin });
         tracing::info!(worker = %name, version, "rolled back");
         Ok(version)
     }
@@ -351,6 +362,7 @@ impl TenantRegistry {
                     routes: live.routes.iter().map(ToString::to_string).collect(),
                     live_isolates: stats.live_isolates,
                     cold_starts: stats.cold_starts,
+                    origin: live.origin.clone(),
                 }
             })
             .collect()
@@ -495,7 +507,9 @@ impl TenantRegistry {
             vars: record.vars.clone(),
             secrets: version.secrets.iter().map(|(key, value)| (key.clone(), value.0.clone())).collect(),
             kv,
-            outbound: self.defaults.outbound.clone(),
+            // The version's origin; a version without one has none (the
+            // server-wide policy carries no origin).
+            outbound: OutboundPolicy { origin: record.origin.clone(), ..self.defaults.outbound.clone() },
             limits,
             scaling: self.defaults.scaling.clone(),
             log_sink: Some(self.sink(name)),
@@ -514,6 +528,13 @@ fn sample_of(name: &str, worker: &Worker) -> WorkerSample {
         cpu_ns: stats.cpu_ns,
         limit_hits: stats.limit_hits,
     }
+}
+
+/// Checks a deploy's origin and returns it as stored and used (see
+/// `brink_runtime::api::outbound_fetch::validate_origin`). A private or
+/// loopback origin is allowed: see docs/cdn.md.
+pub fn validate_origin(origin: &str) -> Result<String, TenantError> {
+    brink_runtime::api::outbound_fetch::validate_origin(origin).map_err(|error| TenantError::Invalid(error.to_string()))
 }
 
 /// The namespace a worker's KV binding uses when the deploy names none:
@@ -670,9 +691,30 @@ mod tests {
             secret_names: vec![],
             kv: vec![KvBindingRecord { binding: "C".into(), namespace: Some(namespace.into()) }],
             limits: LimitOverrides::default(),
+            origin: None,
         };
         assert!(check_bindings(&record("shared"), &[]).is_ok());
         assert!(check_bindings(&record("a__COUNTS"), &[]).is_err());
+    }
+
+    #[test]
+    fn origins_are_http_urls_without_credentials_or_paths() {
+        assert_eq!(validate_origin("http://10.0.0.5:8080").unwrap(), "http://10.0.0.5:8080");
+        assert_eq!(validate_origin("https://Origin.Example:443/").unwrap(), "https://origin.example");
+        assert_eq!(validate_origin("http://[::1]:81").unwrap(), "http://[::1]:81");
+        for bad in [
+            "ftp://origin.example",
+            "file:///etc/passwd",
+            "origin.example",
+            "http://user:pw@origin.example",
+            "http://user@origin.example",
+            "http://origin.example/base",
+            "http://origin.example/?q",
+            "http://origin.example/#f",
+            "",
+        ] {
+            assert!(matches!(validate_origin(bad), Err(TenantError::Invalid(_))), "{bad:?}");
+        }
     }
 
     #[test]

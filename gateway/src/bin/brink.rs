@@ -133,6 +133,10 @@ struct DeployArgs {
     /// Largest response body, bytes (default: no limit).
     #[arg(long)]
     max_response_body_bytes: Option<u64>,
+    /// The origin behind the worker (http(s)://HOST[:PORT]): fetch() to the
+    /// worker's own hosts goes there, as does ctx.passThroughOnException().
+    #[arg(long)]
+    origin: Option<String>,
     #[command(flatten)]
     target: AdminTarget,
 }
@@ -261,6 +265,7 @@ async fn run_client(command: Command) -> Result<(), String> {
                     max_request_body_bytes: args.max_request_body_bytes,
                     max_response_body_bytes: args.max_response_body_bytes,
                 },
+                origin: args.origin,
             };
             let answer = client.deploy(&name, &entry, options).await.map_err(|e| e.to_string())?;
             if args.target.json {

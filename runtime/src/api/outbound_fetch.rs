@@ -244,6 +244,43 @@ pub fn parse_origin(origin: &str) -> Option<(String, String)> {
     Some((base, format!("{host}:{port}")))
 }
 
+/// Why an origin was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OriginError {
+    /// Not a URL at all.
+    #[error("origin {0:?} is not a URL")]
+    NotAUrl(String),
+    /// Not http or https.
+    #[error("origin {0:?} must be an http or https URL")]
+    Scheme(String),
+    /// A user name or password in the URL (not repeated in the message,
+    /// which reaches logs).
+    #[error("an origin must not contain a user name or password")]
+    Credentials,
+    /// A path, query or fragment.
+    #[error("origin {0:?} must be scheme://host[:port] only (requests keep their own path and query)")]
+    Path(String),
+}
+
+/// Checks an origin given at deploy and returns it as stored and used:
+/// `scheme://host[:port]`, lower-case, without a default port. Only http
+/// and https; no user name or password (they would go to the origin with
+/// every request and be shown wherever the deploy is listed); nothing after
+/// the authority, since requests keep their own path and query.
+pub fn validate_origin(origin: &str) -> Result<String, OriginError> {
+    let url = deno_core::url::Url::parse(origin).map_err(|_| OriginError::NotAUrl(origin.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(OriginError::Scheme(origin.to_string()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(OriginError::Credentials);
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(OriginError::Path(origin.to_string()));
+    }
+    parse_origin(origin).map(|(normalized, _)| normalized).ok_or_else(|| OriginError::NotAUrl(origin.to_string()))
+}
+
 /// The origin of the worker on this thread ("" when it has none), for the
 /// worker host's `fetch()` and `passThroughOnException()`.
 #[deno_core::op2]
