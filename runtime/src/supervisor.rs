@@ -29,12 +29,9 @@ const TICK: Duration = Duration::from_millis(5);
 
 /// CPU a single turn may use at normal priority. A turn that runs longer
 /// is a CPU-bound worker (or a loop waiting for its CPU limit): its thread
-/// drops to the lowest scheduling priority, so that on a busy machine the
-/// short turns of every other tenant run first (docs/architecture.md).
+/// moves to the idle scheduling class, so that on a busy machine the short
+/// turns of every other tenant run first (docs/architecture.md).
 const DEMOTE_AFTER_NS: u64 = 2_000_000;
-
-/// The nice value of a demoted isolate thread (the lowest priority).
-const DEMOTED_NICE: libc::c_int = 19;
 
 /// How long a worker's isolate terminations count as recent.
 const STRIKES_REMEMBERED_FOR: Duration = Duration::from_secs(10);
@@ -143,10 +140,10 @@ pub struct IsolateWatch {
     cpu_clock: libc::clockid_t,
     /// The isolate thread's kernel id, for its scheduling priority.
     thread_id: libc::pid_t,
-    /// Whether the thread runs at [`DEMOTED_NICE`].
+    /// Whether the thread is in the idle scheduling class.
     demoted: AtomicBool,
     /// Whether it must stay there: its worker has recent [`Strikes`], or
-    /// raising a nice value back needs `CAP_SYS_NICE`, which an
+    /// leaving the idle class needs `CAP_SYS_NICE`, which an
     /// unprivileged server does not have.
     demoted_for_good: AtomicBool,
     stuck_after: Duration,
@@ -248,8 +245,7 @@ impl IsolateWatch {
     /// raise priorities; otherwise the thread stays demoted.
     #[cold]
     fn restore_priority(&self) {
-        // SAFETY: setpriority on this thread's own id; failure is handled.
-        let restored = unsafe { libc::setpriority(libc::PRIO_PROCESS, self.thread_id as libc::id_t, 0) } == 0;
+        let restored = set_idle_class(self.thread_id, false);
         if restored {
             self.demoted.store(false, Ordering::Relaxed);
         } else {
@@ -269,9 +265,7 @@ impl IsolateWatch {
         if self.demoted.swap(true, Ordering::Relaxed) {
             return;
         }
-        // SAFETY: setpriority on a thread id of this process; if the thread
-        // is gone it fails, which changes nothing.
-        unsafe { libc::setpriority(libc::PRIO_PROCESS, self.thread_id as libc::id_t, DEMOTED_NICE) };
+        set_idle_class(self.thread_id, true);
     }
 
     /// Terminates the isolate's execution for `reason` (the first reason
@@ -349,6 +343,16 @@ impl IsolateWatch {
             self.terminate(Termination::StuckTurn);
         }
     }
+}
+
+/// Moves a thread of this process into the idle scheduling class
+/// (`SCHED_IDLE`), or back to the normal one; false if the kernel refused
+/// (going back needs `CAP_SYS_NICE`) or the thread is gone.
+fn set_idle_class(thread_id: libc::pid_t, idle: bool) -> bool {
+    let param = libc::sched_param { sched_priority: 0 };
+    let policy = if idle { libc::SCHED_IDLE } else { libc::SCHED_OTHER };
+    // SAFETY: `param` is a valid sched_param; an unknown thread id fails.
+    unsafe { libc::sched_setscheduler(thread_id, policy, &param) == 0 }
 }
 
 /// The calling thread's CPU clock in nanoseconds.
