@@ -2,10 +2,10 @@
 //! tenant in one `brink serve` process: memory grown past the limit (by
 //! `Memory.grow` and by the `memory.grow` instruction), many instances
 //! kept alive, a module whose memory starts huge, a module with 25,000
-//! exports, and a wasm function that never returns. WebAssembly memory
-//! counts toward the worker's memory limit, the process stays bounded, and
-//! the good tenant answers correctly throughout. Also: a panic in an
-//! isolate thread ends that isolate only.
+//! exports, a forged `WebAssembly.Global`, and a wasm function that never
+//! returns. WebAssembly memory counts toward the worker's memory limit,
+//! the process stays bounded, and the good tenant answers correctly
+//! throughout. Also: a panic in an isolate thread ends that isolate only.
 
 use std::time::Duration;
 
@@ -108,6 +108,12 @@ async fn wasm_memory_counts_toward_the_memory_limit() {
     assert!(grown["error"].is_null() && grown["mib"].as_f64() >= Some(16.0), "{body}");
     let (status, body) = serve.get("wasm.test", "/instances?pages=16&n=10").await;
     assert_eq!((status, body.as_str()), (200, r#"{"instances":10,"mib":10,"error":null}"#));
+    // Instances no longer reachable give their memory back: 40 of 16 MiB,
+    // one after the other (in a reference cycle or not), fit in 64 MiB.
+    for path in ["/churn?pages=256&n=40", "/churn?pages=256&n=40&cycle=1"] {
+        let (status, body) = serve.get("wasm.test", path).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"made":40,"error":null}"#), "{path}");
+    }
 
     // A terminated isolate gives its WebAssembly memory back: ten more
     // bombs of 64 MiB each leave the process far below ten times that.
@@ -132,6 +138,18 @@ async fn a_module_with_25000_exports_instantiates_within_the_limits() {
     let peak = proc_status(&serve, "VmHWM:");
     assert!(peak < 1024 * MIB, "peak RSS {} MiB", peak / MIB);
     good_answers(&serve, "the end").await;
+}
+
+#[tokio::test]
+async fn a_forged_global_cannot_point_the_engine_at_memory() {
+    let serve = start_with_hostile(&[]);
+    // The engine once took any object's `__wasm_global_ptr` as the address
+    // of a global: this request crashed the whole process.
+    for ptr in ["4096", "1", "-8"] {
+        let (status, body) = attack(&serve, &format!("/fake-global?ptr={ptr}")).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"value":0}"#), "{}", serve.logs());
+    }
+    assert_eq!(serve.get("wasm.test", "/ok").await, (200, r#"{"sum":3}"#.to_string()));
 }
 
 #[tokio::test]

@@ -7,7 +7,10 @@
 //   /instances?pages=P&n=N     keeps N instances of a module with P pages
 //   /big-initial?pages=P       one module whose memory starts at P pages
 //   /churn?pages=P&n=N         instantiates N times, dropping each instance
+//                              (&cycle=1: each one in a reference cycle)
 //   /loop                      a wasm function that never returns
+//   /fake-global?ptr=N         imports a plain object dressed as a Global
+//                              that points at address N
 //   /ok                        a small module, answered correctly
 
 const uleb = (n) => {
@@ -99,6 +102,16 @@ const spinModule = () =>
     section(10, [[1, 7, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b]]),
   ]);
 
+// get() -> the imported global env.g (an immutable i32).
+const globalImportModule = () =>
+  module([
+    section(1, [[1, 0x60, 0, 1, I32]]),
+    section(2, [[1, ...name("env"), ...name("g"), 0x03, I32, 0x00]]),
+    section(3, [[1, 0]]),
+    section(7, [[1, ...name("get"), 0x00, 0]]),
+    section(10, [[1, 4, 0x00, 0x23, 0x00, 0x0b]]),
+  ]);
+
 const MIB = 1024 * 1024;
 const PAGE = 65536;
 
@@ -186,6 +199,7 @@ const attacks = {
   churn(params) {
     const pages = Number(params.get("pages") ?? 256);
     const n = Number(params.get("n") ?? 100);
+    const cycle = params.get("cycle") === "1";
     const compiled = new WebAssembly.Module(memoryModule(pages));
     let made = 0;
     let error = null;
@@ -193,6 +207,7 @@ const attacks = {
       for (let i = 0; i < n; i++) {
         const instance = new WebAssembly.Instance(compiled, {});
         touch(instance.exports.mem);
+        if (cycle) instance.exports.mem.buffer.owner = instance;
         made++;
       }
     } catch (e) {
@@ -205,6 +220,16 @@ const attacks = {
     const { exports } = new WebAssembly.Instance(new WebAssembly.Module(spinModule()), {});
     exports.spin();
     return { returned: true };
+  },
+
+  async "fake-global"(params) {
+    const g = { __wasm_global_ptr: BigInt(params.get("ptr") ?? 4096) };
+    try {
+      const { instance } = await WebAssembly.instantiate(globalImportModule(), { env: { g } });
+      return { value: instance.exports.get() };
+    } catch (e) {
+      return { error: describe(e) };
+    }
   },
 
   ok() {
