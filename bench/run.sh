@@ -172,7 +172,7 @@ start_deno() {
 
 start_bun() {
   local worker=$1 port=$2 logfile=$3
-  DO_NOT_TRACK=1 start_server "$logfile" "${RUNTIME_BIN[bun]}" "$BENCH_DIR/bun-serve.mjs" "$worker" "$port"
+  DO_NOT_TRACK=1 start_server "$logfile" "${RUNTIME_BIN[bun]}" "$BENCH_DIR/peer-serve.mjs" "$worker" "$port"
 }
 
 # ---------------------------------------------------------------------------

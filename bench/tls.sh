@@ -12,6 +12,11 @@
 #   CONNECTIONS   concurrent connections (default 50), one request in flight each
 #   BRINK_BIN, BRINK_BUILD, BRINK_CARGO_ARGS   as for bench/run.sh
 #
+# Then Deno and Bun (from bench/node_modules, when installed) serve the same
+# worker file over plain HTTP/1.1 and TLS (bench/peer-serve.mjs), loaded the
+# same way: Deno.serve speaks HTTP/1.1 and h2 over TLS, Bun.serve HTTP/1.1
+# only; neither serves HTTP/3.
+#
 # Needs h2load (Debian nghttp2-client; `scripts/install-deps.sh --bench`).
 # The HTTP/3 row comes from a different load generator (quinn + h3, the
 # same crates as the server): compare it with care.
@@ -79,13 +84,16 @@ echo "## TLS and h2 throughput ($(date -u +%Y-%m-%d), $(nproc) cores, h2load -c$
 echo
 echo "| protocol | req/s | mean latency | failed | ÷ plain HTTP/1.1 |"
 echo "|---|---:|---:|---:|---:|"
+declare -A BRINK_REQS
 load "plain HTTP/1.1" --h1 "http://127.0.0.1:$PORT/"
 base=$REQS
+BRINK_REQS["plain HTTP/1.1"]=$REQS
 echo " 1.00 |"
 for spec in "plain h2c|http://127.0.0.1:$PORT/" "TLS 1.3 HTTP/1.1|--h1 https://127.0.0.1:$TLS_PORT/" "TLS 1.3 h2|https://127.0.0.1:$TLS_PORT/"; do
   label=${spec%%|*}
   read -ra args <<<"${spec#*|}"
   load "$label" "${args[@]}"
+  BRINK_REQS[$label]=$REQS
   awk -v r="$REQS" -v b="$base" 'BEGIN { printf " %.2f |\n", r / b }'
 done
 h3=$("$REPO_DIR/target/release/examples/h3load" "127.0.0.1:$TLS_PORT" hello.bench.test "$WORK_DIR/cert.pem" "$CONNECTIONS" "$DURATION") ||
@@ -93,3 +101,42 @@ h3=$("$REPO_DIR/target/release/examples/h3load" "127.0.0.1:$TLS_PORT" hello.benc
 REQS=$(node -e 'console.log(JSON.parse(process.argv[1]).req_per_sec)' "$h3")
 printf '| HTTP/3 (h3load) | %s | — | %s |' "$REQS" "$(node -e 'console.log(JSON.parse(process.argv[1]).failed)' "$h3")"
 awk -v r="$REQS" -v b="$base" 'BEGIN { printf " %.2f |\n", r / b }' 
+
+# Each peer that is installed: the same worker over plain HTTP/1.1 and TLS.
+stop_server
+PEER_PORT=$(free_port)
+for peer in deno bun; do
+  bin=$(find_peer_bin "$peer") || { log "$peer is not installed in bench/node_modules; skipped"; continue; }
+  case $peer in
+    deno) serve=("$bin" run --allow-net --allow-read "$BENCH_DIR/peer-serve.mjs") ;;
+    bun) serve=("$bin" "$BENCH_DIR/peer-serve.mjs") ;;
+  esac
+  echo
+  echo "### $peer $(version_of "$bin"), the same worker"
+  echo
+  echo "| protocol | req/s | mean latency | failed | ÷ its plain HTTP/1.1 | Brink ÷ $peer |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  protocols=("plain HTTP/1.1|--h1|http" "TLS 1.3 HTTP/1.1|--h1|https")
+  [[ $peer == deno ]] && protocols+=("TLS 1.3 h2||https")
+  peer_base=""
+  for spec in "${protocols[@]}"; do
+    IFS='|' read -r label flag scheme <<<"$spec"
+    tls=()
+    [[ $scheme == https ]] && tls=("$WORK_DIR/cert.pem" "$WORK_DIR/key.pem")
+    DENO_NO_UPDATE_CHECK=1 DO_NOT_TRACK=1 start_server "$WORK_DIR/$peer.log" "${serve[@]}" \
+      "$REPO_DIR/examples/hello/worker.js" "$PEER_PORT" "${tls[@]}"
+    # Ready when it accepts connections (curl would refuse the test
+    # certificate for an IP address).
+    deadline=$((SECONDS + READY_TIMEOUT_SECONDS))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$PEER_PORT") 2>/dev/null; do
+      ((SECONDS < deadline)) && kill -0 "$SERVER_PID" 2>/dev/null ||
+        { stop_server; die "$peer did not start: $(tail -5 "$WORK_DIR/$peer.log")"; }
+      sleep 0.1
+    done
+    load "$label" ${flag:+"$flag"} "${scheme}://127.0.0.1:$PEER_PORT/"
+    peer_base=${peer_base:-$REQS}
+    awk -v r="$REQS" -v b="$peer_base" -v brink="${BRINK_REQS[$label]}" 'BEGIN { printf " %.2f | %.2f |\n", r / b, brink / r }'
+    stop_server
+  done
+done
+
