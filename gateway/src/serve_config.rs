@@ -49,6 +49,19 @@ pub struct ServeFile {
     /// The client's address towards workers and origins.
     #[serde(default)]
     pub proxy: ProxySection,
+    /// The Cache API's store.
+    #[serde(default)]
+    pub cache: CacheSection,
+}
+
+/// `[cache]`: the Cache API's store, one per process.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// Bytes of entries held at most.
+    pub memory_bytes: Option<u64>,
+    /// Largest body one entry may have; larger responses are not stored.
+    pub max_entry_bytes: Option<u64>,
 }
 
 /// `[proxy]`: how the client's address reaches workers and their origins.
@@ -247,6 +260,8 @@ pub struct ServeConfig {
     pub forwarded_headers: brink_runtime::api::forwarding::ForwardedHeaders,
     /// Whether clients' forwarding headers are believed.
     pub trust_forwarded: bool,
+    /// The Cache API's store.
+    pub cache: brink_runtime::api::cache::CacheConfig,
 }
 
 /// The admin API's bearer token. `Debug` hides it.
@@ -430,6 +445,15 @@ impl ServeConfig {
                 })?,
             None => Default::default(),
         };
+        let cache_defaults = brink_runtime::api::cache::CacheConfig::default();
+        let memory_bytes = positive("cache.memory_bytes", file.cache.memory_bytes)?.unwrap_or(cache_defaults.memory_bytes);
+        let max_entry_bytes = positive("cache.max_entry_bytes", file.cache.max_entry_bytes)?
+            .unwrap_or(cache_defaults.max_entry_bytes as u64)
+            .min(memory_bytes);
+        let cache = brink_runtime::api::cache::CacheConfig {
+            memory_bytes,
+            max_entry_bytes: usize::try_from(max_entry_bytes).unwrap_or(usize::MAX),
+        };
         let mut workers = file.workers;
         for (index, worker) in workers.iter_mut().enumerate() {
             if let Err(error) = crate::deployments::validate_worker_name(&worker.name) {
@@ -468,6 +492,7 @@ impl ServeConfig {
             kv_backend,
             forwarded_headers,
             trust_forwarded: file.proxy.trust_incoming.unwrap_or(false),
+            cache,
         })
     }
 }
@@ -532,6 +557,9 @@ mod tests {
             [proxy]
             forwarded_headers = "forwarded"
             trust_incoming = true
+            [cache]
+            memory_bytes = 1000000
+            max_entry_bytes = 2000000
             [[workers]]
             name = "hello"
             entry = "hello/worker.js"
@@ -556,6 +584,7 @@ mod tests {
         assert_eq!(config.workers[0].limits.cpu_ms, Some(10));
         assert_eq!(config.forwarded_headers, brink_runtime::api::forwarding::ForwardedHeaders::Forwarded);
         assert!(config.trust_forwarded);
+        assert_eq!((config.cache.memory_bytes, config.cache.max_entry_bytes), (1_000_000, 1_000_000), "an entry fits the store");
         let defaults = resolve("", Some("t")).unwrap();
         assert_eq!(defaults.forwarded_headers, brink_runtime::api::forwarding::ForwardedHeaders::XForwardedFor);
         assert!(!defaults.trust_forwarded);
@@ -573,6 +602,8 @@ mod tests {
         assert!(error.contains("workers[0].name"), "{error}");
         let error = resolve("[proxy]\nforwarded_headers = \"X-Forwarded-For\"\n", Some("t")).unwrap_err().to_string();
         assert!(error.contains("proxy.forwarded_headers"), "{error}");
+        let error = resolve("[cache]\nmemory_bytes = 0\n", Some("t")).unwrap_err().to_string();
+        assert!(error.contains("cache.memory_bytes"), "{error}");
     }
 
     #[test]

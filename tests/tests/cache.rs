@@ -217,6 +217,26 @@ async fn the_store_stays_within_its_size() {
 }
 
 #[tokio::test]
+async fn brink_serve_sizes_the_store_from_its_config_and_refuses_larger_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("brink.toml");
+    std::fs::write(&config, "[cache]\nmemory_bytes = 4194304\nmax_entry_bytes = 65536\n").unwrap();
+    let server = BrinkServe::start(&["--config", config.to_str().unwrap()]);
+    server.deploy(worker("cache.js"), "sized", &["--route", "sized.localhost"]);
+    // One KiB over the cap is not stored (the put still resolves, as on
+    // Workers); an entry of exactly the cap is.
+    let (_, over) = server.get("sized.localhost", "/fill?n=1&kib=65").await;
+    assert_eq!(over, r#"{"hits":0}"#);
+    let (_, at_cap) = server.get("sized.localhost", "/fill?n=1&kib=64").await;
+    assert_eq!(at_cap, r#"{"hits":1}"#);
+    // 4 MiB hold at most 64 entries of 60 KiB.
+    let (_, filled) = server.get("sized.localhost", "/fill?n=200&kib=60").await;
+    let hits: Value = serde_json::from_str(&filled).unwrap();
+    let hits = hits["hits"].as_u64().unwrap();
+    assert!(hits > 0 && hits < 100, "{hits} of 200 entries of 60 KiB kept in 4 MiB");
+}
+
+#[tokio::test]
 async fn tenants_never_see_each_others_entries() {
     let server = BrinkServe::start(&[]);
     server.deploy(worker("cache.js"), "alice", &["--route", "alice.localhost"]);
