@@ -78,6 +78,9 @@ async fn what_must_not_be_stored_is_not() {
     // Defaults when nothing is said: a 200 and a 404 are kept.
     put(&brink, "key=plain").await;
     assert_eq!(matched(&brink, "plain", &[]).await["status"], 200);
+    // A response that is not stored still supersedes the stored one.
+    put(&brink, "key=plain&cc=no-store").await;
+    assert_eq!(matched(&brink, "plain", &[]).await["miss"], true, "a superseded entry answered");
     put(&brink, "key=missing&status=404&body=gone").await;
     assert_eq!(matched(&brink, "missing", &[]).await["status"], 404);
 }
@@ -229,6 +232,10 @@ async fn brink_serve_sizes_the_store_from_its_config_and_refuses_larger_entries(
     assert_eq!(over, r#"{"hits":0}"#);
     let (_, at_cap) = server.get("sized.localhost", "/fill?n=1&kib=64").await;
     assert_eq!(at_cap, r#"{"hits":1}"#);
+    // A later put over the cap for the same URL is not stored, and the
+    // entry it supersedes is gone too (no stale answer).
+    let (_, superseded) = server.get("sized.localhost", "/fill?n=1&kib=65").await;
+    assert_eq!(superseded, r#"{"hits":0}"#);
     // 4 MiB hold at most 64 entries of 60 KiB.
     let (_, filled) = server.get("sized.localhost", "/fill?n=200&kib=60").await;
     let hits: Value = serde_json::from_str(&filled).unwrap();

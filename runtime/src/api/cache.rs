@@ -247,11 +247,16 @@ pub fn op_brink_cache_put(
     let worker = worker_name(state)?;
     let store = store();
     let status = u16::try_from(status).map_err(|_| JsErrorBox::type_error("invalid response status"))?;
+    let key = key(&worker, &cache, &url);
+    // A response that is not stored still supersedes what was stored for
+    // the URL: a later match must not answer with the older one.
     if body.len() > store.max_entry_bytes {
         tracing::debug!(worker = %worker, bytes = body.len(), "Cache API: response too large to store");
+        store.entries.invalidate(&key);
         return Ok(false);
     }
     let Some((lifetime, strip_cookie)) = freshness(status, &headers, SystemTime::now()) else {
+        store.entries.invalidate(&key);
         return Ok(false);
     };
     let mut headers = headers;
@@ -281,7 +286,6 @@ pub fn op_brink_cache_put(
         expires,
         vary,
     });
-    let key = key(&worker, &cache, &url);
     let now = Instant::now();
     // One variant per set of Vary values: a new one replaces its equal.
     let mut variants: Vec<Arc<Stored>> = store
