@@ -80,9 +80,10 @@ pub enum ConfigError {
     /// [IPV6]:PORT.
     #[error("--allow-private-host: {0}")]
     AllowedHost(#[from] brink_runtime::api::outbound_fetch::AllowedHostError),
-    /// `--origin` that is not an absolute http(s) URL.
-    #[error("--origin expects an http(s) URL such as http://127.0.0.1:8080, got {0:?}")]
-    Origin(String),
+    /// `--origin` that is not `http(s)://host[:port]`, checked as a deploy's
+    /// origin is.
+    #[error("--origin expects an http(s) URL such as http://127.0.0.1:8080: {0}")]
+    Origin(#[from] brink_runtime::api::outbound_fetch::OriginError),
 }
 
 /// Parses `KEY=VALUE`.
@@ -128,9 +129,7 @@ impl DevConfig {
         }
             .validate()?;
         if let Some(origin) = &self.origin {
-            if brink_runtime::api::outbound_fetch::parse_origin(origin).is_none() {
-                return Err(ConfigError::Origin(origin.clone()));
-            }
+            brink_runtime::api::outbound_fetch::validate_origin(origin)?;
         }
         Ok(())
     }

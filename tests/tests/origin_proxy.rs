@@ -76,4 +76,12 @@ async fn an_origin_that_is_not_a_url_fails_at_start() {
     let (status, logs) = Brink::start_expecting_failure(worker("origin-proxy.js"), &["--origin", "ftp://x"]);
     assert!(!status.success());
     assert!(logs.contains("--origin expects an http(s) URL"), "{logs}");
+    // Checked as a deploy's origin is: no path (requests keep their own),
+    // no credentials (never repeated in the message, which reaches logs).
+    let (status, logs) = Brink::start_expecting_failure(worker("origin-proxy.js"), &["--origin", "http://127.0.0.1:1/app"]);
+    assert!(!status.success());
+    assert!(logs.contains("must be scheme://host[:port] only"), "{logs}");
+    let (status, logs) = Brink::start_expecting_failure(worker("origin-proxy.js"), &["--origin", "http://admin:hunter2@127.0.0.1:1"]);
+    assert!(!status.success());
+    assert!(logs.contains("user name or password") && !logs.contains("hunter2"), "{logs}");
 }
