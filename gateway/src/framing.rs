@@ -17,16 +17,22 @@
 //! - HEAD: a valid value describes the body a GET would get, so it is kept,
 //!   and the body is dropped;
 //! - 204 and 304 carry no body, so neither a body nor a length goes out.
+//!
+//! The HTTP/1.1 reason phrase is the worker's `statusText` when it gave one
+//! (an empty one included), as on workerd; otherwise the status's own
+//! phrase. HTTP/2 and HTTP/3 have no reason phrase.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use brink_runtime::api::request::StatusText;
 use brink_runtime::body::BodyError;
 use brink_runtime::ResponseBody;
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
+use hyper::ext::ReasonPhrase;
 
 /// Headers that describe one connection rather than the message (RFC 9110
 /// §7.6.1, plus the non-standard `keep-alive` and `proxy-connection`).
@@ -178,6 +184,9 @@ impl Body for FramedBody {
 /// body to (see the module documentation). `method` is the request's.
 pub fn frame_response(method: &Method, worker: &str, response: Response<ResponseBody>) -> Response<FramedBody> {
     let (mut parts, body) = response.into_parts();
+    if let Some(reason) = reason_phrase(parts.status, parts.extensions.remove::<StatusText>()) {
+        parts.extensions.insert(reason);
+    }
     for name in &HOP_BY_HOP {
         parts.headers.remove(name);
     }
@@ -204,6 +213,32 @@ pub fn frame_response(method: &Method, worker: &str, response: Response<Response
         }
     };
     Response::from_parts(parts, body)
+}
+
+/// The reason phrase to send when hyper's own (`StatusCode::canonical_reason`)
+/// is not the right one: the worker's status text, or the registered phrase
+/// where hyper spells it differently or has none. A status text that is not
+/// a valid reason phrase (deno_fetch refuses those already) is not sent.
+fn reason_phrase(status: StatusCode, given: Option<StatusText>) -> Option<ReasonPhrase> {
+    if let Some(StatusText(text)) = given {
+        return ReasonPhrase::try_from(text).ok();
+    }
+    if status == StatusCode::NON_AUTHORITATIVE_INFORMATION {
+        // hyper writes "Non Authoritative Information".
+        return Some(ReasonPhrase::from_static(b"Non-Authoritative Information"));
+    }
+    if status.canonical_reason().is_some() {
+        return None;
+    }
+    // hyper's placeholder for an unregistered status is "<none>": send the
+    // name of its class (RFC 9110 section 15) instead.
+    Some(ReasonPhrase::from_static(match status.as_u16() {
+        100..=199 => b"Informational",
+        200..=299 => b"Successful",
+        300..=399 => b"Redirection",
+        400..=499 => b"Client Error",
+        _ => b"Server Error",
+    }))
 }
 
 /// The `content-length` value if there is exactly one and it is a plain

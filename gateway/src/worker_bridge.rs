@@ -106,7 +106,11 @@ where
         Ok(response) => Ok((worker.name().to_string(), response)),
         Err(error) => {
             log_worker_error(worker.name(), &error);
-            Err((worker.name().to_string(), plain(error.status(), error.client_message().into())))
+            let mut page = plain(error.status(), error.client_message().into());
+            if !error.client_page_is_typed() {
+                page.headers_mut().remove(CONTENT_TYPE);
+            }
+            Err((worker.name().to_string(), page))
         }
     }
 }

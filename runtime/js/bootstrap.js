@@ -8,7 +8,13 @@ import { installWorkerHost } from "ext:brink_runtime/worker_host.js";
 import { hideEngineInternals } from "ext:brink_runtime/hide_engine_internals.js";
 import { limitCryptoCost } from "ext:brink_runtime/crypto_limits.js";
 import { installCryptoExtras } from "ext:brink_runtime/crypto_extras.js";
-import { makeIdentityStreams, makeNavigator, makeScheduler, strictAtob } from "ext:brink_runtime/workers_extras.js";
+import {
+  detachingTransfers,
+  makeIdentityStreams,
+  makeNavigator,
+  makeScheduler,
+  strictAtob,
+} from "ext:brink_runtime/workers_extras.js";
 
 const ext = (path) => core.loadExtScript(path);
 const web = (file) => () => ext(`ext:deno_web/${file}`);
@@ -113,7 +119,7 @@ const compression = lazyModule(web("14_compression.js"));
 defineLazyGlobal("CompressionStream", () => compression().CompressionStream);
 defineLazyGlobal("DecompressionStream", () => compression().DecompressionStream);
 const messagePort = lazyModule(web("13_message_port.js"));
-defineLazyGlobal("structuredClone", () => messagePort().structuredClone, true);
+defineLazyGlobal("structuredClone", () => detachingTransfers(messagePort().structuredClone), true);
 defineLazyGlobal("MessageChannel", () => messagePort().MessageChannel);
 defineLazyGlobal("MessagePort", () => messagePort().MessagePort);
 const performance = lazyModule(() => {
@@ -165,6 +171,16 @@ const caches = lazyModule(() =>
 defineLazyGlobal("caches", () => caches().caches, true);
 defineLazyGlobal("Cache", () => caches().Cache);
 defineLazyGlobal("CacheStorage", () => caches().CacheStorage);
+// Null until the WebSocket module loads (below) and replaces the getter:
+// only a response made with a WebSocket has one.
+primordials.ObjectDefineProperty(response.Response.prototype, "webSocket", {
+  __proto__: null,
+  configurable: true,
+  enumerable: true,
+  get() {
+    return null;
+  },
+});
 // WebSockets (docs/websockets.md): loading them also lets Response take a
 // `webSocket`, which only a worker that made a socket can have.
 const webSockets = lazyModule(() =>
@@ -255,6 +271,7 @@ consoleModule.setNoColorFns(() => true, () => true);
 
 installWorkerHost({
   consoleModule,
+  headers,
   request,
   response,
   streams,

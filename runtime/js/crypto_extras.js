@@ -36,12 +36,15 @@ const {
   Promise,
   PromisePrototypeCatch,
   ReflectApply,
+  SafeWeakMap,
   StringPrototypeToUpperCase,
   SymbolIterator,
   SymbolToStringTag,
   TypeError,
   TypedArrayPrototypeSlice,
   Uint8Array,
+  WeakMapPrototypeGet,
+  WeakMapPrototypeSet,
 } = primordials;
 
 /** The recognised key usages, in the order the spec lists them. */
@@ -209,6 +212,53 @@ function normalizeUsagesOf(prototype, method, index, check) {
     });
 }
 
+const NODE_ED25519 = "NODE-ED25519";
+
+/**
+ * Workers' pre-standard name for Ed25519, `{ name: "NODE-ED25519",
+ * namedCurve: "NODE-ED25519" }` (still in Discord bot samples): keys are
+ * imported and generated as Ed25519 and report the name they were asked
+ * for, and sign/verify take it, as on workerd.
+ */
+function installNodeEd25519Alias(prototype, CryptoKeyPrototype, keyAlgorithm) {
+  const aliased = new SafeWeakMap();
+  const mark = (key) => {
+    WeakMapPrototypeSet(aliased, key, { name: NODE_ED25519, namedCurve: NODE_ED25519 });
+    return key;
+  };
+  const standard = (algorithm) => (algorithmName(algorithm) === NODE_ED25519 ? "Ed25519" : algorithm);
+  replaceMethod(prototype, "importKey", (original) =>
+    async function (...args) {
+      if (algorithmName(args[2]) !== NODE_ED25519) return await ReflectApply(original, this, args);
+      args[2] = "Ed25519";
+      return mark(await ReflectApply(original, this, args));
+    });
+  replaceMethod(prototype, "generateKey", (original) =>
+    async function (...args) {
+      if (algorithmName(args[0]) !== NODE_ED25519) return await ReflectApply(original, this, args);
+      args[0] = "Ed25519";
+      const pair = await ReflectApply(original, this, args);
+      mark(pair.publicKey);
+      mark(pair.privateKey);
+      return pair;
+    });
+  for (const method of ["sign", "verify"]) {
+    replaceMethod(prototype, method, (original) =>
+      async function (...args) {
+        if (args.length > 0) args[0] = standard(args[0]);
+        return await ReflectApply(original, this, args);
+      });
+  }
+  ObjectDefineProperty(CryptoKeyPrototype, "algorithm", {
+    __proto__: null,
+    configurable: true,
+    enumerable: true,
+    get() {
+      return WeakMapPrototypeGet(aliased, this) ?? FunctionPrototypeCall(keyAlgorithm, this);
+    },
+  });
+}
+
 /** Installs the extensions on deno_crypto's module (`ext:deno_crypto/00_crypto.js`). */
 export function installCryptoExtras(cryptoModule, { DOMException, WritableStream, TextEncoder }) {
   const { CryptoKey, SubtleCrypto } = cryptoModule;
@@ -318,6 +368,7 @@ export function installCryptoExtras(cryptoModule, { DOMException, WritableStream
     });
   normalizeUsagesOf(prototype, "deriveKey", 4);
   normalizeUsagesOf(prototype, "unwrapKey", 6);
+  installNodeEd25519Alias(prototype, CryptoKeyPrototype, keyAlgorithm);
 
   return makeDigestStream({ WritableStream, DOMException, TextEncoder });
 }

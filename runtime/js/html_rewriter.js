@@ -691,7 +691,11 @@ class HTMLRewriter {
     // its worker declares, so a stale one would cut the page off.
     const headers = new HeadersClass(response.headers);
     headers.delete("content-length");
-    return new ResponseClass(stream, { status: response.status, statusText: response.statusText, headers });
+    // A status text is passed on only when there is one: an empty one
+    // given would go out as an empty reason phrase instead of the status's.
+    const init = { status: response.status, headers };
+    if (response.statusText !== "") init.statusText = response.statusText;
+    return new ResponseClass(stream, init);
   }
 }
 

@@ -88,7 +88,9 @@ function defineWebSocket() {
     #rid = -1;
     // Events that arrived before accept().
     #queue = [];
-    #binaryType = "arraybuffer";
+    // The WebSocket standard's default, and workerd's at current
+    // compatibility dates (a binary message is a Blob).
+    #binaryType = "blob";
     #url = null;
     #protocol = "";
     #closeSent = false;

@@ -16,7 +16,12 @@ import {
 } from "ext:core/ops";
 import { defineGlobal } from "ext:brink_runtime/globals.js";
 import { KvNamespace } from "ext:brink_runtime/kv.js";
-import { makeGlobalEventTarget } from "ext:brink_runtime/workers_extras.js";
+import {
+  fixedLengthOf,
+  installHeadersGetAll,
+  installRequestCf,
+  makeGlobalEventTarget,
+} from "ext:brink_runtime/workers_extras.js";
 
 const {
   ArrayPrototypeIncludes,
@@ -28,6 +33,7 @@ const {
   ObjectPrototypeIsPrototypeOf,
   PromisePrototypeThen,
   RegExpPrototypeTest,
+  StringPrototypeToLowerCase,
   StringPrototypeIncludes,
   TypedArrayPrototypeGetSymbolToStringTag,
 } = primordials;
@@ -143,16 +149,22 @@ function addClientAddress(headers, id, host, proto) {
 
 let FetchEvent;
 
+// Only the host makes FetchEvents (workerd's constructor is not usable
+// from worker code either); a global FetchEvent lets a worker test
+// `event instanceof FetchEvent`.
+const FETCH_EVENT_TOKEN = Symbol("brink.fetchEvent");
+
 function defineFetchEvent(Event) {
   return class FetchEvent extends Event {
     #request;
     #ctx;
     #respond;
-    constructor(request, ctx, respond) {
+    constructor(...args) {
+      if (args[0] !== FETCH_EVENT_TOKEN) throw new TypeError("Illegal constructor");
       super("fetch");
-      this.#request = request;
-      this.#ctx = ctx;
-      this.#respond = respond;
+      this.#request = args[1];
+      this.#ctx = args[2];
+      this.#respond = args[3];
     }
     get request() {
       return this.#request;
@@ -183,7 +195,7 @@ function fail(id, error) {
 
 // The handler failed: send the request on to the origin if the worker asked
 // for that and the request can still be sent (its body unread), else fail.
-function failOrPassThrough(id, error, request, ctx) {
+function failOrPassThrough(id, error, request, ctx, requestHeaders) {
   if (!ExecutionContext.passesThrough(ctx) || origin() === "" || request.bodyUsed) {
     fail(id, error);
     return;
@@ -197,7 +209,14 @@ function failOrPassThrough(id, error, request, ctx) {
   } finally {
     core.setAsyncContext(previousContext);
   }
-  PromisePrototypeThen(answer, (response) => respond(id, response), (passError) => fail(id, passError));
+  PromisePrototypeThen(answer, (response) => respond(id, response, requestHeaders), (passError) => fail(id, passError));
+}
+
+function hasHeader(flat, name) {
+  for (let i = 0; i < flat.length; i += 2) {
+    if (StringPrototypeToLowerCase(flat[i]) === name) return true;
+  }
+  return false;
 }
 
 function isStaticBody(body) {
@@ -205,7 +224,16 @@ function isStaticBody(body) {
     TypedArrayPrototypeGetSymbolToStringTag(body) === "Uint8Array";
 }
 
-function respond(id, response) {
+// Whether a request's flat header list asks for a WebSocket upgrade.
+function asksForUpgrade(flat) {
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] === "upgrade" && StringPrototypeToLowerCase(flat[i + 1]) === "websocket") return true;
+  }
+  return false;
+}
+
+/** `requestHeaders`: the incoming request's flat header list. */
+function respond(id, response, requestHeaders) {
   if (!ObjectPrototypeIsPrototypeOf(responseModule.ResponsePrototype, response)) {
     op_brink_respond_error(
       id,
@@ -215,7 +243,7 @@ function respond(id, response) {
   }
   // Fast path: a 200 with a string or byte body and at most a content-type.
   const fastStatus = response[responseModule.serveFastStatusKey];
-  if (fastStatus !== 0 && !response[responseModule.serveFastConsumedKey]) {
+  if (fastStatus !== 0 && !responseModule.responseBodyUsed(response)) {
     const body = response[responseModule.serveFastBodyKey];
     if (isStaticBody(body)) {
       const kind = response[responseModule.serveFastHeaderKindKey];
@@ -228,7 +256,7 @@ function respond(id, response) {
             : response[responseModule.serveFastContentTypeKey],
         ];
       response[responseModule.serveFastConsumedKey] = true;
-      op_brink_respond(id, fastStatus, headers, body);
+      op_brink_respond(id, fastStatus, headers, body, null);
       return;
     }
   }
@@ -237,17 +265,33 @@ function respond(id, response) {
     op_brink_respond_error(id, "TypeError: the fetch handler returned Response.error()");
     return;
   }
+  // A Response returned before (or read by the worker) has no body left to
+  // send, as on workerd: the request fails rather than send it twice.
+  if (responseModule.responseBodyUsed(response) || (inner.body !== null && inner.body.unusable())) {
+    op_brink_respond_error(id, "TypeError: the fetch handler returned a Response whose body was already used");
+    return;
+  }
+  // The reason phrase goes out as the worker gave it, "" included; a
+  // response without one gets its status's phrase (deno_fetch patch 0003).
+  const reason = inner.statusMessage !== "" || inner.statusMessageGiven === true ? inner.statusMessage : null;
   const headers = [];
   for (const { 0: name, 1: value } of inner.headerList) {
     ArrayPrototypePush(headers, name, value);
   }
   if (inner.status === 101) {
+    // A 101 answers only a request that asked for the upgrade (workerd
+    // fails it too): to a plain HTTP/1.1 client it would break the
+    // connection's framing.
+    if (!asksForUpgrade(requestHeaders)) {
+      op_brink_respond_error(id, "TypeError: a 101 response answers only a WebSocket upgrade request");
+      return;
+    }
     webSocketModule().respondWithWebSocket(id, response, headers);
     return;
   }
   const body = inner.body;
   if (body === null) {
-    op_brink_respond(id, inner.status, headers, null);
+    op_brink_respond(id, inner.status, headers, null, reason);
     return;
   }
   const streamOrStatic = body.streamOrStatic;
@@ -256,11 +300,17 @@ function respond(id, response) {
     !streamOrStatic.consumed && isStaticBody(streamOrStatic.body)
   ) {
     streamOrStatic.consumed = true;
-    op_brink_respond(id, inner.status, headers, streamOrStatic.body);
+    op_brink_respond(id, inner.status, headers, streamOrStatic.body, reason);
     return;
   }
+  // A FixedLengthStream body announces its length, as on Workers (the
+  // gateway holds the body to it).
+  const fixedLength = fixedLengthOf(body.stream);
+  if (fixedLength !== undefined && !hasHeader(headers, "content-length")) {
+    ArrayPrototypePush(headers, "content-length", `${fixedLength}`);
+  }
   const rid = streamsModule.resourceForReadableStream(body.stream, body.length);
-  op_brink_respond_stream(id, inner.status, headers, rid);
+  op_brink_respond_stream(id, inner.status, headers, rid, reason);
 }
 
 /** Called from Rust for every request routed to this isolate. */
@@ -278,6 +328,8 @@ function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
   // As on Workers: a worker that passes its request to fetch() hands
   // redirects back to the client instead of following them.
   innerRequest.redirectMode = "manual";
+  // Marks an incoming request: its `cf` object is made on first read.
+  innerRequest.cf = null;
   const request = requestModule.fromInnerRequest(innerRequest, "immutable");
   const ctx = new ExecutionContext(id);
   if (origin() !== "" && ownHosts.size < MAX_OWN_HOSTS) {
@@ -297,13 +349,13 @@ function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
     }
   } catch (error) {
     core.setAsyncContext(previousContext);
-    failOrPassThrough(id, error, request, ctx);
+    failOrPassThrough(id, error, request, ctx, flatHeaders);
     return;
   } finally {
     core.setAsyncContext(previousContext);
   }
   if (ObjectPrototypeIsPrototypeOf(responseModule.ResponsePrototype, result)) {
-    respond(id, result);
+    respond(id, result, flatHeaders);
     return;
   }
   // Even an async handler that returned without awaiting is answered
@@ -311,8 +363,8 @@ function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
   // may still set the response's headers) run first, as on workerd.
   PromisePrototypeThen(
     Promise.resolve(result),
-    (response) => respond(id, response),
-    (error) => failOrPassThrough(id, error, request, ctx),
+    (response) => respond(id, response, flatHeaders),
+    (error) => failOrPassThrough(id, error, request, ctx, flatHeaders),
   );
 }
 
@@ -321,7 +373,7 @@ function dispatchFetchEvent(request, ctx) {
     throw new TypeError("the worker has no fetch handler");
   }
   let responded = null;
-  const event = new FetchEvent(request, ctx, (response) => {
+  const event = new FetchEvent(FETCH_EVENT_TOKEN, request, ctx, (response) => {
     if (responded !== null) {
       throw new DOMException("respondWith() was already called", "InvalidStateError");
     }
@@ -374,7 +426,9 @@ function defineBindingGlobals(env) {
   }
 }
 
-export function installWorkerHost({ consoleModule, request, response, streams, event, fetch: innerFetch, webSockets }) {
+export function installWorkerHost(
+  { consoleModule, headers: headersModule, request, response, streams, event, fetch: innerFetch, webSockets },
+) {
   FetchEvent = defineFetchEvent(event.Event);
   webSocketModule = webSockets;
   requestModule = request;
@@ -430,9 +484,13 @@ export function installWorkerHost({ consoleModule, request, response, streams, e
   globalFetch = globalThis.fetch;
 
   defineGlobal("FetchEvent", FetchEvent);
+  installRequestCf(request.RequestPrototype, request.toInnerRequest);
+  installHeadersGetAll(headersModule.Headers.prototype);
   // The global scope is an EventTarget; "fetch" listeners are kept apart,
   // since the host calls them with each request's FetchEvent.
   const globalTarget = makeGlobalEventTarget(event, core.loadExtScript("ext:deno_webidl/00_webidl.js").brand);
+  defineGlobal("WorkerGlobalScope", globalTarget.WorkerGlobalScope);
+  defineGlobal("ServiceWorkerGlobalScope", globalTarget.ServiceWorkerGlobalScope);
   defineGlobal("addEventListener", function addEventListener(type, listener, options = undefined) {
     if (type === "fetch") {
       if (listener !== null && !ArrayPrototypeIncludes(fetchListeners, listener)) {

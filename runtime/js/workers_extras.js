@@ -1,12 +1,16 @@
 // Globals Cloudflare Workers has beyond the web standards, each behaving as
 // workerd does (checked side by side; tests/tests/workers_surface.rs):
 // `navigator`, `scheduler.wait`, `IdentityTransformStream`,
-// `FixedLengthStream`, and `atob` that accepts only the standard base64
-// alphabet. The Web Crypto additions live in crypto_extras.js.
+// `FixedLengthStream`, `atob` that accepts only the standard base64
+// alphabet, the global scope as an EventTarget, `request.cf`,
+// `Headers.prototype.getAll` and a `structuredClone` that detaches what it
+// transfers. The Web Crypto additions live in crypto_extras.js.
 import { primordials } from "ext:core/mod.js";
 
 const {
   ArrayBufferIsView,
+  ArrayIsArray,
+  FunctionPrototypeCall,
   SafeWeakMap,
   WeakMapPrototypeGet,
   WeakMapPrototypeSet,
@@ -14,14 +18,17 @@ const {
   MathTrunc,
   NumberIsFinite,
   NumberIsNaN,
-  ObjectCreate,
   ObjectDefineProperty,
   ObjectFreeze,
+  ObjectGetOwnPropertyDescriptor,
   ObjectPrototypeIsPrototypeOf,
   ObjectSetPrototypeOf,
   Promise,
+  ReflectApply,
   PromiseReject,
   RegExpPrototypeTest,
+  String,
+  StringPrototypeToLowerCase,
   SymbolToStringTag,
   TypeError,
   TypedArrayPrototypeSlice,
@@ -309,13 +316,95 @@ export function makeGlobalEventTarget(
   { EventTarget, setEventTargetData, saveGlobalThisReference },
   brand,
 ) {
-  const prototype = ObjectCreate(EventTarget.prototype);
-  toStringTag(prototype, "ServiceWorkerGlobalScope");
-  ObjectSetPrototypeOf(globalThis, prototype);
-  // What deno_web's EventTarget methods check the receiver by.
-  ObjectDefineProperty(globalThis, brand, { __proto__: null, value: brand });
-  setEventTargetData(globalThis);
+  // Worker code cannot construct either, as on workerd.
+  class WorkerGlobalScope extends EventTarget {
+    constructor() {
+      throw new TypeError("Illegal constructor");
+    }
+  }
+  class ServiceWorkerGlobalScope extends WorkerGlobalScope {
+    constructor() {
+      throw new TypeError("Illegal constructor");
+    }
+  }
+  toStringTag(ServiceWorkerGlobalScope.prototype, "ServiceWorkerGlobalScope");
+  ObjectSetPrototypeOf(globalThis, ServiceWorkerGlobalScope.prototype);
+  // What deno_web's EventTarget methods check the receiver by, and its
+  // listeners, kept on the prototype (there is one global) so the global
+  // object itself holds no symbol-keyed properties.
+  ObjectDefineProperty(ServiceWorkerGlobalScope.prototype, brand, { __proto__: null, value: brand });
+  setEventTargetData(ServiceWorkerGlobalScope.prototype);
   saveGlobalThisReference(globalThis);
   const { addEventListener, removeEventListener, dispatchEvent } = EventTarget.prototype;
-  return { addEventListener, removeEventListener, dispatchEvent };
+  return { addEventListener, removeEventListener, dispatchEvent, WorkerGlobalScope, ServiceWorkerGlobalScope };
+}
+
+/**
+ * `request.cf`, Workers' object of what the edge knows about the client.
+ * An incoming request (its inner request marked with `cf: null` by the
+ * host) gets an object made on first read; Brink has no edge data to put
+ * in it, and makes none up (no geolocation), so `request.cf.country` reads
+ * undefined instead of throwing. A request the worker constructs has none,
+ * as on Workers.
+ */
+export function installRequestCf(RequestPrototype, toInnerRequest) {
+  ObjectDefineProperty(RequestPrototype, "cf", {
+    __proto__: null,
+    configurable: true,
+    enumerable: true,
+    get() {
+      const inner = toInnerRequest(this);
+      if (inner === undefined || inner.cf === undefined) return undefined;
+      return (inner.cf ??= {});
+    },
+  });
+}
+
+/**
+ * Workers' `Headers.prototype.getAll(name)`, which exists for Set-Cookie
+ * only (any other name is a TypeError there too).
+ */
+export function installHeadersGetAll(HeadersPrototype) {
+  const getSetCookie = HeadersPrototype.getSetCookie;
+  ObjectDefineProperty(HeadersPrototype, "getAll", {
+    __proto__: null,
+    configurable: true,
+    enumerable: true,
+    writable: true,
+    value: function getAll(name) {
+      if (StringPrototypeToLowerCase(String(name)) !== "set-cookie") {
+        throw new TypeError('getAll() can only be used with the header name "Set-Cookie".');
+      }
+      return FunctionPrototypeCall(getSetCookie, this);
+    },
+  });
+}
+
+// Taken before worker code runs, which may replace them.
+const arrayBufferTransfer = ArrayBufferPrototype.transfer;
+const arrayBufferDetached = ObjectGetOwnPropertyDescriptor(ArrayBufferPrototype, "detached")?.get;
+
+/**
+ * `structuredClone` that detaches the ArrayBuffers it transfers. On the
+ * QuickJS engine deno_web's clone copies a transferred buffer and leaves
+ * the original usable, where the spec (and workerd) detach it; with real V8
+ * the buffers are detached already and this changes nothing.
+ */
+export function detachingTransfers(clone) {
+  if (typeof arrayBufferTransfer !== "function" || typeof arrayBufferDetached !== "function") return clone;
+  const structuredClone = function structuredClone(...args) {
+    const result = ReflectApply(clone, undefined, args);
+    const transfer = args[1]?.transfer;
+    if (ArrayIsArray(transfer)) {
+      for (let i = 0; i < transfer.length; i++) {
+        const item = transfer[i];
+        if (ObjectPrototypeIsPrototypeOf(ArrayBufferPrototype, item) && !FunctionPrototypeCall(arrayBufferDetached, item)) {
+          FunctionPrototypeCall(arrayBufferTransfer, item);
+        }
+      }
+    }
+    return result;
+  };
+  ObjectDefineProperty(structuredClone, "length", { __proto__: null, value: 1, configurable: true });
+  return structuredClone;
 }

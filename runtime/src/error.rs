@@ -60,7 +60,17 @@ impl WorkerError {
             WorkerError::Unavailable => "Worker unavailable\n",
             WorkerError::Crashed => "Worker isolate crashed; it is being replaced\n",
             WorkerError::LoopDetected(_) => "Loop detected: too many nested worker subrequests\n",
+            // workerd's page, byte for byte, so a worker's client sees the
+            // same answer on Brink as on workerd (the stack is in the log).
+            WorkerError::Exception(_) => "Internal Server Error",
             _ => "Worker threw an exception\n",
         }
+    }
+
+    /// Whether the client's body carries `content-type: text/plain`:
+    /// every page but the one for an exception, which goes out without
+    /// one, as workerd sends it. Its body is a fixed text, never the worker's.
+    pub fn client_page_is_typed(&self) -> bool {
+        !matches!(self, WorkerError::Exception(_))
     }
 }

@@ -674,7 +674,10 @@ fn dispatch(runtime: &mut JsRuntime, host: &HostFunctions, id: RequestId, reques
     let op_state = runtime.op_state();
     let body_rid = {
         let mut state = op_state.borrow_mut();
-        let no_body = body.is_end_stream() || parts.method == http::Method::GET || parts.method == http::Method::HEAD;
+        // A request that declares a body, even an empty one
+        // (`Content-Length: 0`), gets a body stream, as on workerd.
+        let declares_body = !body.is_end_stream() || parts.headers.contains_key(http::header::CONTENT_LENGTH);
+        let no_body = !declares_body || parts.method == http::Method::GET || parts.method == http::Method::HEAD;
         if no_body { -1 } else { state.resource_table.add(RequestBodyResource::new(body)) as i32 }
     };
     let url = parts.uri.to_string();

@@ -157,6 +157,9 @@ const EXPECTED_GLOBALS: &[&str] = &[
     "Navigator", "scheduler", "IdentityTransformStream", "FixedLengthStream",
     // WebSockets: docs/websockets.md
     "WebSocket", "WebSocketPair", "MessageEvent", "CloseEvent",
+    // The global scope is an EventTarget, as Workers' is; service-worker
+    // format's event class.
+    "removeEventListener", "dispatchEvent", "WorkerGlobalScope", "ServiceWorkerGlobalScope", "FetchEvent",
 ];
 
 /// The global object holds the expected globals and nothing else: no engine

@@ -24,10 +24,13 @@ export default {
         }
         const { client, server } = pair();
         server.accept();
+        // The default ("blob") is reported; the echo wants the bytes.
+        const defaultBinaryType = server.binaryType;
+        server.binaryType = "arraybuffer";
         server.addEventListener("message", (event) => {
           if (typeof event.data === "string") {
             if (event.data === "close") server.close(4000, "asked to");
-            else if (event.data === "state") server.send(`state:${server.readyState}:${server.binaryType}`);
+            else if (event.data === "state") server.send(`state:${server.readyState}:${defaultBinaryType}`);
             else server.send(`echo:${event.data}`);
           } else {
             server.send(event.data);

@@ -24,8 +24,26 @@ use crate::api::console::LogIdentity;
 use crate::isolate::WorkerCounters;
 use crate::limits::Limit;
 
+/// The status text a worker gave its `Response` (`statusText`), carried in
+/// the response's extensions for the gateway to send as the HTTP/1.1 reason
+/// phrase, as workerd does. Absent when the worker gave none: the status's
+/// own phrase goes out then.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusText(pub Bytes);
+
+/// The reason phrase argument of the respond ops: a string, or null for
+/// none. deno_fetch has already checked it is a valid reason phrase; the
+/// gateway checks again before sending it.
+fn status_text(scope: &mut v8::PinScope<'_, '_>, reason: v8::Local<v8::Value>) -> Option<StatusText> {
+    let text = v8::Local::<v8::String>::try_from(reason).ok()?;
+    let mut bytes = vec![0u8; text.length()];
+    text.write_one_byte_v2(scope, 0, &mut bytes, v8::WriteFlags::empty());
+    Some(StatusText(Bytes::from(bytes)))
+}
+
 fn build_response(
     status: u32,
+    reason: Option<StatusText>,
     headers: Vec<ByteString>,
     body: ResponseBody,
 ) -> Result<Response<ResponseBody>, WorkerError> {
@@ -35,6 +53,9 @@ fn build_response(
         .ok_or_else(|| WorkerError::Exception(format!("RangeError: invalid response status {status}")))?;
     let mut response = Response::new(body);
     *response.status_mut() = status;
+    if let Some(reason) = reason {
+        response.extensions_mut().insert(reason);
+    }
     let map = response.headers_mut();
     for pair in headers.chunks_exact(2) {
         let name = HeaderName::from_bytes(&pair[0])
@@ -83,16 +104,18 @@ pub fn op_brink_respond(
     #[smi] status: u32,
     headers: v8::Local<v8::Value>,
     body: v8::Local<v8::Value>,
+    reason: v8::Local<v8::Value>,
 ) {
     let body = body_bytes(scope, body);
+    let reason = status_text(scope, reason);
     let mut state = state.borrow_mut();
     let limit = state.borrow::<ContextTable>().response_body_limit();
     let result = match body {
         Some(bytes) if limit.is_some_and(|limit| bytes.len() as u64 > limit) => {
             Err(response_body_limit_exceeded(&state))
         }
-        Some(bytes) => header_list(scope, headers).and_then(|headers| build_response(status, headers, ResponseBody::full(bytes))),
-        None => header_list(scope, headers).and_then(|headers| build_response(status, headers, ResponseBody::empty())),
+        Some(bytes) => header_list(scope, headers).and_then(|headers| build_response(status, reason, headers, ResponseBody::full(bytes))),
+        None => header_list(scope, headers).and_then(|headers| build_response(status, reason, headers, ResponseBody::empty())),
     };
     state.borrow_mut::<ContextTable>().respond(id, result);
 }
@@ -154,14 +177,16 @@ pub fn op_brink_respond_stream(
     #[smi] status: u32,
     headers: v8::Local<v8::Value>,
     #[smi] rid: ResourceId,
+    reason: v8::Local<v8::Value>,
 ) -> Result<(), JsErrorBox> {
+    let reason = status_text(scope, reason);
     let mut op_state = state.borrow_mut();
     let resource = op_state.resource_table.take_any(rid).map_err(JsErrorBox::from_err)?;
     let (tx, rx) = mpsc::channel(4);
     let (cancel, cancelled) = oneshot::channel();
     let limit = op_state.borrow::<ContextTable>().response_body_limit();
     let result = header_list(scope, headers)
-        .and_then(|headers| build_response(status, headers, ResponseBody::Stream(rx)))
+        .and_then(|headers| build_response(status, reason, headers, ResponseBody::Stream(rx)))
         .and_then(|response| match (declared_length(&response), limit) {
             (Some(length), Some(limit)) if length > limit => Err(response_body_limit_exceeded(&op_state)),
             _ => Ok(response),
