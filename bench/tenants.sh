@@ -67,6 +67,20 @@ wrk_host() {
   read -r WRK_RPS WRK_P50 WRK_P99 WRK_ERRORS < <(parse_wrk <"$2")
 }
 
+# round_robin_lua <name prefix> <count> <file>: a wrk script whose requests
+# go to hosts <prefix>0.bench ... <prefix><count-1>.bench in turn.
+round_robin_lua() {
+  cat >"$3" <<LUA
+local i = 0
+request = function()
+  i = i % $2
+  local host = "$1" .. i .. ".bench"
+  i = i + 1
+  return wrk.format("GET", "/", { ["Host"] = host })
+end
+LUA
+}
+
 log "deploying and warming $WORKERS hello workers"
 for ((i = 0; i < WORKERS; i++)); do
   deploy "$REPO_DIR/examples/hello/worker.js" "w$i"
@@ -82,15 +96,7 @@ wrk_host w0.bench "$WORK_DIR/one.txt"
 one_rps=$WRK_RPS one_errors=$WRK_ERRORS
 
 log "$WORKERS workers round-robin, $DURATION s"
-cat >"$WORK_DIR/round-robin.lua" <<LUA
-local i = 0
-request = function()
-  i = i % $WORKERS
-  local host = "w" .. i .. ".bench"
-  i = i + 1
-  return wrk.format("GET", "/", { ["Host"] = host })
-end
-LUA
+round_robin_lua w "$WORKERS" "$WORK_DIR/round-robin.lua"
 setsid wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK_DIR/round-robin.lua" "http://127.0.0.1:$PORT/" >"$WORK_DIR/many.txt" 2>&1 </dev/null &
 WRK_PID=$!
 wait "$WRK_PID" || true
@@ -115,15 +121,7 @@ log "the good tenant next to the loops"
 # One wrk connection per neighbour, each sending its next looping request
 # as soon as the last one was stopped (a shell loop of curl processes would
 # itself compete for the cores it is meant to measure).
-cat >"$WORK_DIR/loops.lua" <<LUA
-local i = 0
-request = function()
-  i = i % $NEIGHBOURS
-  local host = "loop" .. i .. ".bench"
-  i = i + 1
-  return wrk.format("GET", "/", { ["Host"] = host })
-end
-LUA
+round_robin_lua loop "$NEIGHBOURS" "$WORK_DIR/loops.lua"
 setsid wrk -t1 -c"$NEIGHBOURS" -d"$((DURATION + 3))s" --timeout 30s -s "$WORK_DIR/loops.lua" "http://127.0.0.1:$PORT/" >"$WORK_DIR/loops.txt" 2>&1 </dev/null &
 looping=$!
 sleep 1
