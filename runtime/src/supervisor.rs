@@ -143,8 +143,8 @@ pub struct IsolateWatch {
     /// Whether the thread is in the idle scheduling class.
     demoted: AtomicBool,
     /// Whether it must stay there: its worker has recent [`Strikes`], or
-    /// leaving the idle class needs `CAP_SYS_NICE`, which an
-    /// unprivileged server does not have.
+    /// leaving the idle class needs `CAP_SYS_NICE` or an `RLIMIT_NICE` of
+    /// 20, and the server has neither.
     demoted_for_good: AtomicBool,
     stuck_after: Duration,
     handle: v8::IsolateHandle,
@@ -347,7 +347,8 @@ impl IsolateWatch {
 
 /// Moves a thread of this process into the idle scheduling class
 /// (`SCHED_IDLE`), or back to the normal one; false if the kernel refused
-/// (going back needs `CAP_SYS_NICE`) or the thread is gone.
+/// (going back needs `CAP_SYS_NICE` or an `RLIMIT_NICE` of 20) or the
+/// thread is gone.
 fn set_idle_class(thread_id: libc::pid_t, idle: bool) -> bool {
     let param = libc::sched_param { sched_priority: 0 };
     let policy = if idle { libc::SCHED_IDLE } else { libc::SCHED_OTHER };
