@@ -129,6 +129,11 @@ impl IsolateHandle {
         self.sender.send(command).is_ok()
     }
 
+    /// Why the supervisor terminated the isolate, if it did.
+    pub fn termination(&self) -> Option<Termination> {
+        self.watch.termination()
+    }
+
     /// True when the isolate can take no more requests: its thread has
     /// exited, or the supervisor has terminated it and it is unwinding.
     pub fn is_closed(&self) -> bool {
@@ -345,7 +350,6 @@ async fn run_isolate(
         // `Worker::fetch` counts those; counting here too would count twice.
         if reason != Termination::StuckTurn {
             code.counters.count_limit(limit);
-            code.counters.strikes.record();
         }
         if let Some(sink) = &code.log_sink {
             sink.send("limit", format!("the worker exceeded its {}; its isolate was terminated", limit.description()));

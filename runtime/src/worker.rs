@@ -31,6 +31,7 @@ use crate::isolate::{IsolateCommand, IsolateHandle, WorkerCode, WorkerCounters};
 use crate::limits::{Limit, Limits};
 use crate::logs::LogSink;
 use crate::pool::IsolatePool;
+use crate::supervisor::Termination;
 
 /// How many isolates a worker runs, and when they go away.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -319,6 +320,13 @@ impl Worker {
                     let closed = isolate.handle.is_closed();
                     if closed {
                         tracing::info!(worker = %self.code.name, version = self.code.version, isolate = isolate.handle.id, "replacing a terminated isolate");
+                        // Counted here, before its replacement starts: the
+                        // isolate thread may log the termination only after
+                        // the client already has its 503 and the next
+                        // request is here.
+                        if matches!(isolate.handle.termination(), Some(Termination::CpuTime | Termination::Memory)) {
+                            self.code.counters.strikes.record();
+                        }
                     }
                     !closed
                 });
