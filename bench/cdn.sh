@@ -2,7 +2,10 @@
 # CDN workloads: HTMLRewriter throughput on a 1 MiB page with five handlers
 # (MB/s, Brink and workerd on the same worker), and a Cache API hit next to
 # the same response built in place (req/s, p50; Brink only: workerd without
-# a cache service behind it never hits).
+# a cache service behind it never hits), and the same hit from the Cache
+# API's disk tier next to one from memory (`brink serve`, req/s, p50: the
+# disk tier's memory is too small to keep the entry, so every hit reads its
+# file; the file is in the OS page cache, as a hot entry's is at a POP).
 #
 #   bash bench/cdn.sh
 #   DURATION=10 bash bench/cdn.sh
@@ -76,6 +79,35 @@ load_with_wrk 1 50 "http://127.0.0.1:$port/hit" "$WORK_DIR/wrk-hit.txt" 3 || die
 hit_rps=$WRK_RPS hit_p50=$WRK_P50_MS
 stop_server
 
+# The same hit through `brink serve`, from memory and then from disk only.
+TOKEN=bench-token-$RANDOM$RANDOM
+declare -A TIER_RPS TIER_P50
+for tier in memory disk; do
+  port=$(free_port) admin_port=$(free_port)
+  rm -rf "$WORK_DIR/data"
+  {
+    echo "listen = \"127.0.0.1:$port\""
+    echo "admin_listen = \"127.0.0.1:$admin_port\""
+    echo "data_dir = \"$WORK_DIR/data\""
+    echo "[cache]"
+    # memory_bytes = 1: no entry fits, every hit is read from its file.
+    [[ $tier == disk ]] && printf 'memory_bytes = 1\ndisk_dir = "cache"\ndisk_bytes = 67108864\n'
+    echo "[[workers]]"
+    echo "name = \"cachehit\""
+    echo "entry = \"$CACHE_WORKER\""
+    echo "routes = [\"127.0.0.1\"]"
+  } >"$WORK_DIR/brink.toml"
+  start_brink_serve "$BRINK" "$WORK_DIR/brink.toml" "http://127.0.0.1:$admin_port"
+  why=$(wait_until_ready "http://127.0.0.1:$port/hello") || die "brink serve: $why"
+  curl -s -o /dev/null "http://127.0.0.1:$port/hit"
+  sleep 0.5 # the entry's file is written in the background
+  [[ $(curl -s -D - -o /dev/null "http://127.0.0.1:$port/hit") == *"cf-cache-status: HIT"* ]] || die "$tier: /hit does not hit"
+  load_with_wrk 1 50 "http://127.0.0.1:$port/hit" "$WORK_DIR/wrk-$tier.txt" 3 || die "$tier: no wrk numbers"
+  TIER_RPS[$tier]=$WRK_RPS TIER_P50[$tier]=$WRK_P50_MS
+  log "cache $tier tier: $WRK_RPS req/s, p50 $WRK_P50_MS ms, errors $WRK_ERRORS (load $(load_average))"
+  stop_server
+done
+
 echo
 echo "HTMLRewriter, ${page_mib} MiB page, 5 handlers (wrk -t1 -c2, ${DURATION}s):"
 echo "  brink    ${MBPS[brink]} MB/s"
@@ -87,4 +119,8 @@ echo "Cache API hit vs the same response built in place (brink, wrk -t1 -c50):"
 echo "  hello  $hello_rps req/s, p50 $hello_p50 ms"
 echo "  hit    $hit_rps req/s, p50 $hit_p50 ms"
 echo "  added per request: $(awk -v a="$hello_rps" -v b="$hit_rps" 'BEGIN { printf "%.1f", (1e6 / b - 1e6 / a) }') us of isolate time"
+echo "Cache API hit from the disk tier vs from memory (brink serve, wrk -t1 -c50):"
+echo "  memory  ${TIER_RPS[memory]} req/s, p50 ${TIER_P50[memory]} ms"
+echo "  disk    ${TIER_RPS[disk]} req/s, p50 ${TIER_P50[disk]} ms"
+echo "  disk / memory = $(awk -v a="${TIER_RPS[disk]}" -v b="${TIER_RPS[memory]}" 'BEGIN { printf "%.2f", a / b }')"
 echo "load average at the end: $(load_average) on $(nproc) cores"

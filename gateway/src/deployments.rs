@@ -393,6 +393,8 @@ impl DeploymentStore {
         let trash = self.workers_dir.join(format!(".deleted-{name}-{nanos}"));
         fs::rename(&worker_dir, &trash).map_err(io("rename away", &worker_dir))?;
         sync_dir(&self.workers_dir)?;
+        // A new worker of the same name must not find this one's cache.
+        brink_runtime::api::cache::purge_worker(name);
         if let Err(error) = fs::remove_dir_all(&trash) {
             tracing::warn!(worker = %name, %error, path = %trash.display(), "could not remove a deleted worker's files; the next start retries");
         }

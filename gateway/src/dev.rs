@@ -67,7 +67,7 @@ pub async fn run(config: DevConfig, shutdown: impl std::future::Future<Output = 
         idle_timeout: config.idle_timeout,
         max_connections: config.max_connections,
         shutdown_grace: config.shutdown_grace,
-        trust_forwarded: config.trust_forwarded,
+        trust_forwarded: brink_runtime::api::forwarding::TrustedProxies::new(Vec::new(), config.trust_forwarded, config.forwarded_headers),
         ..server::ServeOptions::with_defaults(config.max_request_body)
     };
     let slots = ConnectionSlots::new(config.max_connections);

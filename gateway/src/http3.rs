@@ -250,7 +250,7 @@ async fn serve_request(
     let mut request = request.map(|()| ChannelBody { chunks: body });
     request.extensions_mut().insert(SecureTransport);
     request.extensions_mut().insert(PeerAddress(peer));
-    let response = match worker_bridge::handle(request, router, options.max_request_body, options.trust_forwarded).await {
+    let response = match worker_bridge::handle(request, router, options.max_request_body, options.trust_forwarded.clone()).await {
         Ok(response) => response,
         Err(never) => match never {},
     };

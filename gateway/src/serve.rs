@@ -66,7 +66,7 @@ pub enum ServeError {
 
 /// Runs the server until `shutdown` resolves.
 pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    brink_runtime::api::cache::configure(config.cache.clone());
+    brink_runtime::api::cache::open(config.cache.clone()).map_err(std::io::Error::other)?;
     let store = DeploymentStore::open(&config.data_dir)?;
     let certificates = CertificateStore::open(&config.data_dir, config.default_certificate.clone())?;
     let kv = crate::kv_config::open_store(&config.kv_backend, &config.data_dir)?;

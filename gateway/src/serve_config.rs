@@ -62,6 +62,10 @@ pub struct CacheSection {
     pub memory_bytes: Option<u64>,
     /// Largest body one entry may have; larger responses are not stored.
     pub max_entry_bytes: Option<u64>,
+    /// The disk tier's directory (relative: under the data directory).
+    pub disk_dir: Option<PathBuf>,
+    /// Bytes of entry files the disk tier holds at most.
+    pub disk_bytes: Option<u64>,
 }
 
 /// `[proxy]`: how the client's address reaches workers and their origins.
@@ -73,6 +77,8 @@ pub struct ProxySection {
     /// Believe clients' `X-Forwarded-For` (a proxy of the operator's in
     /// front of Brink) instead of removing it.
     pub trust_incoming: Option<bool>,
+    /// Peers (CIDR networks) whose forwarding headers name the client.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// `[admin]`.
@@ -258,8 +264,8 @@ pub struct ServeConfig {
     pub kv_backend: crate::kv_config::KvBackendChoice,
     /// Which headers name the client on requests to origins.
     pub forwarded_headers: brink_runtime::api::forwarding::ForwardedHeaders,
-    /// Whether clients' forwarding headers are believed.
-    pub trust_forwarded: bool,
+    /// Which peers' forwarding headers are believed.
+    pub trust_forwarded: brink_runtime::api::forwarding::TrustedProxies,
     /// The Cache API's store.
     pub cache: brink_runtime::api::cache::CacheConfig,
 }
@@ -447,13 +453,20 @@ impl ServeConfig {
         };
         let cache_defaults = brink_runtime::api::cache::CacheConfig::default();
         let memory_bytes = positive("cache.memory_bytes", file.cache.memory_bytes)?.unwrap_or(cache_defaults.memory_bytes);
+        let data_dir =
+            overrides.data_dir.clone().or(file.data_dir.map(resolve_path)).unwrap_or_else(|| PathBuf::from(".brink"));
+        let disk = disk_tier(&file.cache, &data_dir)?;
+        // An entry fits one of the tiers: too big for memory's share, it
+        // lives on disk.
         let max_entry_bytes = positive("cache.max_entry_bytes", file.cache.max_entry_bytes)?
             .unwrap_or(cache_defaults.max_entry_bytes as u64)
-            .min(memory_bytes);
+            .min(memory_bytes.max(disk.as_ref().map_or(0, |disk| disk.bytes)));
         let cache = brink_runtime::api::cache::CacheConfig {
             memory_bytes,
             max_entry_bytes: usize::try_from(max_entry_bytes).unwrap_or(usize::MAX),
+            disk,
         };
+        let trust_forwarded = trusted_proxies(&file.proxy, forwarded_headers)?;
         let mut workers = file.workers;
         for (index, worker) in workers.iter_mut().enumerate() {
             if let Err(error) = crate::deployments::validate_worker_name(&worker.name) {
@@ -471,11 +484,7 @@ impl ServeConfig {
             max_concurrent_streams,
             max_header_list_bytes,
             admin_listen: overrides.admin_listen.or(file.admin_listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9090))),
-            data_dir: overrides
-                .data_dir
-                .clone()
-                .or(file.data_dir.map(resolve_path))
-                .unwrap_or_else(|| PathBuf::from(".brink")),
+            data_dir,
             admin_token,
             max_request_body: limits.request_body_bytes,
             limits,
@@ -491,10 +500,54 @@ impl ServeConfig {
             workers,
             kv_backend,
             forwarded_headers,
-            trust_forwarded: file.proxy.trust_incoming.unwrap_or(false),
+            trust_forwarded,
             cache,
         })
     }
+}
+
+/// The Cache API's disk tier from `[cache]`: none without `disk_dir`.
+fn disk_tier(
+    cache: &CacheSection,
+    data_dir: &Path,
+) -> Result<Option<brink_runtime::api::cache::DiskConfig>, ServeConfigError> {
+    let value = |key: &str, reason: &str| ServeConfigError::Value { key: key.into(), reason: reason.into() };
+    if cache.disk_bytes == Some(0) {
+        return Err(value("cache.disk_bytes", "must be greater than 0"));
+    }
+    let Some(dir) = &cache.disk_dir else {
+        return match cache.disk_bytes {
+            Some(_) => Err(value("cache.disk_bytes", "needs cache.disk_dir")),
+            None => Ok(None),
+        };
+    };
+    if dir.as_os_str().is_empty() {
+        return Err(value("cache.disk_dir", "must not be empty"));
+    }
+    Ok(Some(brink_runtime::api::cache::DiskConfig {
+        dir: data_dir.join(dir),
+        bytes: cache.disk_bytes.unwrap_or(1 << 30),
+    }))
+}
+
+/// Which peers may name the client, from `[proxy]`.
+fn trusted_proxies(
+    proxy: &ProxySection,
+    reads: brink_runtime::api::forwarding::ForwardedHeaders,
+) -> Result<brink_runtime::api::forwarding::TrustedProxies, ServeConfigError> {
+    let networks = proxy
+        .trusted_proxies
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(index, network)| {
+            network.parse().map_err(|error: brink_runtime::api::forwarding::BadIpNet| ServeConfigError::Value {
+                key: format!("proxy.trusted_proxies[{index}]"),
+                reason: error.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(brink_runtime::api::forwarding::TrustedProxies::new(networks, proxy.trust_incoming.unwrap_or(false), reads))
 }
 
 /// Parses the file's text; the error names the offending key and line.
@@ -557,9 +610,11 @@ mod tests {
             [proxy]
             forwarded_headers = "forwarded"
             trust_incoming = true
+            trusted_proxies = ["10.0.0.0/8", "::1"]
             [cache]
             memory_bytes = 1000000
             max_entry_bytes = 2000000
+            disk_dir = "cache"
             [[workers]]
             name = "hello"
             entry = "hello/worker.js"
@@ -583,11 +638,21 @@ mod tests {
         assert_eq!(config.workers[0].entry, PathBuf::from("/etc/brink/hello/worker.js"));
         assert_eq!(config.workers[0].limits.cpu_ms, Some(10));
         assert_eq!(config.forwarded_headers, brink_runtime::api::forwarding::ForwardedHeaders::Forwarded);
-        assert!(config.trust_forwarded);
+        assert!(config.trust_forwarded.trusts("192.0.2.1".parse().unwrap()), "trust_incoming trusts every peer");
+        assert!(config.trust_forwarded.reads_forwarded());
         assert_eq!((config.cache.memory_bytes, config.cache.max_entry_bytes), (1_000_000, 1_000_000), "an entry fits the store");
+        let disk = config.cache.disk.expect("a disk tier");
+        assert_eq!((disk.dir, disk.bytes), (PathBuf::from("/etc/brink/data/cache"), 1 << 30), "under the data dir");
         let defaults = resolve("", Some("t")).unwrap();
         assert_eq!(defaults.forwarded_headers, brink_runtime::api::forwarding::ForwardedHeaders::XForwardedFor);
-        assert!(!defaults.trust_forwarded);
+        assert!(!defaults.trust_forwarded.trusts("127.0.0.1".parse().unwrap()));
+        assert!(defaults.cache.disk.is_none());
+        let listed = resolve("[proxy]\ntrusted_proxies = [\"10.0.0.0/8\"]\n", Some("t")).unwrap();
+        assert!(listed.trust_forwarded.trusts("10.2.3.4".parse().unwrap()));
+        assert!(!listed.trust_forwarded.trusts("11.2.3.4".parse().unwrap()));
+        let absolute = resolve("[cache]\ndisk_dir = \"/var/cache/brink\"\ndisk_bytes = 5000\n", Some("t")).unwrap();
+        let disk = absolute.cache.disk.expect("a disk tier");
+        assert_eq!((disk.dir, disk.bytes), (PathBuf::from("/var/cache/brink"), 5000));
     }
 
     #[test]
@@ -604,6 +669,17 @@ mod tests {
         assert!(error.contains("proxy.forwarded_headers"), "{error}");
         let error = resolve("[cache]\nmemory_bytes = 0\n", Some("t")).unwrap_err().to_string();
         assert!(error.contains("cache.memory_bytes"), "{error}");
+        for (text, key) in [
+            ("[cache]\ndisk_dir = \"c\"\ndisk_bytes = 0\n", "cache.disk_bytes"),
+            ("[cache]\ndisk_bytes = 1000\n", "cache.disk_bytes"),
+            ("[cache]\ndisk_dir = \"\"\n", "cache.disk_dir"),
+            ("[cache]\ndisk_bytes = -1\n", "disk_bytes"),
+            ("[proxy]\ntrusted_proxies = [\"10.0.0.0/8\", \"10.0.0.0/33\"]\n", "proxy.trusted_proxies[1]"),
+            ("[proxy]\ntrusted_proxies = [\"example.com\"]\n", "proxy.trusted_proxies[0]"),
+        ] {
+            let error = resolve(text, Some("t")).unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
     }
 
     #[test]

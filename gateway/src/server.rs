@@ -51,9 +51,9 @@ pub struct ServeOptions {
     /// Largest request header list on h2 and h3 (names and values plus 32
     /// bytes per field, as HTTP/2 counts it).
     pub max_header_list_bytes: u32,
-    /// Whether clients' `X-Forwarded-For`, `X-Real-IP` and `Forwarded`
-    /// headers are believed (a trusted proxy in front), or removed.
-    pub trust_forwarded: bool,
+    /// Which peers' `X-Forwarded-For`, `X-Real-IP` and `Forwarded`
+    /// headers are believed (trusted proxies in front); others' are removed.
+    pub trust_forwarded: brink_runtime::api::forwarding::TrustedProxies,
 }
 
 impl ServeOptions {
@@ -69,7 +69,7 @@ impl ServeOptions {
             handshake_timeout: Duration::from_secs(10),
             max_concurrent_streams: 100,
             max_header_list_bytes: 32 * 1024,
-            trust_forwarded: false,
+            trust_forwarded: Default::default(),
         }
     }
 }
@@ -286,7 +286,7 @@ impl Connection {
         let secure = tls.is_some();
         let alt_svc = tls.flatten();
         let max_request_body = options.max_request_body;
-        let trust_forwarded = options.trust_forwarded;
+        let trust_forwarded = options.trust_forwarded.clone();
         let idle_timeout = options.idle_timeout;
         let requests = activity.clone();
         let service = service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
@@ -296,7 +296,7 @@ impl Connection {
             }
             request.extensions_mut().insert(PeerAddress(peer));
             let handshake = websocket::take_handshake(&mut request);
-            let response = worker_bridge::handle(request, router.clone(), max_request_body, trust_forwarded);
+            let response = worker_bridge::handle(request, router.clone(), max_request_body, trust_forwarded.clone());
             let alt_svc = alt_svc.clone();
             let lease = lease.clone();
             async move {

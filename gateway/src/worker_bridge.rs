@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use brink_runtime::api::console::escape_for_log;
-use brink_runtime::api::forwarding::ClientAddress;
+use brink_runtime::api::forwarding::{forwarded_chain, x_forwarded_for_chain, ClientAddress, TrustedProxies};
 use brink_runtime::{Limit, RequestBody, ResponseBody, WorkerError};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, FORWARDED, HOST};
@@ -27,7 +27,7 @@ pub async fn handle<B>(
     request: Request<B>,
     routing: Arc<Routing>,
     max_request_body: u64,
-    trust_forwarded: bool,
+    trust_forwarded: TrustedProxies,
 ) -> Result<Response<FramedBody>, std::convert::Infallible>
 where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
@@ -36,7 +36,7 @@ where
     let started = std::time::Instant::now();
     let method = request.method().clone();
     let table = routing.current();
-    let (worker, response) = match forward(request, &table, max_request_body, trust_forwarded).await {
+    let (worker, response) = match forward(request, &table, max_request_body, &trust_forwarded).await {
         Ok((worker, response)) => {
             let framed = frame_response(&method, &worker, response);
             (worker, framed)
@@ -56,7 +56,7 @@ async fn forward<B>(
     request: Request<B>,
     router: &RouteTable,
     max_request_body: u64,
-    trust_forwarded: bool,
+    trust_forwarded: &TrustedProxies,
 ) -> Result<(String, Response<ResponseBody>), (String, Response<ResponseBody>)>
 where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
@@ -125,34 +125,36 @@ const FORWARDING_HEADERS: [HeaderName; 3] =
     [HeaderName::from_static("x-forwarded-for"), HeaderName::from_static("x-real-ip"), FORWARDED];
 
 /// Works out who the client is and says so in `CF-Connecting-IP`,
-/// replacing whatever the client sent there. The client is the peer, or,
-/// with `trust_forwarded` (a proxy of the operator's in front), the last
-/// address of the request's `X-Forwarded-For` (the one that proxy added),
-/// if it is one; without it, forwarding headers the client sent are
-/// dropped, so no client can name an address of its choosing to the worker
-/// or the origin.
-fn client_address(headers: &mut HeaderMap, peer: Option<PeerAddress>, trust_forwarded: bool) -> Option<ClientAddress> {
+/// replacing whatever the client sent there. A peer `trusted` names the
+/// client in its forwarding headers (see [`TrustedProxies::client`]), which
+/// are kept for the origin; any other peer is the client, and its
+/// forwarding headers are dropped, so no client can name an address of its
+/// choosing to the worker or the origin.
+fn client_address(headers: &mut HeaderMap, peer: Option<PeerAddress>, trusted: &TrustedProxies) -> Option<ClientAddress> {
     headers.remove(CONNECTING_IP);
-    if !trust_forwarded {
-        for name in &FORWARDING_HEADERS {
-            headers.remove(name);
+    let peer = peer.map(|peer| peer.0.ip().to_canonical());
+    let client = match peer.filter(|peer| trusted.trusts(*peer)) {
+        Some(proxy) => trusted.client(proxy, &forwarded_addresses(headers, trusted)),
+        None => {
+            for name in &FORWARDING_HEADERS {
+                headers.remove(name);
+            }
+            peer?
         }
-    }
-    let peer = peer?.0.ip().to_canonical();
-    let forwarded = if trust_forwarded { last_forwarded_for(headers) } else { None };
-    let client = forwarded.unwrap_or(peer);
+    };
     if let Ok(value) = HeaderValue::from_str(&client.to_string()) {
         headers.insert(CONNECTING_IP, value);
     }
-    Some(ClientAddress { client, peer })
+    Some(ClientAddress { client, peer: peer? })
 }
 
-/// The last address in the request's `X-Forwarded-For` lines, if it is a
-/// plain IP address.
-fn last_forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let last = headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
-    let address = last.rsplit(',').next()?.trim();
-    address.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+/// The chain of addresses in the forwarding header `trusted` reads.
+fn forwarded_addresses(headers: &HeaderMap, trusted: &TrustedProxies) -> Vec<Option<IpAddr>> {
+    if trusted.reads_forwarded() {
+        forwarded_chain(headers.get_all(FORWARDED).iter().filter_map(|value| value.to_str().ok()))
+    } else {
+        x_forwarded_for_chain(headers.get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok()))
+    }
 }
 
 /// An error response for a request no worker was picked for.
@@ -277,7 +279,7 @@ mod tests {
         headers.insert("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
         headers.insert("x-real-ip", HeaderValue::from_static("1.1.1.1"));
         headers.insert(FORWARDED, HeaderValue::from_static("for=1.1.1.1"));
-        let address = client_address(&mut headers, peer, false).expect("a peer");
+        let address = client_address(&mut headers, peer, &TrustedProxies::default()).expect("a peer");
         let seen: IpAddr = "203.0.113.7".parse().expect("ip");
         assert_eq!(address, ClientAddress { client: seen, peer: seen });
         assert_eq!(headers.len(), 1, "{headers:?}");
@@ -291,14 +293,40 @@ mod tests {
         headers.insert(CONNECTING_IP, HeaderValue::from_static("1.1.1.1"));
         headers.append("x-forwarded-for", HeaderValue::from_static("9.9.9.9"));
         headers.append("x-forwarded-for", HeaderValue::from_static("8.8.8.8, 2001:db8::5"));
-        let address = client_address(&mut headers, peer, true).expect("a peer");
+        let every_peer = TrustedProxies::new(Vec::new(), true, Default::default());
+        let address = client_address(&mut headers, peer, &every_peer).expect("a peer");
         assert_eq!(address.client, "2001:db8::5".parse::<IpAddr>().expect("ip"));
         assert_eq!(address.peer, "10.0.0.2".parse::<IpAddr>().expect("ip"));
         assert_eq!(headers[CONNECTING_IP], "2001:db8::5");
         assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 2, "kept for the origin");
         // Not an address: the peer is the client.
         headers.insert("x-forwarded-for", HeaderValue::from_static("unknown"));
-        assert_eq!(client_address(&mut headers, peer, true).expect("a peer").client, address.peer);
+        assert_eq!(client_address(&mut headers, peer, &every_peer).expect("a peer").client, address.peer);
+    }
+
+    #[test]
+    fn only_listed_proxies_name_the_client() {
+        let trusted = TrustedProxies::new(vec!["10.0.0.0/8".parse().expect("net")], false, Default::default());
+        let spoofed = || {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", HeaderValue::from_static("1.1.1.1, 10.0.0.5"));
+            headers
+        };
+        let mut headers = spoofed();
+        let outsider = Some(PeerAddress("192.0.2.8:5000".parse().expect("address")));
+        assert_eq!(client_address(&mut headers, outsider, &trusted).expect("a peer").client, "192.0.2.8".parse::<IpAddr>().expect("ip"));
+        assert!(headers.get("x-forwarded-for").is_none(), "an untrusted peer's claim is dropped");
+        let mut headers = spoofed();
+        let proxy = Some(PeerAddress("10.0.0.2:5000".parse().expect("address")));
+        assert_eq!(client_address(&mut headers, proxy, &trusted).expect("a peer").client, "1.1.1.1".parse::<IpAddr>().expect("ip"));
+        let forwarded = TrustedProxies::new(
+            vec!["10.0.0.0/8".parse().expect("net")],
+            false,
+            brink_runtime::api::forwarding::ForwardedHeaders::Forwarded,
+        );
+        let mut headers = spoofed();
+        headers.insert(FORWARDED, HeaderValue::from_static("for=\"[2001:db8::9]:443\""));
+        assert_eq!(client_address(&mut headers, proxy, &forwarded).expect("a peer").client, "2001:db8::9".parse::<IpAddr>().expect("ip"));
     }
 
     #[test]

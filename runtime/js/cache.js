@@ -5,8 +5,9 @@
 // `caches`.
 (function () {
 const { core, primordials } = __bootstrap;
-const { op_brink_cache_delete, op_brink_cache_match, op_brink_cache_put } = core.ops;
-const { ArrayPrototypePush, ObjectPrototypeIsPrototypeOf, PromiseResolve, TypeError } = primordials;
+const { op_brink_cache_delete, op_brink_cache_match, op_brink_cache_match_disk, op_brink_cache_put } = core.ops;
+const { ArrayPrototypePush, ObjectPrototypeIsPrototypeOf, PromisePrototypeThen, PromiseResolve, TypeError } =
+  primordials;
 
 let RequestClass;
 let ResponseClass;
@@ -72,6 +73,10 @@ function storedResponse(found) {
   return responseModule.fromInnerResponse(inner, "response");
 }
 
+function fromDisk(found) {
+  return found.found ? storedResponse(found) : undefined;
+}
+
 class Cache {
   #name;
 
@@ -84,7 +89,12 @@ class Cache {
     return async(() => {
       const key = toKey(request);
       if (!ignoreMethod(options) && key.method !== "GET") return undefined;
-      const found = op_brink_cache_match(this.#name, key.url, keyHeaders(key));
+      const headers = keyHeaders(key);
+      const found = op_brink_cache_match(this.#name, key.url, headers);
+      // Only on disk: read without blocking the isolate's thread.
+      if (found.disk) {
+        return PromisePrototypeThen(op_brink_cache_match_disk(this.#name, key.url, headers), fromDisk);
+      }
       if (!found.found) return undefined;
       return storedResponse(found);
     });

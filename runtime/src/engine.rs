@@ -79,6 +79,7 @@ deno_core::extension!(
         op_brink_html_rewriter_close,
         op_brink_html_rewriter_check_charset,
         op_brink_cache_match,
+        crate::api::cache::op_brink_cache_match_disk,
         op_brink_cache_put,
         op_brink_cache_delete,
         op_brink_origin,

@@ -266,3 +266,188 @@ async fn tenants_never_see_each_others_entries() {
     let (_, alice_again) = server.get("alice.localhost", "/match?key=secret").await;
     assert!(alice_again.contains("alice-only"), "{alice_again}");
 }
+
+/// `brink serve` with a disk tier at `<data dir>/cache` of `disk_bytes`
+/// behind a memory tier of `memory_bytes`; the config file's directory
+/// must outlive the server (a restart reads it again).
+fn disk_server(config_dir: &std::path::Path, memory_bytes: u64, disk_bytes: u64) -> BrinkServe {
+    let config = config_dir.join("brink.toml");
+    std::fs::write(
+        &config,
+        format!("[cache]\nmemory_bytes = {memory_bytes}\nmax_entry_bytes = {memory_bytes}\ndisk_dir = \"cache\"\ndisk_bytes = {disk_bytes}\n"),
+    )
+    .unwrap();
+    BrinkServe::start(&["--config", config.to_str().unwrap()])
+}
+
+/// The disk tier's entry files (not its secret, not a write in progress)
+/// and their sizes.
+fn entry_files(server: &BrinkServe) -> Vec<(std::path::PathBuf, u64)> {
+    let Ok(entries) = std::fs::read_dir(server.data_dir.join("cache")) else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name != "secret" && !name.ends_with(".tmp")
+        })
+        .filter_map(|entry| Some((entry.path(), entry.metadata().ok()?.len())))
+        .collect()
+}
+
+/// Waits (a bounded while) until the entry files satisfy `done`: disk
+/// writes and removals finish in the background after a put or delete.
+async fn wait_for_files(server: &BrinkServe, what: &str, done: impl Fn(&[(std::path::PathBuf, u64)]) -> bool) {
+    for _ in 0..200 {
+        if done(&entry_files(server)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: {:?}", entry_files(server));
+}
+
+async fn get_json(server: &BrinkServe, host: &str, path: &str) -> Value {
+    let (status, body) = server.get(host, path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap_or(Value::String(body))
+}
+
+/// GET `path` on `host` with request headers; the fixture's description.
+async fn get_with(server: &BrinkServe, host: &str, path: &str, headers: &[(&str, &str)]) -> Value {
+    let mut request = client().get(server.url(path)).header("host", host);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request");
+    assert_eq!(response.status(), 200, "{path}");
+    serde_json::from_str(&response.text().await.expect("body")).expect("json")
+}
+
+#[tokio::test]
+async fn the_disk_tier_serves_what_memory_cannot_hold_and_survives_a_restart() {
+    let config = tempfile::tempdir().unwrap();
+    // 64 KiB of memory, 2 MiB of disk: 20 entries of 16 KiB fit only on disk.
+    let server = disk_server(config.path(), 64 * 1024, 2 * 1024 * 1024);
+    server.deploy(worker("cache.js"), "tiered", &["--route", "tiered.localhost"]);
+    assert_eq!(get_json(&server, "tiered.localhost", "/fill?n=20&kib=16").await["hits"], 20, "a match right after its put");
+    wait_for_files(&server, "20 entries on disk", |files| files.len() == 20).await;
+    assert_eq!(get_json(&server, "tiered.localhost", "/hits?n=20").await["hits"], 20, "memory holds at most 4 of them");
+    // HTTP semantics of an entry read back from disk (after a restart the
+    // memory tier is empty, so every hit below is a disk hit).
+    let put = "/put?key=r&cc=max-age%3D600&etag=%22v1%22&vary=Accept-Language&body=0123456789";
+    let response = client().get(server.url(put)).header("host", "tiered.localhost").header("accept-language", "en").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    wait_for_files(&server, "21 entries", |files| files.len() == 21).await;
+    let server = server.restart();
+    assert_eq!(get_json(&server, "tiered.localhost", "/hits?n=20").await["hits"], 20, "the disk tier survives a restart");
+    let part = get_with(&server, "tiered.localhost", "/match?key=r", &[("range", "bytes=2-5"), ("accept-language", "en")]).await;
+    assert_eq!((part["status"].as_u64(), part["body"].as_str()), (Some(206), Some("2345")), "{part}");
+    assert_eq!(part["headers"]["content-range"], "bytes 2-5/10");
+    let restart = server.restart();
+    let not_modified = get_with(&restart, "tiered.localhost", "/match?key=r", &[("if-none-match", "\"v1\""), ("accept-language", "en")]).await;
+    assert_eq!(not_modified["status"], 304, "{not_modified}");
+    let other_language = get_with(&restart, "tiered.localhost", "/match?key=r", &[("accept-language", "fr")]).await;
+    assert_eq!(other_language["miss"], true, "Vary from disk");
+    // delete removes the entry from both tiers and its file.
+    assert_eq!(get_json(&restart, "tiered.localhost", "/delete?key=r").await["deleted"], true);
+    wait_for_files(&restart, "the deleted entry's file removed", |files| files.len() == 20).await;
+    let restart = restart.restart();
+    assert_eq!(get_json(&restart, "tiered.localhost", "/match?key=r").await["miss"], true);
+}
+
+#[tokio::test]
+async fn a_corrupt_or_truncated_file_is_a_miss_and_is_removed() {
+    let config = tempfile::tempdir().unwrap();
+    let server = disk_server(config.path(), 1024 * 1024, 1024 * 1024);
+    server.deploy(worker("cache.js"), "damaged", &["--route", "damaged.localhost"]);
+    get_json(&server, "damaged.localhost", "/fill?n=2&kib=4").await;
+    wait_for_files(&server, "2 entries", |files| files.len() == 2).await;
+    let mut files = entry_files(&server);
+    files.sort();
+    // One has a flipped byte in its body, the other is cut short; neither
+    // must be served after a restart (memory is empty then).
+    let mut bytes = std::fs::read(&files[0].0).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&files[0].0, &bytes).unwrap();
+    let bytes = std::fs::read(&files[1].0).unwrap();
+    std::fs::write(&files[1].0, &bytes[..bytes.len() - 100]).unwrap();
+    // A file of another format version is removed at start.
+    let mut foreign = bytes.clone();
+    foreign[4] = 99;
+    let foreign_path = server.data_dir.join("cache").join(format!("{}-{:016x}", "ab".repeat(32), 1u64));
+    std::fs::write(&foreign_path, &foreign).unwrap();
+    let server = server.restart();
+    assert!(!foreign_path.exists(), "a file of an unknown version was kept");
+    assert_eq!(get_json(&server, "damaged.localhost", "/hits?n=2").await["hits"], 0);
+    wait_for_files(&server, "damaged files removed", |files| files.is_empty()).await;
+    // The cache keeps working.
+    assert_eq!(get_json(&server, "damaged.localhost", "/fill?n=2&kib=4").await["hits"], 2);
+}
+
+#[tokio::test]
+async fn tenants_never_see_each_others_entries_on_disk() {
+    let config = tempfile::tempdir().unwrap();
+    let server = disk_server(config.path(), 1024 * 1024, 1024 * 1024);
+    server.deploy(worker("cache.js"), "alice", &["--route", "alice.localhost"]);
+    server.deploy(worker("cache.js"), "bob", &["--route", "bob.localhost"]);
+    get_json(&server, "alice.localhost", "/put?key=secret&cc=max-age%3D600&body=alice-only").await;
+    wait_for_files(&server, "alice's entry", |files| files.len() == 1).await;
+    // File names are hashes: nothing of the worker, cache or URL.
+    let (path, _) = &entry_files(&server)[0];
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(!name.contains("alice") && !name.contains("secret") && !name.contains("cache.test"), "{name}");
+    let server = server.restart();
+    assert_eq!(get_json(&server, "bob.localhost", "/match?key=secret").await["miss"], true);
+    assert_eq!(get_json(&server, "bob.localhost", "/delete?key=secret").await["deleted"], false);
+    assert_eq!(get_json(&server, "alice.localhost", "/match?key=secret").await["body"], "alice-only");
+    // A deleted worker's entries go with it: a new worker of the same name
+    // (anyone's) starts with an empty cache.
+    let deleted = server.cli(&["delete", "alice"]);
+    assert!(deleted.status.success(), "{}", String::from_utf8_lossy(&deleted.stderr));
+    wait_for_files(&server, "alice's entries purged", |files| files.is_empty()).await;
+    server.deploy(worker("cache.js"), "alice", &["--route", "alice.localhost"]);
+    assert_eq!(get_json(&server, "alice.localhost", "/match?key=secret").await["miss"], true);
+}
+
+#[tokio::test]
+async fn a_hostile_tenant_cannot_grow_the_disk_tier_past_its_bound() {
+    let config = tempfile::tempdir().unwrap();
+    let bound = 300 * 1024;
+    let server = disk_server(config.path(), 64 * 1024, bound);
+    server.deploy(worker("cache.js"), "victim", &["--route", "victim.localhost"]);
+    server.deploy(worker("cache.js"), "hog", &["--route", "hog.localhost"]);
+    get_json(&server, "victim.localhost", "/fill?n=4&kib=16").await;
+    // 100 entries of 16 KiB against 300 KiB: the hog evicts cold entries
+    // (the victim's among them) but the tier stays within its bound.
+    get_json(&server, "hog.localhost", "/fill?n=100&kib=16").await;
+    wait_for_files(&server, "within the bound", |files| {
+        let total: u64 = files.iter().map(|(_, size)| size).sum();
+        total <= bound && files.len() >= 10
+    })
+    .await;
+    let kept = get_json(&server, "hog.localhost", "/hits?n=100").await["hits"].as_u64().unwrap();
+    assert!((10..=25).contains(&kept), "{kept} of 100 entries of 16 KiB in 300 KiB (and 64 KiB of memory)");
+}
+
+#[tokio::test]
+async fn bad_disk_tier_settings_fail_the_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_dir = dir.path().join("file");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    for (toml, key) in [
+        ("[cache]\ndisk_dir = \"c\"\ndisk_bytes = 0\n".to_string(), "cache.disk_bytes"),
+        ("[cache]\ndisk_bytes = 1000\n".to_string(), "cache.disk_bytes"),
+        (format!("[cache]\ndisk_dir = {:?}\n", not_a_dir.join("sub").display().to_string()), "cache.disk_dir"),
+    ] {
+        let config = dir.path().join("brink.toml");
+        std::fs::write(&config, &toml).unwrap();
+        let data = dir.path().join("data");
+        let (status, logs) = BrinkServe::start_expecting_failure(
+            &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()],
+            Some(brink_tests::SERVE_TOKEN),
+        );
+        assert!(!status.success(), "{toml}");
+        assert!(logs.contains(key), "{toml}: {logs}");
+    }
+}

@@ -159,3 +159,145 @@ async fn over_tls_and_http3_the_peer_address_is_carried_too() {
     assert_eq!(at_origin(&origin, "x-forwarded-for").as_deref(), Some("127.0.0.1"));
     assert_eq!(at_origin(&origin, "x-forwarded-proto").as_deref(), Some("https"));
 }
+
+/// `brink serve` with `[proxy]` set to `proxy` and the address-echoing
+/// worker deployed at `who.localhost`; the config's directory must outlive it.
+fn serve_with_proxy(dir: &std::path::Path, proxy: &str) -> brink_tests::BrinkServe {
+    let config = dir.join("brink.toml");
+    std::fs::write(&config, format!("[proxy]\n{proxy}")).unwrap();
+    let server = brink_tests::BrinkServe::start(&["--config", config.to_str().unwrap()]);
+    server.deploy(worker("client-address.js"), "who", &["--route", "who.localhost"]);
+    server
+}
+
+async fn seen_with(server: &brink_tests::BrinkServe, headers: &[(&str, &str)]) -> Value {
+    let mut request = client().get(server.url("/seen")).header("host", "who.localhost");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_listed_proxy_names_the_client_past_the_other_listed_proxies() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_proxy(dir.path(), "trusted_proxies = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\n");
+    // The client claimed 6.6.6.6 to the first proxy, which appended the
+    // client's real address; a second proxy of ours (10.9.9.9) came next.
+    let chain = [("x-forwarded-for", "6.6.6.6, 203.0.113.5, 10.9.9.9"), ("cf-connecting-ip", "1.2.3.4")];
+    let seen = seen_with(&server, &chain).await;
+    assert_eq!(seen["cf-connecting-ip"], "203.0.113.5", "{seen}");
+    assert_eq!(seen["x-forwarded-for"], "6.6.6.6, 203.0.113.5, 10.9.9.9", "kept for the origin");
+    // Only proxies in the chain: the oldest is the client.
+    assert_eq!(seen_with(&server, &[("x-forwarded-for", "10.0.0.1, 10.0.0.2")]).await["cf-connecting-ip"], "10.0.0.1");
+    // No chain: the proxy itself.
+    assert_eq!(seen_with(&server, &[]).await["cf-connecting-ip"], "127.0.0.1");
+}
+
+#[tokio::test]
+async fn a_peer_that_is_not_listed_cannot_spoof_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_proxy(dir.path(), "trusted_proxies = [\"10.0.0.0/8\", \"::2/128\"]\n");
+    let seen = seen_with(&server, &SPOOFED).await;
+    assert_eq!(seen["cf-connecting-ip"], "127.0.0.1", "{seen}");
+    for name in ["x-forwarded-for", "x-real-ip", "forwarded"] {
+        assert_eq!(seen[name], Value::Null, "{name} from an untrusted peer reached the worker");
+    }
+}
+
+#[tokio::test]
+async fn in_forwarded_mode_the_client_comes_from_forwarded_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_proxy(dir.path(), "forwarded_headers = \"forwarded\"\ntrusted_proxies = [\"127.0.0.1\"]\n");
+    let headers = [("forwarded", "for=192.0.2.60;proto=https, for=\"[2001:db8::7]:4711\""), ("x-forwarded-for", "6.6.6.6")];
+    let seen = seen_with(&server, &headers).await;
+    assert_eq!(seen["cf-connecting-ip"], "2001:db8::7", "{seen}");
+    let obfuscated = seen_with(&server, &[("forwarded", "for=192.0.2.60, for=_hidden")]).await;
+    assert_eq!(obfuscated["cf-connecting-ip"], "127.0.0.1", "an obfuscated node stops the walk");
+}
+
+#[tokio::test]
+async fn a_bad_trusted_proxy_fails_the_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("brink.toml");
+    std::fs::write(&config, "[proxy]\ntrusted_proxies = [\"10.0.0.0/8\", \"10.0.0.0/40\"]\n").unwrap();
+    let data = dir.path().join("data");
+    let (status, logs) = brink_tests::BrinkServe::start_expecting_failure(
+        &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()],
+        Some(brink_tests::SERVE_TOKEN),
+    );
+    assert!(!status.success());
+    assert!(logs.contains("proxy.trusted_proxies[1]"), "{logs}");
+}
+
+/// `brink dev` on `[::1]` (the test harness listens on 127.0.0.1 only);
+/// `None` if this machine has no IPv6 loopback.
+struct DevOnIpv6 {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for DevOnIpv6 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dev_on_ipv6(args: &[&str]) -> Option<DevOnIpv6> {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED: this machine has no IPv6 loopback ([::1])");
+        return None;
+    }
+    let mut child = std::process::Command::new(brink_tests::brink_bin())
+        .arg("dev")
+        .arg(worker("client-address.js"))
+        .args(["--port", "0", "--host", "::1"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn brink dev");
+    let stderr = child.stderr.take().expect("stderr");
+    let (found, port) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("[brink] {line}");
+            if let Some((_, rest)) = line.split_once("listening on http://[::1]:") {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                let _ = found.send(digits.parse::<u16>().ok());
+            }
+        }
+    });
+    let port = port.recv_timeout(std::time::Duration::from_secs(60)).ok().flatten();
+    let mut dev = DevOnIpv6 { child, port: 0 };
+    dev.port = port.expect("brink dev did not listen on [::1]");
+    Some(dev)
+}
+
+#[tokio::test]
+async fn an_ipv6_client_is_named_right_to_the_worker_and_the_origin() {
+    let origin = Origin::start();
+    let origin_url = origin.url("");
+    let Some(dev) = dev_on_ipv6(&["--origin", origin_url.as_str()]) else { return };
+    let url = |path: &str| format!("http://[::1]:{}{path}", dev.port);
+    let seen: Value = client().get(url("/seen")).header("x-forwarded-for", "1.2.3.4").send().await.unwrap().json().await.unwrap();
+    assert_eq!(seen["cf-connecting-ip"], "::1");
+    assert_eq!(seen["x-forwarded-for"], Value::Null);
+    assert_eq!(client().get(url("/page")).send().await.unwrap().status(), 200);
+    assert_eq!(at_origin(&origin, "cf-connecting-ip").as_deref(), Some("::1"));
+    assert_eq!(at_origin(&origin, "x-forwarded-for").as_deref(), Some("::1"));
+    assert_eq!(at_origin(&origin, "x-real-ip").as_deref(), Some("::1"));
+    drop(dev);
+
+    let Some(dev) = dev_on_ipv6(&["--origin", origin_url.as_str(), "--forwarded-headers", "forwarded"]) else { return };
+    let page = format!("http://[::1]:{}/page", dev.port);
+    assert_eq!(client().get(&page).send().await.unwrap().status(), 200);
+    let expected = format!("for=\"[::1]\";host=\"[::1]:{}\";proto=http", dev.port);
+    assert_eq!(at_origin(&origin, "forwarded"), Some(expected));
+    assert_eq!(at_origin(&origin, "cf-connecting-ip").as_deref(), Some("::1"));
+}

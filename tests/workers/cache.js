@@ -92,6 +92,16 @@ export default {
         }
         return Response.json({ hits });
       }
+      case "/hits": {
+        // How many of /fill's `n` entries are found, without putting any.
+        const n = Number(url.searchParams.get("n"));
+        let hits = 0;
+        for (let i = 0; i < n; i++) {
+          const found = await cache.match(`https://cache.test/fill/${i}`);
+          if (found && (await found.text()).length > 0) hits++;
+        }
+        return Response.json({ hits });
+      }
       default:
         return new Response("not found", { status: 404 });
     }

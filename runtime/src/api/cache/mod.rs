@@ -3,9 +3,12 @@
 //! arguments and turns `Request`/`Response` objects into plain parts; this
 //! module keeps the entries and applies HTTP caching rules.
 //!
-//! One store per process (a point of presence has one cache), bounded in
-//! bytes and evicting the least useful entries first (moka's TinyLFU). Each
-//! entry lives until the freshness lifetime its response headers give it.
+//! One store per process (a point of presence has one cache): a memory
+//! tier bounded in bytes, evicting the least useful entries first (moka's
+//! TinyLFU), and optionally a disk tier behind it (`disk.rs`) that holds
+//! every entry written through, evicted least recently used first, and
+//! survives restarts. Each entry lives until the freshness lifetime its
+//! response headers give it, whichever tier answers.
 //! Entries are keyed by the worker's name as well as the cache name and
 //! URL: a worker can only ever name its own entries, because the name comes
 //! from the isolate (the worker its deployment loaded), never from JS.
@@ -18,6 +21,10 @@
 //! variants; `match` answers `If-None-Match`/`If-Modified-Since` with 304
 //! and a single `Range` with 206 (or 416).
 
+mod disk;
+
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,6 +36,8 @@ use serde::Serialize;
 
 use crate::api::console::LogIdentity;
 
+pub use disk::{DiskConfig, DiskError};
+
 /// How the process-wide store is sized.
 #[derive(Clone, Debug)]
 pub struct CacheConfig {
@@ -36,6 +45,8 @@ pub struct CacheConfig {
     pub memory_bytes: u64,
     /// The largest body one entry may have; larger responses are not stored.
     pub max_entry_bytes: usize,
+    /// The disk tier, if any.
+    pub disk: Option<DiskConfig>,
 }
 
 impl Default for CacheConfig {
@@ -43,6 +54,7 @@ impl Default for CacheConfig {
         CacheConfig {
             memory_bytes: 256 * 1024 * 1024,
             max_entry_bytes: 32 * 1024 * 1024,
+            disk: None,
         }
     }
 }
@@ -104,10 +116,15 @@ impl Expiry<String, Variants> for VariantExpiry {
 pub struct CacheStore {
     entries: Moka<String, Variants>,
     max_entry_bytes: usize,
+    disk: Option<disk::DiskTier>,
 }
 
 impl CacheStore {
     fn new(config: &CacheConfig) -> CacheStore {
+        CacheStore::with_disk(config, None)
+    }
+
+    fn with_disk(config: &CacheConfig, disk: Option<disk::DiskTier>) -> CacheStore {
         let entries = Moka::builder()
             .max_capacity(config.memory_bytes)
             .weigher(|key: &String, value: &Variants| {
@@ -115,11 +132,30 @@ impl CacheStore {
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
             .expire_after(VariantExpiry)
+            .support_invalidation_closures()
             .build();
         CacheStore {
             entries,
             max_entry_bytes: config.max_entry_bytes,
+            disk,
         }
+    }
+
+    /// Drops the entry of `key` from both tiers; true if either had one
+    /// that had not expired.
+    fn forget(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let in_memory = self
+            .entries
+            .remove(key)
+            .is_some_and(|variants| variants.iter().any(|stored| stored.expires > now));
+        let on_disk = self.disk.as_ref().is_some_and(|disk| disk.remove(key));
+        in_memory || on_disk
+    }
+
+    /// Bytes of entries on disk now (0 without a disk tier).
+    pub fn disk_bytes(&self) -> u64 {
+        self.disk.as_ref().map_or(0, |disk| disk.bytes())
     }
 
     /// Bytes held now (approximately: moka settles its counts lazily).
@@ -132,9 +168,29 @@ impl CacheStore {
 static STORE: OnceLock<CacheStore> = OnceLock::new();
 
 /// Sizes the process-wide cache. Only the first call (before any worker used
-/// the cache) takes effect; returns false otherwise.
+/// the cache) takes effect; returns false otherwise. A disk tier in
+/// `config` is ignored: see [`open`].
 pub fn configure(config: CacheConfig) -> bool {
     STORE.set(CacheStore::new(&config)).is_ok()
+}
+
+/// Like [`configure`], opening (and indexing) the disk tier if `config`
+/// has one; an error names the directory that could not be used.
+pub fn open(config: CacheConfig) -> Result<bool, DiskError> {
+    let disk = config.disk.as_ref().map(disk::DiskTier::open).transpose()?;
+    Ok(STORE.set(CacheStore::with_disk(&config, disk)).is_ok())
+}
+
+/// Forgets every entry of `worker` (it was deleted: a new worker of the
+/// same name starts with an empty cache). Returns how many entries the
+/// disk tier dropped.
+pub fn purge_worker(worker: &str) -> usize {
+    let Some(store) = STORE.get() else { return 0 };
+    let prefix = format!("{}:{worker}\u{0}", worker.len());
+    if let Err(error) = store.entries.invalidate_entries_if(move |key, _| key.starts_with(&prefix)) {
+        tracing::warn!(worker, %error, "Cache API: cannot purge the memory tier");
+    }
+    store.disk.as_ref().map_or(0, |disk| disk.purge_worker(worker))
 }
 
 /// The process-wide cache (with the default size if never configured).
@@ -252,11 +308,11 @@ pub fn op_brink_cache_put(
     // the URL: a later match must not answer with the older one.
     if body.len() > store.max_entry_bytes {
         tracing::debug!(worker = %worker, bytes = body.len(), "Cache API: response too large to store");
-        store.entries.invalidate(&key);
+        store.forget(&key);
         return Ok(false);
     }
     let Some((lifetime, strip_cookie)) = freshness(status, &headers, SystemTime::now()) else {
-        store.entries.invalidate(&key);
+        store.forget(&key);
         return Ok(false);
     };
     let mut headers = headers;
@@ -288,9 +344,13 @@ pub fn op_brink_cache_put(
     });
     let now = Instant::now();
     // One variant per set of Vary values: a new one replaces its equal.
-    let mut variants: Vec<Arc<Stored>> = store
-        .entries
-        .get(&key)
+    // (What only the disk tier holds is not read back here: the put would
+    // wait for the disk. A variant only there is replaced.)
+    let existing = store.entries.get(&key).or_else(|| match store.disk.as_ref().map(|disk| disk.lookup(&key)) {
+        Some(disk::Lookup::Pending(variants)) => Some(variants),
+        _ => None,
+    });
+    let mut variants: Vec<Arc<Stored>> = existing
         .map(|existing| {
             existing
                 .iter()
@@ -300,7 +360,11 @@ pub fn op_brink_cache_put(
         })
         .unwrap_or_default();
     variants.push(stored);
-    store.entries.insert(key, Arc::new(variants));
+    let variants = Arc::new(variants);
+    if let Some(disk) = &store.disk {
+        disk.put(&worker, key.clone(), variants.clone());
+    }
+    store.entries.insert(key, variants);
     Ok(true)
 }
 
@@ -308,15 +372,28 @@ pub fn op_brink_cache_put(
 #[derive(Serialize)]
 pub struct JsCacheMatch {
     found: bool,
+    /// Not in memory but on disk: ask `op_brink_cache_match_disk`.
+    disk: bool,
     status: u16,
     headers: Vec<(String, String)>,
     body: Option<ToJsBuffer>,
 }
 
 impl JsCacheMatch {
+    fn hit(status: u16, headers: Vec<(String, String)>, body: Option<ToJsBuffer>) -> JsCacheMatch {
+        JsCacheMatch {
+            found: true,
+            disk: false,
+            status,
+            headers,
+            body,
+        }
+    }
+
     fn miss() -> JsCacheMatch {
         JsCacheMatch {
             found: false,
+            disk: false,
             status: 0,
             headers: Vec::new(),
             body: None,
@@ -370,7 +447,10 @@ fn byte_range(value: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some(range))
 }
 
-/// Looks `url` up, answering the request's conditional and range headers.
+/// Looks `url` up in memory (and in the disk tier's index), answering the
+/// request's conditional and range headers. An entry only on disk is
+/// answered `{ disk: true }`: JS then awaits [`op_brink_cache_match_disk`],
+/// so the isolate's thread never waits for the disk.
 #[op2]
 #[serde]
 pub fn op_brink_cache_match(
@@ -380,26 +460,65 @@ pub fn op_brink_cache_match(
     #[serde] request_headers: Vec<(String, String)>,
 ) -> Result<JsCacheMatch, JsErrorBox> {
     let worker = worker_name(state)?;
-    let Some(variants) = store().entries.get(&key(&worker, &cache, &url)) else {
+    let store = store();
+    let key = key(&worker, &cache, &url);
+    if let Some(variants) = store.entries.get(&key) {
+        if let Some(disk) = &store.disk {
+            // Keeps a hot entry from being the disk tier's eviction victim.
+            disk.lookup(&key);
+        }
+        return Ok(answer(&variants, &request_headers));
+    }
+    Ok(match store.disk.as_ref().map(|disk| disk.lookup(&key)) {
+        Some(disk::Lookup::Pending(variants)) => answer(&variants, &request_headers),
+        Some(disk::Lookup::OnDisk) => JsCacheMatch { disk: true, ..JsCacheMatch::miss() },
+        Some(disk::Lookup::Absent) | None => JsCacheMatch::miss(),
+    })
+}
+
+/// The disk tier's half of `match`: reads the entry's file on the blocking
+/// pool, puts it back in memory, and answers as from memory.
+#[op2]
+#[serde]
+pub async fn op_brink_cache_match_disk(
+    state: Rc<RefCell<OpState>>,
+    #[string] cache: String,
+    #[string] url: String,
+    #[serde] request_headers: Vec<(String, String)>,
+) -> Result<JsCacheMatch, JsErrorBox> {
+    let worker = worker_name(&state.borrow())?;
+    let store = store();
+    let key = key(&worker, &cache, &url);
+    let Some(disk) = &store.disk else {
         return Ok(JsCacheMatch::miss());
     };
+    let Some(variants) = disk.read(&key).await else {
+        return Ok(JsCacheMatch::miss());
+    };
+    // Back into memory, unless a put got there first while the file was read.
+    let variants = store.entries.entry(key).or_insert(Arc::new(variants)).into_value();
+    Ok(answer(&variants, &request_headers))
+}
+
+/// The answer of a stored entry to a request with `request_headers`.
+fn answer(variants: &[Arc<Stored>], request_headers: &[(String, String)]) -> JsCacheMatch {
     let now = Instant::now();
     let Some(stored) = variants
         .iter()
         .rev()
-        .find(|stored| stored.expires > now && stored.matches(&request_headers))
+        .find(|stored| stored.expires > now && stored.matches(request_headers))
     else {
-        return Ok(JsCacheMatch::miss());
+        return JsCacheMatch::miss();
     };
     let mut headers = stored.headers.clone();
     headers.retain(|(name, _)| !name.eq_ignore_ascii_case("cf-cache-status"));
     headers.push(("cf-cache-status".to_owned(), "HIT".to_owned()));
 
-    let not_modified = match (header(&request_headers, "if-none-match"), stored.header("etag")) {
+    let not_modified = match (header(request_headers, "if-none-match"), stored.header("etag")) {
         (Some(wanted), Some(etag)) => etag_matches(wanted, etag),
         (Some(_), None) => false,
         (None, _) => match (
-            header(&request_headers, "if-modified-since"),
+            header(request_headers, "if-modified-since"),
             stored.header("last-modified"),
         ) {
             (Some(since), Some(modified)) => {
@@ -413,50 +532,30 @@ pub fn op_brink_cache_match(
     };
     if not_modified && (200..300).contains(&stored.status) {
         headers.retain(|(name, _)| !name.eq_ignore_ascii_case("content-length"));
-        return Ok(JsCacheMatch {
-            found: true,
-            status: 304,
-            headers,
-            body: None,
-        });
+        return JsCacheMatch::hit(304, headers, None);
     }
 
     let len = stored.body.len() as u64;
     if stored.status == 200 {
-        if let Some(range) = header(&request_headers, "range") {
+        if let Some(range) = header(request_headers, "range") {
             headers.retain(|(name, _)| !name.eq_ignore_ascii_case("content-length"));
             match byte_range(range, len) {
                 Ok(Some((start, end))) => {
                     headers.push(("content-range".to_owned(), format!("bytes {start}-{end}/{len}")));
                     // In range: start <= end < len, which fits in usize.
                     let body = stored.body.slice(start as usize..=end as usize);
-                    return Ok(JsCacheMatch {
-                        found: true,
-                        status: 206,
-                        headers,
-                        body: Some(body.to_vec().into()),
-                    });
+                    return JsCacheMatch::hit(206, headers, Some(body.to_vec().into()));
                 }
                 Ok(None) => {}
                 Err(()) => {
                     headers.push(("content-range".to_owned(), format!("bytes */{len}")));
-                    return Ok(JsCacheMatch {
-                        found: true,
-                        status: 416,
-                        headers,
-                        body: None,
-                    });
+                    return JsCacheMatch::hit(416, headers, None);
                 }
             }
         }
     }
     let body = (!stored.body.is_empty()).then(|| stored.body.to_vec().into());
-    Ok(JsCacheMatch {
-        found: true,
-        status: stored.status,
-        headers,
-        body,
-    })
+    JsCacheMatch::hit(stored.status, headers, body)
 }
 
 /// Deletes every variant stored for `url`; true if there was one.
@@ -467,11 +566,7 @@ pub fn op_brink_cache_delete(
     #[string] url: &str,
 ) -> Result<bool, JsErrorBox> {
     let worker = worker_name(state)?;
-    let now = Instant::now();
-    Ok(store()
-        .entries
-        .remove(&key(&worker, cache, url))
-        .is_some_and(|variants| variants.iter().any(|stored| stored.expires > now)))
+    Ok(store().forget(&key(&worker, cache, url)))
 }
 
 #[cfg(test)]
