@@ -2,8 +2,9 @@
 # Where a request's time goes on the isolate thread, in instructions (callgrind),
 # which unlike req/s do not move with the machine's load. Runs `brink dev` with one
 # isolate under valgrind, loads it with wrk for a few seconds, and prints per
-# request: the dispatch (build the Request, run the handler, hand back the
-# Response), the microtask checkpoint after it, and the response op.
+# request: the dispatch (build the Request, run the handler), the microtask
+# checkpoint after it, the answer (take the settled Response and hand it back,
+# runtime/src/handoff.rs), and the response op within them.
 #
 #   bash bench/profile.sh                       # hello and json
 #   WORKLOADS=json DURATION=10 bash bench/profile.sh
@@ -43,7 +44,7 @@ print(value(total), value(calls))
 PY
 }
 
-printf '%-8s %10s %12s %12s %12s %12s\n' workload requests dispatch microtasks "respond op" total
+printf '%-8s %10s %12s %12s %12s %12s %12s\n' workload requests dispatch microtasks answer "respond op" total
 for workload in $WORKLOADS; do
   case $workload in
     hello) worker=examples/hello/worker.js path=/ ;;
@@ -62,10 +63,12 @@ for workload in $WORKLOADS; do
   # The isolate thread is the one that ran the dispatch: the largest file.
   thread=$(ls -S "$file"-* | head -1)
   callgrind_annotate --tree=calling --inclusive=yes "$thread" >"$WORK_DIR/$workload.tree" 2>/dev/null
-  read -r dispatch requests < <(inclusive "$WORK_DIR/$workload.tree" "brink_runtime::isolate::dispatch")
+  read -r dispatch requests < <(inclusive "$WORK_DIR/$workload.tree" "brink_runtime::handoff::Handoff::dispatch")
   read -r microtasks _ < <(inclusive "$WORK_DIR/$workload.tree" "v8__Isolate__PerformMicrotaskCheckpoint")
+  read -r answer _ < <(inclusive "$WORK_DIR/$workload.tree" "brink_runtime::handoff::Handoff::answer_settled")
   read -r respond _ < <(inclusive "$WORK_DIR/$workload.tree" "op_brink_respond::op_brink_respond::call")
   ((requests > 0)) || die "no dispatch found in $thread"
-  printf '%-8s %10d %12d %12d %12d %12d\n' "$workload" "$requests" $((dispatch / requests)) \
-    $((microtasks / requests)) $((respond / requests)) $(((dispatch + microtasks) / requests))
+  printf '%-8s %10d %12d %12d %12d %12d %12d\n' "$workload" "$requests" $((dispatch / requests)) \
+    $((microtasks / requests)) $((answer / requests)) $((respond / requests)) \
+    $(((dispatch + microtasks + answer) / requests))
 done

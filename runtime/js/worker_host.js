@@ -5,6 +5,7 @@
 import { core, internals, primordials } from "ext:core/mod.js";
 import {
   op_brink_count_subrequest,
+  op_brink_answers_ready,
   op_brink_log,
   op_brink_respond,
   op_brink_respond_error,
@@ -32,6 +33,7 @@ const {
   FunctionPrototypeCall,
   ObjectPrototypeIsPrototypeOf,
   PromisePrototypeThen,
+  PromiseResolve,
   RegExpPrototypeTest,
   StringPrototypeToLowerCase,
   StringPrototypeIncludes,
@@ -313,7 +315,18 @@ function respond(id, response, requestHeaders) {
   op_brink_respond_stream(id, inner.status, headers, rid, reason);
 }
 
-/** Called from Rust for every request routed to this isolate. */
+/**
+ * Called from Rust for every request routed to this isolate. Returns
+ * undefined when the request is already answered (the handler threw), else
+ * `[result, request, ctx, flatHeaders]`, where `result` is the handler's
+ * Response or a promise of one.
+ *
+ * Nothing is answered here: as on workerd, the response's head is taken
+ * only once the microtasks the handler queued have run (they may still set
+ * its headers). Rust runs them, then calls `settleFetch` for each result
+ * that has settled, or `awaitFetch` for a promise still pending (see
+ * "Handing back the response" in docs/architecture.md).
+ */
 function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
   const body = bodyRid >= 0
     ? new InnerBody(streamsModule.readableStreamForRid(bodyRid))
@@ -350,22 +363,55 @@ function dispatchFetch(id, method, url, flatHeaders, bodyRid) {
   } catch (error) {
     core.setAsyncContext(previousContext);
     failOrPassThrough(id, error, request, ctx, flatHeaders);
-    return;
+    return undefined;
   } finally {
     core.setAsyncContext(previousContext);
   }
-  if (ObjectPrototypeIsPrototypeOf(responseModule.ResponsePrototype, result)) {
-    respond(id, result, flatHeaders);
-    return;
+  if (!ObjectPrototypeIsPrototypeOf(responseModule.ResponsePrototype, result)) {
+    // A promise passes through as it is (Rust reads its state); a thenable
+    // is adopted, as `await` would.
+    result = PromiseResolve(result);
   }
-  // Even an async handler that returned without awaiting is answered
-  // after a promise reaction: microtasks it queued before returning (which
-  // may still set the response's headers) run first, as on workerd.
+  return [result, request, ctx, flatHeaders];
+}
+
+/**
+ * Called from Rust once `pending[0]` (from `dispatchFetch`) has settled and
+ * the microtasks after it have run: `ok` and `value` are its outcome.
+ */
+function settleFetch(id, ok, value, pending) {
+  if (ok) {
+    respond(id, value, pending[3]);
+  } else {
+    failOrPassThrough(id, value, pending[1], pending[2], pending[3]);
+  }
+}
+
+// Handler results that settled after waiting on I/O or timers, answered
+// by `flushSettled` once the microtasks of that turn have run.
+const settled = [];
+
+/** Called from Rust for a handler result still pending after its first turn. */
+function awaitFetch(id, pending) {
   PromisePrototypeThen(
-    Promise.resolve(result),
-    (response) => respond(id, response, flatHeaders),
-    (error) => failOrPassThrough(id, error, request, ctx, flatHeaders),
+    pending[0],
+    (response) => {
+      ArrayPrototypePush(settled, id, true, response, pending);
+      op_brink_answers_ready();
+    },
+    (error) => {
+      ArrayPrototypePush(settled, id, false, error, pending);
+      op_brink_answers_ready();
+    },
   );
+}
+
+/** Called from Rust after a turn in which `awaitFetch` results settled. */
+function flushSettled() {
+  const answers = ArrayPrototypeSplice(settled, 0, settled.length);
+  for (let i = 0; i < answers.length; i += 4) {
+    settleFetch(answers[i], answers[i + 1], answers[i + 2], answers[i + 3]);
+  }
 }
 
 function dispatchFetchEvent(request, ctx) {
@@ -443,7 +489,8 @@ export function installWorkerHost(
   // rides in the async context) and stamped with how deep in worker
   // subrequests it is, so a worker that fetches itself is stopped.
   const { Request } = request;
-  defineGlobal("fetch", function fetch(input, init = undefined) {
+  // `input = undefined`: fetch.length is 0, as on Workers (WebIDL says 1).
+  defineGlobal("fetch", function fetch(input = undefined, init = undefined) {
     const id = core.getAsyncContext();
     const depth = op_brink_count_subrequest(typeof id === "number" ? id : 0);
     if (depth === -1) {
@@ -528,6 +575,9 @@ export function installWorkerHost(
   // worker code never sees them.
   globalThis[Symbol.for("brink.host")] = {
     dispatchFetch,
+    settleFetch,
+    awaitFetch,
+    flushSettled,
     startWorker,
     defineBindingGlobals,
     createKvNamespace: (handle) => new KvNamespace(handle),

@@ -94,6 +94,9 @@ pub struct ContextTable {
     response_body_bytes: Option<u64>,
     /// CPU used by JavaScript that ran while no request was live.
     background_cpu_ns: u64,
+    /// Set when a handler's promise settled after its first turn: the
+    /// worker host holds its answer until the turn's microtasks have run.
+    answers_ready: bool,
 }
 
 impl Default for ContextTable {
@@ -113,7 +116,18 @@ impl ContextTable {
             wall_clock: limits.wall_clock,
             response_body_bytes: limits.response_body_bytes,
             background_cpu_ns: 0,
+            answers_ready: false,
         }
+    }
+
+    /// Notes that the worker host holds settled answers to hand back.
+    pub fn mark_answers_ready(&mut self) {
+        self.answers_ready = true;
+    }
+
+    /// Whether the worker host holds settled answers; clears the note.
+    pub fn take_answers_ready(&mut self) -> bool {
+        std::mem::take(&mut self.answers_ready)
     }
 
     /// Opens a context for a request that must have its response head by

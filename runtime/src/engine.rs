@@ -30,7 +30,7 @@ use crate::api::kv::{
 };
 use crate::api::outbound_fetch::{check_outbound_request, op_brink_origin, GuardedResolver, SharedPolicy};
 use crate::api::request::{
-    op_brink_count_subrequest, op_brink_respond, op_brink_respond_error, op_brink_respond_stream,
+    op_brink_answers_ready, op_brink_count_subrequest, op_brink_respond, op_brink_respond_error, op_brink_respond_stream,
     op_brink_wait_until_done, op_brink_wait_until_started,
 };
 use crate::api::websocket::{
@@ -54,6 +54,7 @@ deno_core::extension!(
     deps = [deno_webidl, deno_web, deno_fetch, deno_crypto, deno_net],
     ops = [
         op_brink_log,
+        op_brink_answers_ready,
         op_brink_respond,
         op_brink_respond_error,
         op_brink_respond_stream,

@@ -12,7 +12,6 @@ use std::task::Poll;
 
 use deno_core::{v8, JsRuntime, ModuleSpecifier, PollEventLoopOptions};
 use futures::FutureExt;
-use http_body::Body;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::console::LogIdentity;
@@ -20,9 +19,9 @@ use crate::bundle::ModuleBundle;
 use crate::logs::LogSink;
 use crate::api::kv::KvBindings;
 use crate::api::outbound_fetch::{install_policy, OutboundPolicy};
-use crate::api::request::{fail_request, RequestBodyResource};
-use crate::context::{ContextTable, CpuOverrun, RequestId, ResponseSender, SUBREQUEST_DEPTH_HEADER};
+use crate::context::{ContextTable, CpuOverrun, ResponseSender};
 use crate::body::RequestBody;
+use crate::handoff::Handoff;
 use crate::engine::{new_blank_isolate, BlankIsolate};
 use crate::error::WorkerError;
 use crate::limits::{Limit, Limits};
@@ -207,8 +206,11 @@ fn isolate_thread(
 
 /// Functions of the worker host JS (`js/worker_host.js`), taken once after
 /// the bootstrap and removed from the global object.
-struct HostFunctions {
-    dispatch_fetch: v8::Global<v8::Function>,
+pub(crate) struct HostFunctions {
+    pub(crate) dispatch_fetch: v8::Global<v8::Function>,
+    pub(crate) settle_fetch: v8::Global<v8::Function>,
+    pub(crate) await_fetch: v8::Global<v8::Function>,
+    pub(crate) flush_settled: v8::Global<v8::Function>,
     start_worker: v8::Global<v8::Function>,
     define_binding_globals: v8::Global<v8::Function>,
     create_kv_namespace: v8::Global<v8::Function>,
@@ -234,6 +236,9 @@ impl HostFunctions {
         };
         Ok(HostFunctions {
             dispatch_fetch: function("dispatchFetch")?,
+            settle_fetch: function("settleFetch")?,
+            await_fetch: function("awaitFetch")?,
+            flush_settled: function("flushSettled")?,
             start_worker: function("startWorker")?,
             define_binding_globals: function("defineBindingGlobals")?,
             create_kv_namespace: function("createKvNamespace")?,
@@ -507,7 +512,7 @@ fn call_host(
 
 /// The exception a failed call left in `tc` (with its stack), or a note that
 /// the call was terminated and left none.
-fn caught_exception(tc: &mut v8::PinnedRef<'_, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>) -> String {
+pub(crate) fn caught_exception(tc: &mut v8::PinnedRef<'_, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>) -> String {
     match tc.exception() {
         Some(exception) => describe_exception(tc, exception),
         None => "execution terminated".to_string(),
@@ -551,6 +556,7 @@ async fn serve(
     // not keep a shutting-down process alive forever.
     let mut drain_deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     let mut expiry: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    let mut handoff = Handoff::default();
     let charge = |overrun: Option<CpuOverrun>| match overrun {
         Some(CpuOverrun::Request) => watch.terminate(Termination::CpuTime),
         Some(CpuOverrun::Background) => {
@@ -572,7 +578,7 @@ async fn serve(
                     };
                     panic_for_tests(code, &request);
                     let started = watch.begin_turn(budget);
-                    dispatch(runtime, host, id, request);
+                    handoff.dispatch(runtime, host, id, request);
                     let used = watch.end_turn(started);
                     cpu_total.fetch_add(used, Ordering::Relaxed);
                     charge(op_state.borrow_mut().borrow_mut::<ContextTable>().charge_cpu_to(id, used));
@@ -595,6 +601,10 @@ async fn serve(
         let budget = op_state.borrow().borrow::<ContextTable>().shared_budget();
         let started = watch.begin_turn(budget);
         let polled = runtime.poll_event_loop(cx, PollEventLoopOptions::default());
+        if handoff.answer_settled(runtime, host) {
+            // A response may have started a body pump or queued microtasks.
+            cx.waker().wake_by_ref();
+        }
         let used = watch.end_turn(started);
         cpu_total.fetch_add(used, Ordering::Relaxed);
         charge(op_state.borrow_mut().borrow_mut::<ContextTable>().charge_shared_cpu(used));
@@ -669,59 +679,4 @@ fn expire_contexts(
             return;
         }
     }
-}
-
-/// Hands one request, whose context is `id`, to the worker host's
-/// `dispatchFetch`.
-fn dispatch(runtime: &mut JsRuntime, host: &HostFunctions, id: RequestId, request: http::Request<RequestBody>) {
-    let (parts, body) = request.into_parts();
-    let op_state = runtime.op_state();
-    let body_rid = {
-        let mut state = op_state.borrow_mut();
-        // A request that declares a body, even an empty one
-        // (`Content-Length: 0`), gets a body stream, as on workerd.
-        let declares_body = !body.is_end_stream() || parts.headers.contains_key(http::header::CONTENT_LENGTH);
-        let no_body = !declares_body || parts.method == http::Method::GET || parts.method == http::Method::HEAD;
-        if no_body { -1 } else { state.resource_table.add(RequestBodyResource::new(body)) as i32 }
-    };
-    let url = parts.uri.to_string();
-    let outcome = {
-        deno_core::scope!(scope, runtime);
-        v8::tc_scope!(let tc, scope);
-        let args = request_args(tc, id, &parts, &url, body_rid);
-        let function = v8::Local::new(tc, &host.dispatch_fetch);
-        let undefined = v8::undefined(tc).into();
-        match args {
-            Some(args) if function.call(tc, undefined, &args).is_some() => Ok(()),
-            Some(_) => Err(caught_exception(tc)),
-            None => Err("out of memory building the request".to_string()),
-        }
-    };
-    if let Err(message) = outcome {
-        fail_request(&mut op_state.borrow_mut(), id, message);
-    }
-}
-
-fn request_args<'s>(
-    scope: &mut v8::PinScope<'s, '_>,
-    id: u32,
-    parts: &http::request::Parts,
-    url: &str,
-    body_rid: i32,
-) -> Option<Vec<v8::Local<'s, v8::Value>>> {
-    let mut headers = Vec::with_capacity(parts.headers.len() * 2);
-    for (name, value) in &parts.headers {
-        if name.as_str() == SUBREQUEST_DEPTH_HEADER {
-            continue; // Brink's own bookkeeping, not the worker's business
-        }
-        headers.push(v8::String::new_from_one_byte(scope, name.as_str().as_bytes(), v8::NewStringType::Normal)?.into());
-        headers.push(v8::String::new_from_one_byte(scope, value.as_bytes(), v8::NewStringType::Normal)?.into());
-    }
-    Some(vec![
-        v8::Integer::new(scope, id as i32).into(),
-        v8::String::new(scope, parts.method.as_str())?.into(),
-        v8::String::new(scope, url)?.into(),
-        v8::Array::new_with_elements(scope, &headers).into(),
-        v8::Integer::new(scope, body_rid).into(),
-    ])
 }

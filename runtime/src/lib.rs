@@ -22,6 +22,7 @@ pub mod context;
 mod embedded_js;
 pub mod engine;
 pub mod error;
+mod handoff;
 pub mod isolate;
 pub mod limits;
 pub mod logs;

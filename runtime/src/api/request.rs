@@ -95,6 +95,13 @@ fn header_list(scope: &mut v8::PinScope<'_, '_>, headers: v8::Local<v8::Value>) 
     Ok(list)
 }
 
+/// A handler's promise settled after its first turn; the isolate hands the
+/// answer back once the turn's microtasks have run (`flushSettled`).
+#[op2(fast)]
+pub fn op_brink_answers_ready(state: &mut OpState) {
+    state.borrow_mut::<ContextTable>().mark_answers_ready();
+}
+
 /// The worker answered with a status, headers and a body known in full.
 #[op2(fast)]
 pub fn op_brink_respond(
