@@ -1,6 +1,6 @@
 // The Workers Cache API: `caches.default`, `caches.open(name)`, and a
 // cache's match/put/delete. Argument checks and the errors Workers throws
-// live here; storage and the HTTP caching rules live in src/api/cache.rs,
+// live here; storage and the HTTP caching rules live in src/api/cache/,
 // which also scopes every entry to this worker. Loaded on first use of
 // `caches`.
 (function () {
