@@ -48,6 +48,13 @@ async fn uncaught_exception_is_a_500_without_stack_and_logged_with_stack() {
     assert!(brink.wait_for_log("boom from the worker", Duration::from_secs(5)), "{}", brink.logs());
     assert!(brink.logs().contains("deeplyNested"), "stack missing from the log:\n{}", brink.logs());
     assert!(brink.wait_for_log("rejected later", Duration::from_secs(5)), "{}", brink.logs());
+    // Each failure is the request's error, reported once: a rejected
+    // handler promise is not also an unhandled rejection.
+    let logs = brink.logs();
+    for text in ["boom from the worker", "sync failure", "rejected later"] {
+        assert_eq!(logs.matches(text).count(), 1, "{text} not logged exactly once:\n{logs}");
+    }
+    assert!(!logs.contains("Uncaught (in promise)"), "{logs}");
     // The isolate is fine afterwards.
     let ok = client().get(brink.url("/ok")).send().await.unwrap();
     assert_eq!(ok.text().await.unwrap(), "ok");
