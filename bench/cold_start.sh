@@ -12,6 +12,9 @@
 #   WORKERS      workers to deploy (default 100, 2..2000)
 #   RATE         new workers hit per second (default 10, 1..100)
 #   WARM         blank isolates the pool keeps warm (default 2, brink serve's default)
+#   KEEP_LOG     a file to copy brink serve's log to (run with
+#                RUST_LOG=info,brink_runtime::worker=debug for each cold
+#                start's `isolate loaded` timings)
 #   BRINK_BIN, BRINK_BUILD, BRINK_CARGO_ARGS   as for bench/run.sh
 #
 # No peer runs here: workerd has no per-tenant deploy or scale to zero to
@@ -96,3 +99,6 @@ echo "| added latency of a worker's first request over its second (scaled to zer
 echo "| burst: all $WORKERS first requests at once, each | $(awk '{ printf "%.3f\n", $1 * 1000 }' "$WORK_DIR/burst" | percentile 50) ms | $(awk '{ printf "%.3f\n", $1 * 1000 }' "$WORK_DIR/burst" | percentile 99) ms |"
 echo
 echo "Burst wall time: $burst_wall ms for $WORKERS cold workers."
+# The cores are shared: results move with the machine's load.
+echo "Load average at the end (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ -n ${KEEP_LOG:-} ]]; then cp "$WORK_DIR/serve.log" "$KEEP_LOG"; fi

@@ -76,12 +76,20 @@ impl IsolatePool {
     /// Takes a warm isolate, or builds one now if none is ready. Blocks while
     /// building: call it from a blocking context.
     pub fn take(&self) -> Result<IsolateHandle, WorkerError> {
-        let warm = self.inner.ready.lock().ok().and_then(|mut ready| ready.isolates.pop_front());
-        self.inner.wanted.notify_one();
-        match warm {
+        match self.try_take() {
             Some(isolate) => Ok(isolate),
             None => spawn_blank_isolate(self.inner.limits.clone()),
         }
+    }
+
+    /// Takes a warm isolate if one is ready. Never blocks, so a cold start
+    /// that finds one skips the hand-off to a blocking thread.
+    pub fn try_take(&self) -> Option<IsolateHandle> {
+        let warm = self.inner.ready.lock().ok().and_then(|mut ready| ready.isolates.pop_front());
+        // Wake a refill thread either way: one isolate fewer is ready, or
+        // the caller is about to build one itself.
+        self.inner.wanted.notify_one();
+        warm
     }
 
     /// Number of warm isolates waiting.

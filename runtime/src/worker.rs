@@ -509,16 +509,30 @@ async fn evict_idle_isolates(slots: Weak<Slots>, scaling: Scaling, name: String)
     }
 }
 
-/// Takes a blank isolate from the pool and loads the worker into it.
+/// Takes a blank isolate from the pool and loads the worker into it. The
+/// `isolate loaded` debug event times a cold start's parts (bench/cold_start.sh).
 async fn load_isolate(code: Arc<WorkerCode>, pool: IsolatePool) -> Result<IsolateHandle, WorkerError> {
-    let isolate = tokio::task::spawn_blocking(move || pool.take())
-        .await
-        .map_err(|e| WorkerError::Engine(e.to_string()))??;
+    let started = Instant::now();
+    let isolate = match pool.try_take() {
+        Some(isolate) => isolate,
+        None => tokio::task::spawn_blocking(move || pool.take())
+            .await
+            .map_err(|e| WorkerError::Engine(e.to_string()))??,
+    };
+    let taken_us = started.elapsed().as_micros() as u64;
     let (reply, loaded) = oneshot::channel();
-    if !isolate.send(IsolateCommand::Load { code, reply }) {
+    if !isolate.send(IsolateCommand::Load { code: code.clone(), reply }) {
         return Err(WorkerError::Unavailable);
     }
     loaded.await.map_err(|_| WorkerError::Unavailable)??;
+    tracing::debug!(
+        worker = %code.name,
+        version = code.version,
+        isolate = isolate.id,
+        taken_us,
+        loaded_us = started.elapsed().as_micros() as u64,
+        "isolate loaded"
+    );
     Ok(isolate)
 }
 

@@ -1,0 +1,100 @@
+//! Function source text and line tables read from the process's bytecode
+//! cache are shared by every isolate of the process (engine patch 0014), and
+//! reference-counted: an isolate's `Function.prototype.toString` and stack
+//! positions must stay right after the isolate that first used the text is
+//! gone, and one function's text must never show up as another's.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use brink_runtime::{IsolatePool, Limits, ModuleBundle, OutboundPolicy, RequestBody, Scaling, Worker, WorkerSpec};
+use http_body_util::{BodyExt, Empty};
+
+/// `OPERATION` is replaced per worker, so two workers differ only there.
+const WORKER: &str = r#"
+function tenantHelper(a, b) {
+  // a comment the source text keeps
+  return a OPERATION b;
+}
+export default {
+  async fetch() {
+    const where = new Error("here").stack;
+    return Response.json({
+      helper: tenantHelper.toString(),
+      api: Headers.prototype.append.toString().slice(0, 300),
+      arrow: ((x) => x * 2).toString(),
+      stack: where.split("\n")[1] ?? "",
+      sum: tenantHelper(2, 3),
+    });
+  },
+};
+"#;
+
+fn spec(name: &str, operation: &str) -> WorkerSpec {
+    let source = WORKER.replace("OPERATION", operation);
+    let bundle = ModuleBundle::new("worker.js", BTreeMap::from([("worker.js".to_string(), source.into_bytes())]))
+        .expect("bundle");
+    WorkerSpec {
+        name: name.to_string(),
+        version: 1,
+        bundle: Arc::new(bundle),
+        vars: Vec::new(),
+        secrets: Vec::new(),
+        kv: Vec::new(),
+        outbound: OutboundPolicy::default(),
+        limits: Limits::default(),
+        scaling: Scaling::fixed(1),
+        log_sink: None,
+    }
+}
+
+async fn answer(worker: &Worker) -> serde_json::Value {
+    let body: RequestBody = Empty::new().map_err(|never| match never {}).boxed();
+    let request = http::Request::get("http://example.com/").body(body).expect("request");
+    let response = worker.fetch(request).await.expect("response");
+    assert_eq!(response.status(), 200);
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+#[test]
+fn function_text_outlives_the_isolate_that_shared_it() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    runtime.block_on(async {
+        let pool = IsolatePool::new(0, Limits::default());
+        let first = Worker::start(spec("first", "+"), pool.clone()).await.expect("first worker");
+        let expected = answer(&first).await;
+        let helper = expected["helper"].as_str().expect("helper text");
+        assert!(helper.starts_with("function tenantHelper(a, b) {"), "{helper}");
+        assert!(helper.contains("// a comment the source text keeps"), "{helper}");
+        assert!(helper.ends_with("return a + b;\n}"), "{helper}");
+        assert_eq!(expected["arrow"], "(x) => x * 2");
+        assert_eq!(expected["sum"], 5);
+        let api = expected["api"].as_str().expect("api text");
+        assert!(api.contains("append"), "{api}");
+        let stack = expected["stack"].as_str().expect("stack line");
+        assert!(stack.contains("worker.js:8:"), "the stack names the line of `new Error`: {stack}");
+
+        // Same code in a second isolate: its functions' text now comes from
+        // the shared table.
+        let second = Worker::start(spec("second", "+"), pool.clone()).await.expect("second worker");
+        assert_eq!(answer(&second).await, expected);
+
+        // A worker whose helper differs by one character sees its own text.
+        let other = Worker::start(spec("other", "-"), pool.clone()).await.expect("other worker");
+        let theirs = answer(&other).await;
+        assert!(theirs["helper"].as_str().expect("helper").ends_with("return a - b;\n}"), "{theirs}");
+        assert_eq!(theirs["sum"], -1);
+
+        // The first isolate goes away (and with it its references); the
+        // second still reads the same text, and a new isolate gets it too.
+        first.shutdown().await;
+        drop(first);
+        assert_eq!(answer(&second).await, expected);
+        let third = Worker::start(spec("third", "+"), pool.clone()).await.expect("third worker");
+        assert_eq!(answer(&third).await, expected);
+        for worker in [second, other, third] {
+            worker.shutdown().await;
+        }
+    });
+}
