@@ -698,17 +698,21 @@ mod tests {
         let again = open(&dir, 10_000);
         assert_eq!(again.bytes(), tier.bytes());
         assert!(matches!(again.lookup("key19"), Lookup::OnDisk));
-        assert_eq!(again.purge_worker("b"), sizes.len() / 2 + sizes.len() % 2, "b put the odd keys, the last one too");
+        let purged = again.purge_worker("b");
+        assert_eq!(purged, sizes.len() / 2 + sizes.len() % 2, "b put the odd keys, the last one too");
         assert!(matches!(again.lookup("key19"), Lookup::Absent));
         assert!(again.remove("key18"));
         assert!(!again.remove("key18"));
+        // What is left: a's entries but key18, in files as in the index.
+        let left = sizes.len() - purged - 1;
         for _ in 0..200 {
-            if files(&dir).is_empty() {
+            if files(&dir).len() == left {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert!(files(&dir).is_empty(), "{:?}", files(&dir));
+        assert_eq!(files(&dir).len(), left, "{:?}", files(&dir));
+        assert_eq!(again.lock().entries.len(), left);
         // An entry larger than the whole tier is not kept.
         again.put("a", "huge".into(), Arc::new(vec![stored(&"x".repeat(20_000), None)]));
         assert!(matches!(again.lookup("huge"), Lookup::Absent));
