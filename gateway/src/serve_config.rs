@@ -640,7 +640,9 @@ mod tests {
         assert_eq!(config.forwarded_headers, brink_runtime::api::forwarding::ForwardedHeaders::Forwarded);
         assert!(config.trust_forwarded.trusts("192.0.2.1".parse().unwrap()), "trust_incoming trusts every peer");
         assert!(config.trust_forwarded.reads_forwarded());
-        assert_eq!((config.cache.memory_bytes, config.cache.max_entry_bytes), (1_000_000, 1_000_000), "an entry fits the store");
+        assert_eq!((config.cache.memory_bytes, config.cache.max_entry_bytes), (1_000_000, 2_000_000), "an entry fits the disk tier");
+        let memory_only = resolve("[cache]\nmemory_bytes = 1000\nmax_entry_bytes = 5000\n", Some("t")).unwrap();
+        assert_eq!(memory_only.cache.max_entry_bytes, 1000, "an entry fits the store");
         let disk = config.cache.disk.expect("a disk tier");
         assert_eq!((disk.dir, disk.bytes), (PathBuf::from("/etc/brink/data/cache"), 1 << 30), "under the data dir");
         let defaults = resolve("", Some("t")).unwrap();
