@@ -208,6 +208,18 @@ pub fn new_blank_isolate(limits: &Limits) -> Result<BlankIsolate, WorkerError> {
     Ok(BlankIsolate { runtime, loader, outbound, blobs })
 }
 
+/// Makes `eval`, `new Function` (and the async and generator function
+/// constructors) throw `EvalError` from now on, as Workers does once a
+/// worker's top level has run: its handlers cannot build code from strings,
+/// while its startup still may (libraries compile templates and schemas
+/// there on Workers). Brink's and Deno's own JavaScript never builds code
+/// from strings, and the runtime's own compiles (modules, lazily loaded
+/// scripts) are not affected.
+pub(crate) fn forbid_code_generation_from_strings(runtime: &mut JsRuntime) {
+    deno_core::scope!(scope, runtime);
+    scope.get_current_context().set_allow_generation_from_strings(false);
+}
+
 /// Runs the bootstrap in a runtime made for snapshotting and returns the
 /// snapshot. V8 runs in snapshotting mode or serving mode, never both, so
 /// this runs in a process of its own (see [`crate::snapshot`]).

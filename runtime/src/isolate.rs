@@ -433,6 +433,7 @@ async fn load_worker(
         }
         reason = terminated(watch) => return Err(WorkerError::LimitExceeded(reason.limit())),
     }
+    crate::engine::forbid_code_generation_from_strings(runtime);
     let namespace = runtime
         .get_module_namespace(module_id)
         .map_err(|e| WorkerError::Load(e.to_string()))?;
