@@ -76,6 +76,22 @@ impl Handoff {
         }
     }
 
+    /// Runs the microtasks queued by the turns of the requests just
+    /// dispatched and hands back the answers that settled in them, before
+    /// the event loop fires a timer: a timer is a later task, as on workerd,
+    /// so a flood of zero-delay timers cannot hold back a response its
+    /// handler has already returned. True when any was handed back.
+    pub(crate) fn answer_dispatched(&mut self, runtime: &mut JsRuntime, host: &HostFunctions) -> bool {
+        if self.dispatched.is_empty() {
+            return false;
+        }
+        {
+            deno_core::scope!(scope, runtime);
+            scope.perform_microtask_checkpoint();
+        }
+        self.answer_settled(runtime, host)
+    }
+
     /// Hands back the answers that have settled, once the event loop has
     /// run the microtasks after the handlers' turns. True when any was
     /// handed back (its response may have started work for the event loop).

@@ -601,8 +601,9 @@ async fn serve(
         }
         let budget = op_state.borrow().borrow::<ContextTable>().shared_budget();
         let started = watch.begin_turn(budget);
+        let answered = handoff.answer_dispatched(runtime, host);
         let polled = runtime.poll_event_loop(cx, PollEventLoopOptions::default());
-        if handoff.answer_settled(runtime, host) {
+        if handoff.answer_settled(runtime, host) || answered {
             // A response may have started a body pump or queued microtasks.
             cx.waker().wake_by_ref();
         }
