@@ -1,7 +1,7 @@
 // Behaviour that goes through the gateway and must match workerd
 // (tests/tests/workers_conformance.rs): reason phrases, a Response returned
-// twice, an empty POST body, listener exceptions, a 101 without an upgrade
-// and a FixedLengthStream's length.
+// twice, an empty POST body, listener exceptions, a 101 without an upgrade,
+// a header appended twice and a FixedLengthStream's length.
 let shared;
 
 export default {
@@ -74,6 +74,14 @@ export default {
         const { 0: client, 1: server } = new WebSocketPair();
         server.accept();
         return new Response(null, { status: 101, webSocket: client });
+      }
+      case "/appended-twice": {
+        const headers = new Headers();
+        headers.append("x-multi", "a");
+        headers.append("x-multi", "b");
+        headers.append("set-cookie", "a=1");
+        headers.append("set-cookie", "b=2");
+        return new Response(headers.get("x-multi"), { headers });
       }
       case "/fixed-length": {
         const { readable, writable } = new FixedLengthStream(5);
