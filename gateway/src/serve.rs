@@ -87,6 +87,11 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Res
     for worker in &config.workers {
         deploy_static(&tenants, worker).await?;
     }
+    let deployed: std::collections::HashSet<String> = tenants.list().into_iter().map(|worker| worker.name).collect();
+    let purged = brink_runtime::api::cache::retain_workers(|worker| deployed.contains(worker));
+    if purged > 0 {
+        tracing::info!(entries = purged, "Cache API disk tier: dropped the entries of workers no longer deployed");
+    }
 
     let public = TcpListener::bind(config.listen)
         .await

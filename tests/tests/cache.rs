@@ -288,7 +288,7 @@ fn entry_files(server: &BrinkServe) -> Vec<(std::path::PathBuf, u64)> {
         .filter_map(|entry| entry.ok())
         .filter(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
-            name != "secret" && !name.ends_with(".tmp")
+            name != "secret" && name != "lock" && !name.ends_with(".tmp")
         })
         .filter_map(|entry| Some((entry.path(), entry.metadata().ok()?.len())))
         .collect()
@@ -353,6 +353,29 @@ async fn the_disk_tier_serves_what_memory_cannot_hold_and_survives_a_restart() {
     wait_for_files(&restart, "the deleted entry's file removed", |files| files.len() == 20).await;
     let restart = restart.restart();
     assert_eq!(get_json(&restart, "tiered.localhost", "/match?key=r").await["miss"], true);
+}
+
+/// A crash between a worker's delete (its directory renamed away) and the
+/// purge of its cache entries: the next start drops the entries of every
+/// worker that is no longer deployed, and keeps the others'.
+#[tokio::test]
+async fn a_restart_drops_the_disk_entries_of_a_worker_deleted_before_a_crash() {
+    let config = tempfile::tempdir().unwrap();
+    let server = disk_server(config.path(), 1024 * 1024, 1024 * 1024);
+    for name in ["kept", "gone"] {
+        server.deploy(worker("cache.js"), name, &["--route", &format!("{name}.localhost")]);
+        assert_eq!(get_json(&server, &format!("{name}.localhost"), "/fill?n=3&kib=1").await["hits"], 3);
+    }
+    wait_for_files(&server, "6 entries on disk", |files| files.len() == 6).await;
+    let workers = server.data_dir.join("workers");
+    std::fs::rename(workers.join("gone"), workers.join(".deleted-gone-1")).unwrap();
+    let server = server.restart();
+    wait_for_files(&server, "the deleted worker's 3 entries removed", |files| files.len() == 3).await;
+    assert!(server.logs().contains("dropped the entries of workers no longer deployed"), "{}", server.logs());
+    assert_eq!(get_json(&server, "kept.localhost", "/hits?n=3").await["hits"], 3, "the deployed worker keeps its entries");
+    // A new worker of the deleted one's name starts with an empty cache.
+    server.deploy(worker("cache.js"), "gone", &["--route", "gone.localhost"]);
+    assert_eq!(get_json(&server, "gone.localhost", "/hits?n=3").await["hits"], 0);
 }
 
 #[tokio::test]
@@ -450,4 +473,21 @@ async fn bad_disk_tier_settings_fail_the_start_naming_the_key() {
         assert!(!status.success(), "{toml}");
         assert!(logs.contains(key), "{toml}: {logs}");
     }
+    // A second server given a directory another one is using.
+    let shared = dir.path().join("shared");
+    let config = dir.path().join("first.toml");
+    std::fs::write(&config, format!("[cache]\ndisk_dir = {:?}\n", shared.display().to_string())).unwrap();
+    let first = BrinkServe::start(&["--config", config.to_str().unwrap()]);
+    let (status, logs) = BrinkServe::start_expecting_failure(
+        &["--config", config.to_str().unwrap(), "--data-dir", dir.path().join("second").to_str().unwrap()],
+        Some(brink_tests::SERVE_TOKEN),
+    );
+    assert!(!status.success(), "two servers shared a disk_dir");
+    assert!(logs.contains("cache.disk_dir") && logs.contains("another brink process is using this directory"), "{logs}");
+    // The first one is unharmed, and the directory is free again once it stops.
+    first.deploy(worker("cache.js"), "first", &["--route", "first.localhost"]);
+    assert_eq!(get_json(&first, "first.localhost", "/fill?n=1&kib=1").await["hits"], 1);
+    drop(first);
+    let again = BrinkServe::start(&["--config", config.to_str().unwrap()]);
+    assert_eq!(again.get("none.localhost", "/").await.0, 404);
 }

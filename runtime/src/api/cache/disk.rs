@@ -50,6 +50,9 @@ const MAGIC: &[u8; 4] = b"BRKC";
 const VERSION: u8 = 1;
 /// The name of the file holding the hashing secret.
 const SECRET_FILE: &str = "secret";
+/// The file a server holds locked while it uses the directory: two
+/// servers sharing one would evict and remove each other's files.
+const LOCK_FILE: &str = "lock";
 /// How long opening may spend indexing existing files; files left when it
 /// runs out are removed in the background rather than delay the start.
 const INDEX_BUDGET: Duration = Duration::from_secs(20);
@@ -99,6 +102,8 @@ pub(super) struct DiskTier {
     bound: u64,
     secret: [u8; 32],
     state: Mutex<State>,
+    /// Held (locked) for as long as the tier is open.
+    _lock: std::fs::File,
 }
 
 impl DiskTier {
@@ -108,12 +113,14 @@ impl DiskTier {
         let error = |source| DiskError { path: dir.clone(), source };
         // Tenants' responses: readable by this user only.
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(error)?;
+        let lock = lock_directory(&dir).map_err(error)?;
         let (secret, fresh) = load_secret(&dir).map_err(error)?;
         let tier = DiskTier {
             dir: dir.clone(),
             bound: config.bytes,
             secret,
             state: Mutex::new(State::default()),
+            _lock: lock,
         };
         let (indexed, removed) = tier.index(fresh).map_err(error)?;
         tracing::info!(dir = %dir.display(), entries = indexed, removed, bytes = tier.lock().bytes, "Cache API disk tier opened");
@@ -151,7 +158,7 @@ impl DiskTier {
             let path = item.path();
             let file = item.file_name();
             let Some(file) = file.to_str() else { continue };
-            if file == SECRET_FILE {
+            if file == SECRET_FILE || file == LOCK_FILE {
                 continue;
             }
             let Some((name, generation, temporary)) = parse_file_name(file) else {
@@ -366,9 +373,14 @@ impl DiskTier {
 
     /// Forgets every entry of `worker`.
     pub(super) fn purge_worker(&self, worker: &str) -> usize {
+        self.purge_where(|owner| owner == worker)
+    }
+
+    /// Forgets every entry whose worker `doomed` names.
+    pub(super) fn purge_where(&self, doomed: impl Fn(&str) -> bool) -> usize {
         let mut state = self.lock();
         let names: Vec<Name> =
-            state.entries.iter().filter(|(_, entry)| &*entry.worker == worker).map(|(name, _)| *name).collect();
+            state.entries.iter().filter(|(_, entry)| doomed(&entry.worker)).map(|(name, _)| *name).collect();
         let files: Vec<PathBuf> =
             names.iter().filter_map(|name| self.take(&mut state, name).and_then(|(_, file)| file)).collect();
         drop(state);
@@ -392,6 +404,19 @@ fn remove_later(files: Vec<PathBuf>) {
             let _ = std::fs::remove_file(file);
         }
     });
+}
+
+/// Locks the directory for this process, or says that another holds it.
+fn lock_directory(dir: &Path) -> std::io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK_FILE))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            "another brink process is using this directory (each server needs its own disk_dir)",
+        )),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
+    }
 }
 
 /// The directory's hashing secret, created (with `true`) if missing.

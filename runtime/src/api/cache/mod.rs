@@ -193,6 +193,16 @@ pub fn purge_worker(worker: &str) -> usize {
     store.disk.as_ref().map_or(0, |disk| disk.purge_worker(worker))
 }
 
+/// Forgets the disk tier's entries of every worker `deployed` does not
+/// name: the server calls it once its deployments are restored, so entries
+/// of a worker deleted just before a crash (between the delete and its
+/// purge) are not served to a new worker of the same name. Returns how many
+/// entries went.
+pub fn retain_workers(deployed: impl Fn(&str) -> bool) -> usize {
+    let Some(store) = STORE.get() else { return 0 };
+    store.disk.as_ref().map_or(0, |disk| disk.purge_where(|worker| !deployed(worker)))
+}
+
 /// The process-wide cache (with the default size if never configured).
 pub fn store() -> &'static CacheStore {
     STORE.get_or_init(|| CacheStore::new(&CacheConfig::default()))
