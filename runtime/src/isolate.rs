@@ -120,6 +120,7 @@ pub struct IsolateHandle {
     in_flight: Arc<AtomicUsize>,
     exited: tokio::sync::watch::Receiver<bool>,
     watch: Arc<IsolateWatch>,
+    bootstrapped_idle: bool,
 }
 
 impl IsolateHandle {
@@ -155,6 +156,17 @@ impl IsolateHandle {
     pub fn in_flight_counter(&self) -> Arc<AtomicUsize> {
         self.in_flight.clone()
     }
+
+    /// Whether its bootstrap ran in the idle scheduling class (a pool
+    /// refill's, where the process can leave that class again).
+    pub fn bootstrapped_in_idle_class(&self) -> bool {
+        self.bootstrapped_idle
+    }
+
+    /// Whether its thread is in the idle scheduling class now.
+    pub fn in_idle_class(&self) -> bool {
+        self.watch.in_idle_class()
+    }
 }
 
 static NEXT_ISOLATE_ID: AtomicU64 = AtomicU64::new(1);
@@ -162,6 +174,14 @@ static NEXT_ISOLATE_ID: AtomicU64 = AtomicU64::new(1);
 /// Starts a blank isolate on a new thread and waits until its bootstrap is
 /// done. Blocks the caller for the bootstrap's duration.
 pub fn spawn_blank_isolate(limits: Limits) -> Result<IsolateHandle, WorkerError> {
+    spawn_blank(limits, false)
+}
+
+/// Like [`spawn_blank_isolate`]; `in_background` runs the bootstrap in the
+/// idle scheduling class (a pool refill: no request waits for it, so it
+/// must never delay a thread that serves one), back in the normal class
+/// once it is done, where the process may leave the idle class.
+pub(crate) fn spawn_blank(limits: Limits, in_background: bool) -> Result<IsolateHandle, WorkerError> {
     let id = NEXT_ISOLATE_ID.fetch_add(1, Ordering::Relaxed);
     let (sender, receiver) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -173,7 +193,7 @@ pub fn spawn_blank_isolate(limits: Limits) -> Result<IsolateHandle, WorkerError>
             // caught here (or, while serving, in `run_isolate`, which fails
             // the isolate's requests first), never taking the process down.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                isolate_thread(id, limits, receiver, ready_tx)
+                isolate_thread(id, limits, receiver, ready_tx, in_background)
             }));
             if outcome.is_err() {
                 tracing::error!(isolate = id, "isolate thread panicked; isolate ended");
@@ -182,17 +202,24 @@ pub fn spawn_blank_isolate(limits: Limits) -> Result<IsolateHandle, WorkerError>
         })
         .map_err(|e| WorkerError::Engine(format!("could not start an isolate thread: {e}")))?;
     match ready_rx.recv() {
-        Ok(Ok(watch)) => Ok(IsolateHandle { id, sender, in_flight: Arc::new(AtomicUsize::new(0)), exited, watch }),
+        Ok(Ok((watch, bootstrapped_idle))) => {
+            Ok(IsolateHandle { id, sender, in_flight: Arc::new(AtomicUsize::new(0)), exited, watch, bootstrapped_idle })
+        }
         Ok(Err(error)) => Err(error),
         Err(_) => Err(WorkerError::Engine("isolate thread exited during bootstrap".into())),
     }
 }
 
+/// What an isolate thread reports when its bootstrap is done: its watch,
+/// and whether the bootstrap ran in the idle scheduling class.
+type Ready = std::sync::mpsc::Sender<Result<(Arc<IsolateWatch>, bool), WorkerError>>;
+
 fn isolate_thread(
     id: u64,
     limits: Limits,
     receiver: mpsc::UnboundedReceiver<IsolateCommand>,
-    ready: std::sync::mpsc::Sender<Result<Arc<IsolateWatch>, WorkerError>>,
+    ready: Ready,
+    in_background: bool,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -201,7 +228,7 @@ fn isolate_thread(
             return;
         }
     };
-    runtime.block_on(run_isolate(id, limits, receiver, ready));
+    runtime.block_on(run_isolate(id, limits, receiver, ready, in_background));
 }
 
 /// Functions of the worker host JS (`js/worker_host.js`), taken once after
@@ -250,11 +277,19 @@ async fn run_isolate(
     id: u64,
     limits: Limits,
     mut receiver: mpsc::UnboundedReceiver<IsolateCommand>,
-    ready: std::sync::mpsc::Sender<Result<Arc<IsolateWatch>, WorkerError>>,
+    ready: Ready,
+    in_background: bool,
 ) {
     let started = std::time::Instant::now();
     let started_cpu = crate::supervisor::thread_cpu_now();
-    let blank = match new_blank_isolate(&limits) {
+    let idle = in_background && crate::supervisor::enter_idle_class();
+    let blank = new_blank_isolate(&limits);
+    // Back to the normal class before anything can fail or serve: the
+    // isolate's turns are demoted by the supervisor when they run long.
+    if idle && !crate::supervisor::leave_idle_class() {
+        tracing::warn!(isolate = id, "could not leave the idle scheduling class after a bootstrap");
+    }
+    let blank = match blank {
         Ok(blank) => blank,
         Err(error) => {
             let _ = ready.send(Err(error));
@@ -282,6 +317,7 @@ async fn run_isolate(
             heap_used_kib = heap.used_heap_size() / 1024,
             heap_total_kib = heap.total_heap_size() / 1024,
             external_kib = heap.external_memory() / 1024,
+            idle_class = idle,
             "blank isolate ready"
         );
     }
@@ -290,7 +326,7 @@ async fn run_isolate(
     // (~5 % of the process's RSS with 60 isolates).
     // SAFETY: malloc_trim has no preconditions.
     unsafe { libc::malloc_trim(0) };
-    let _ = ready.send(Ok(watch.clone()));
+    let _ = ready.send(Ok((watch.clone(), idle)));
 
     // A blank isolate waits for its worker.
     let code = loop {

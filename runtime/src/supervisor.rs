@@ -275,6 +275,11 @@ impl IsolateWatch {
         self.handle.terminate_execution();
     }
 
+    /// Whether the isolate thread is in the idle scheduling class now.
+    pub fn in_idle_class(&self) -> bool {
+        in_idle_class(self.thread_id)
+    }
+
     /// Why the isolate was terminated, if it was.
     pub fn termination(&self) -> Option<Termination> {
         Termination::from_code(self.terminated.load(Ordering::Acquire))
@@ -345,8 +350,9 @@ impl IsolateWatch {
     }
 }
 
-/// Moves a thread of this process into the idle scheduling class
-/// (`SCHED_IDLE`), or back to the normal one; false if the kernel refused
+/// Moves a thread of this process (0: the calling thread) into the idle
+/// scheduling class (`SCHED_IDLE`), or back to the normal one; false if the
+/// kernel refused
 /// (going back needs `CAP_SYS_NICE` or an `RLIMIT_NICE` of 20) or the
 /// thread is gone.
 fn set_idle_class(thread_id: libc::pid_t, idle: bool) -> bool {
@@ -354,6 +360,42 @@ fn set_idle_class(thread_id: libc::pid_t, idle: bool) -> bool {
     let policy = if idle { libc::SCHED_IDLE } else { libc::SCHED_OTHER };
     // SAFETY: `param` is a valid sched_param; an unknown thread id fails.
     unsafe { libc::sched_setscheduler(thread_id, policy, &param) == 0 }
+}
+
+/// Whether this process may move a thread out of the idle scheduling class
+/// again (`CAP_SYS_NICE`, or an `RLIMIT_NICE` of 20). Probed once, on a
+/// short-lived thread of its own.
+pub fn idle_class_is_reversible() -> bool {
+    static REVERSIBLE: OnceLock<bool> = OnceLock::new();
+    *REVERSIBLE.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("brink-sched-probe".into())
+            .spawn(|| set_idle_class(0, true) && set_idle_class(0, false))
+            .ok()
+            .and_then(|probe| probe.join().ok())
+            .unwrap_or(false)
+    })
+}
+
+/// Moves the calling thread into the idle scheduling class for work that
+/// must never delay a serving thread (a pool refill's bootstrap), if the
+/// process can bring it back ([`leave_idle_class`]); false when it stays
+/// in the normal class.
+pub(crate) fn enter_idle_class() -> bool {
+    idle_class_is_reversible() && set_idle_class(0, true)
+}
+
+/// Moves the calling thread back to the normal scheduling class.
+pub(crate) fn leave_idle_class() -> bool {
+    set_idle_class(0, false)
+}
+
+/// Whether the thread `thread_id` of this process (0: the calling thread)
+/// is in the idle scheduling class.
+pub(crate) fn in_idle_class(thread_id: libc::pid_t) -> bool {
+    // SAFETY: sched_getscheduler has no memory preconditions; an unknown
+    // thread id returns -1.
+    unsafe { libc::sched_getscheduler(thread_id) == libc::SCHED_IDLE }
 }
 
 /// The calling thread's CPU clock in nanoseconds.

@@ -125,13 +125,17 @@ pub struct WorkerStats {
 /// the new one starts anyway and the process is over the cap until one is.
 pub struct IsolateRegistry {
     max_live: usize,
+    /// Isolates in every worker's live list (a [`LiveIsolate`] counts itself
+    /// while it exists), so that a cold start under the cap needs no walk
+    /// over every worker.
+    live: Arc<AtomicUsize>,
     workers: Mutex<Vec<Weak<Slots>>>,
 }
 
 impl IsolateRegistry {
     /// A registry that keeps at most `max_live` isolates.
     pub fn new(max_live: usize) -> IsolateRegistry {
-        IsolateRegistry { max_live: max_live.max(1), workers: Mutex::new(Vec::new()) }
+        IsolateRegistry { max_live: max_live.max(1), live: Arc::new(AtomicUsize::new(0)), workers: Mutex::new(Vec::new()) }
     }
 
     fn register(&self, slots: &Arc<Slots>) {
@@ -150,10 +154,18 @@ impl IsolateRegistry {
         self.workers().iter().map(|slots| slots.list.lock().map(|list| list.live.len()).unwrap_or(0)).sum()
     }
 
+    /// Whether one more isolate fits under the cap without evicting one.
+    fn has_room(&self) -> bool {
+        self.live.load(Ordering::Relaxed) < self.max_live
+    }
+
     /// Makes room for one more isolate: evicts least recently used idle
     /// isolates until the process is under its cap, or none is idle.
     fn make_room(&self) {
         loop {
+            if self.has_room() {
+                return;
+            }
             let workers = self.workers();
             let live: usize = workers.iter().map(|slots| slots.list.lock().map(|list| list.live.len()).unwrap_or(0)).sum();
             if live < self.max_live {
@@ -203,6 +215,8 @@ struct Slots {
     changed: Notify,
     cold_starts: AtomicU64,
     evictions: AtomicU64,
+    /// The registry's count of live isolates.
+    registry_live: Arc<AtomicUsize>,
 }
 
 #[derive(Default)]
@@ -219,6 +233,28 @@ struct LiveIsolate {
     handle: Arc<IsolateHandle>,
     /// When a request last finished or started on it (ms on `clock_ms`).
     last_active: Arc<AtomicU64>,
+    _counted: LiveCount,
+}
+
+impl LiveIsolate {
+    fn new(handle: Arc<IsolateHandle>, slots: &Slots) -> LiveIsolate {
+        slots.registry_live.fetch_add(1, Ordering::Relaxed);
+        LiveIsolate {
+            handle,
+            last_active: Arc::new(AtomicU64::new(clock_ms())),
+            _counted: LiveCount(slots.registry_live.clone()),
+        }
+    }
+}
+
+/// One isolate in [`IsolateRegistry::live`], for as long as it is in a live
+/// list.
+struct LiveCount(Arc<AtomicUsize>);
+
+impl Drop for LiveCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Milliseconds since the first call, on a monotonic clock.
@@ -241,7 +277,7 @@ impl Worker {
             let isolate = load_isolate(worker.code.clone(), worker.pool.clone()).await?;
             worker.slots.cold_starts.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut list) = worker.slots.list.lock() {
-                list.live.push(LiveIsolate { handle: Arc::new(isolate), last_active: Arc::new(AtomicU64::new(clock_ms())) });
+                list.live.push(LiveIsolate::new(Arc::new(isolate), &worker.slots));
             }
         }
         Ok(worker)
@@ -269,6 +305,7 @@ impl Worker {
             changed: Notify::new(),
             cold_starts: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            registry_live: pool.registry().live.clone(),
         });
         pool.registry().register(&slots);
         let scaling = spec.scaling;
@@ -345,6 +382,11 @@ impl Worker {
                 if (all_busy && room && list.loading == 0) || want_more || (list.live.is_empty() && list.loading == 0) {
                     list.loading += 1;
                     list.load_failed = false;
+                    if list.live.is_empty() {
+                        if let Some(picked) = self.start_warm(&mut list) {
+                            return Ok(picked);
+                        }
+                    }
                     self.spawn_load();
                 }
                 if let Some(best) = best {
@@ -371,6 +413,21 @@ impl Worker {
         true
     }
 
+    /// A cold start on the request's own task, when a warm isolate is ready,
+    /// the process is under its isolate cap and the worker's next isolate is
+    /// not to be delayed: the worker's `Load` goes to the isolate now and the
+    /// request's `Fetch` queues behind it on the same channel, so the
+    /// isolate thread loads and serves in one wake-up, with no hand-off to
+    /// another task or back. `list.loading` is already counted.
+    fn start_warm(&self, list: &mut SlotList) -> Option<(Arc<IsolateHandle>, Arc<AtomicU64>)> {
+        if !self.pool.registry().has_room() || !self.code.counters.strikes.replacement_delay().is_zero() {
+            return None;
+        }
+        let started = Instant::now();
+        let isolate = self.pool.try_take()?;
+        begin_load(&self.code, &self.slots, list, isolate, started)
+    }
+
     fn spawn_load(&self) {
         let (code, pool, slots) = (self.code.clone(), self.pool.clone(), self.slots.clone());
         tokio::spawn(async move {
@@ -380,17 +437,37 @@ impl Worker {
                 tokio::time::sleep(delay).await;
             }
             let registry = pool.registry();
-            let _ = tokio::task::spawn_blocking(move || registry.make_room()).await;
-            let result = load_isolate(code.clone(), pool).await;
+            if !registry.has_room() {
+                let _ = tokio::task::spawn_blocking(move || registry.make_room()).await;
+            }
+            let started = Instant::now();
+            let isolate = take_isolate(pool).await.map(|isolate| {
+                // Requests are waiting for the worker's only isolate: give
+                // them this one now, their requests queued behind its load.
+                let Ok(mut list) = slots.list.lock() else { return Some(isolate) };
+                if !list.live.is_empty() || list.shutting_down {
+                    return Some(isolate);
+                }
+                if begin_load(&code, &slots, &mut list, isolate, started).is_none() {
+                    list.loading = list.loading.saturating_sub(1);
+                    list.load_failed = true;
+                }
+                None
+            });
+            let result = match isolate {
+                Ok(Some(isolate)) => load_into(&code, isolate, started).await,
+                Ok(None) => {
+                    slots.changed.notify_waiters();
+                    return;
+                }
+                Err(error) => Err(error),
+            };
             if let Ok(mut list) = slots.list.lock() {
                 list.loading = list.loading.saturating_sub(1);
                 match result {
                     Ok(isolate) if !list.shutting_down => {
                         slots.cold_starts.fetch_add(1, Ordering::Relaxed);
-                        list.live.push(LiveIsolate {
-                            handle: Arc::new(isolate),
-                            last_active: Arc::new(AtomicU64::new(clock_ms())),
-                        });
+                        list.live.push(LiveIsolate::new(Arc::new(isolate), &slots));
                     }
                     Ok(_) => {}
                     Err(error) => {
@@ -509,31 +586,91 @@ async fn evict_idle_isolates(slots: Weak<Slots>, scaling: Scaling, name: String)
     }
 }
 
-/// Takes a blank isolate from the pool and loads the worker into it. The
-/// `isolate loaded` debug event times a cold start's parts (bench/cold_start.sh).
+/// Takes a blank isolate from the pool and loads the worker into it.
 async fn load_isolate(code: Arc<WorkerCode>, pool: IsolatePool) -> Result<IsolateHandle, WorkerError> {
     let started = Instant::now();
-    let isolate = match pool.try_take() {
-        Some(isolate) => isolate,
+    let isolate = take_isolate(pool).await?;
+    load_into(&code, isolate, started).await
+}
+
+/// A warm isolate from the pool, or one built now on a blocking thread.
+async fn take_isolate(pool: IsolatePool) -> Result<IsolateHandle, WorkerError> {
+    match pool.try_take() {
+        Some(isolate) => Ok(isolate),
         None => tokio::task::spawn_blocking(move || pool.take())
             .await
-            .map_err(|e| WorkerError::Engine(e.to_string()))??,
-    };
+            .map_err(|e| WorkerError::Engine(e.to_string()))?,
+    }
+}
+
+/// Loads the worker into a blank isolate taken at `started`, and waits.
+async fn load_into(code: &Arc<WorkerCode>, isolate: IsolateHandle, started: Instant) -> Result<IsolateHandle, WorkerError> {
     let taken_us = started.elapsed().as_micros() as u64;
     let (reply, loaded) = oneshot::channel();
     if !isolate.send(IsolateCommand::Load { code: code.clone(), reply }) {
         return Err(WorkerError::Unavailable);
     }
     loaded.await.map_err(|_| WorkerError::Unavailable)??;
+    log_loaded(code, isolate.id, taken_us, started, false);
+    Ok(isolate)
+}
+
+/// The `isolate loaded` debug event: a cold start's parts, for
+/// bench/cold_start.sh. `queued` is a load that requests were queued behind.
+fn log_loaded(code: &WorkerCode, isolate: u64, taken_us: u64, started: Instant, queued: bool) {
     tracing::debug!(
         worker = %code.name,
         version = code.version,
-        isolate = isolate.id,
+        isolate,
         taken_us,
         loaded_us = started.elapsed().as_micros() as u64,
+        queued,
         "isolate loaded"
     );
-    Ok(isolate)
+}
+
+/// Sends the worker's `Load` to a blank isolate taken at `started` and puts
+/// the isolate in the live list at once, so requests queue behind the load
+/// on the isolate's channel instead of waiting for it to be announced. The
+/// load stays counted in `list.loading` (the caller counted it) until it
+/// finishes; a load that fails takes the isolate out again, and the
+/// requests queued behind it fail as they would have waiting. None when
+/// the isolate is gone (its thread died in the pool).
+fn begin_load(
+    code: &Arc<WorkerCode>,
+    slots: &Arc<Slots>,
+    list: &mut SlotList,
+    isolate: IsolateHandle,
+    started: Instant,
+) -> Option<(Arc<IsolateHandle>, Arc<AtomicU64>)> {
+    let taken_us = started.elapsed().as_micros() as u64;
+    let (reply, loaded) = oneshot::channel();
+    if !isolate.send(IsolateCommand::Load { code: code.clone(), reply }) {
+        return None;
+    }
+    let live = LiveIsolate::new(Arc::new(isolate), slots);
+    let picked = (live.handle.clone(), live.last_active.clone());
+    let id = live.handle.id;
+    list.live.push(live);
+    slots.cold_starts.fetch_add(1, Ordering::Relaxed);
+    let (code, slots) = (code.clone(), Arc::downgrade(slots));
+    tokio::spawn(async move {
+        let result = loaded.await.map_err(|_| WorkerError::Unavailable).and_then(|loaded| loaded);
+        let Some(slots) = slots.upgrade() else { return };
+        if let Ok(mut list) = slots.list.lock() {
+            list.loading = list.loading.saturating_sub(1);
+            if let Err(error) = &result {
+                tracing::error!(worker = %code.name, version = code.version, %error, "could not start an isolate");
+                list.live.retain(|isolate| isolate.handle.id != id);
+                list.load_failed = list.live.is_empty();
+            }
+        }
+        if result.is_ok() {
+            log_loaded(&code, id, taken_us, started, true);
+        }
+        slots.changed.notify_waiters();
+    });
+    Some(picked)
 }
 
 /// How many worker subrequests deep `request` is (0 for a client's request).

@@ -1,0 +1,156 @@
+//! Cold starts: a pool refill's bootstrap runs in the idle scheduling class
+//! and its isolate serves in the normal one; a worker's first request is
+//! queued behind its load in one message to the isolate thread, and a load
+//! that fails fails the requests queued behind it instead of leaving them
+//! waiting.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use brink_runtime::supervisor::idle_class_is_reversible;
+use brink_runtime::{IsolatePool, Limits, ModuleBundle, OutboundPolicy, RequestBody, Scaling, Worker, WorkerError, WorkerSpec};
+use http_body_util::{BodyExt, Empty};
+
+fn spec(name: &str, source: &str) -> WorkerSpec {
+    let bundle = ModuleBundle::new("worker.js", BTreeMap::from([("worker.js".to_string(), source.as_bytes().to_vec())]))
+        .expect("bundle");
+    WorkerSpec {
+        name: name.to_string(),
+        version: 1,
+        bundle: Arc::new(bundle),
+        vars: Vec::new(),
+        secrets: Vec::new(),
+        kv: Vec::new(),
+        outbound: OutboundPolicy::default(),
+        limits: Limits::default(),
+        scaling: Scaling { min_isolates: 0, max_isolates: 2, idle_timeout: Duration::from_secs(600) },
+        log_sink: None,
+    }
+}
+
+async fn get(worker: &Worker) -> Result<(u16, String), WorkerError> {
+    let body: RequestBody = Empty::new().map_err(|never| match never {}).boxed();
+    let request = http::Request::get("http://example.com/").body(body).expect("request");
+    let response = worker.fetch(request).await?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.map_err(|_| WorkerError::Unavailable)?.to_bytes();
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio")
+}
+
+/// Waits until the pool has `n` warm isolates.
+fn wait_warm(pool: &IsolatePool, n: usize) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while pool.warm() < n {
+        assert!(Instant::now() < until, "the pool never warmed {n} isolates");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const HELLO: &str = "export default { fetch() { return new Response('hello'); } };";
+
+#[test]
+fn refill_bootstraps_run_in_the_idle_class_and_their_isolates_serve_in_the_normal_one() {
+    let pool = IsolatePool::new(1, Limits::default());
+    wait_warm(&pool, 1);
+    let refilled = pool.try_take().expect("a warm isolate");
+    // Only where the process can bring a thread back (CAP_SYS_NICE or
+    // RLIMIT_NICE 20); elsewhere the bootstrap stays in the normal class.
+    assert_eq!(refilled.bootstrapped_in_idle_class(), idle_class_is_reversible());
+    assert!(!refilled.in_idle_class(), "a warm isolate must serve in the normal class");
+    // A blank isolate a cold start builds because the pool is empty has a
+    // request waiting for it: its bootstrap is not demoted.
+    let empty = IsolatePool::new(0, Limits::default());
+    let built = empty.take().expect("an isolate built now");
+    assert!(!built.bootstrapped_in_idle_class());
+    assert!(!built.in_idle_class());
+}
+
+#[test]
+fn a_cold_start_serves_its_first_request_from_the_load_message() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let pool = IsolatePool::new(2, Limits::default());
+        wait_warm(&pool, 2);
+        let worker = Worker::new_idle(spec("hello", HELLO), pool.clone());
+        assert_eq!(worker.stats().live_isolates, 0);
+        assert_eq!(get(&worker).await.expect("first request"), (200, "hello".to_string()));
+        let stats = worker.stats();
+        assert_eq!((stats.live_isolates, stats.cold_starts), (1, 1));
+        assert_eq!(get(&worker).await.expect("second request"), (200, "hello".to_string()));
+        assert_eq!(worker.stats().cold_starts, 1);
+        worker.shutdown().await;
+    });
+}
+
+#[test]
+fn many_first_requests_at_once_share_the_cold_start() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let pool = IsolatePool::new(2, Limits::default());
+        wait_warm(&pool, 2);
+        let worker = Arc::new(Worker::new_idle(spec("burst", HELLO), pool.clone()));
+        let requests: Vec<_> = (0..32)
+            .map(|_| {
+                let worker = worker.clone();
+                tokio::spawn(async move { get(&worker).await })
+            })
+            .collect();
+        for request in requests {
+            assert_eq!(request.await.expect("task").expect("response"), (200, "hello".to_string()));
+        }
+        let stats = worker.stats();
+        assert!(stats.cold_starts >= 1 && stats.cold_starts <= 2, "{stats:?}");
+        assert!(stats.live_isolates <= 2, "{stats:?}");
+        worker.shutdown().await;
+    });
+}
+
+#[test]
+fn a_load_that_fails_fails_the_requests_queued_behind_it_and_the_next_one_retries() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let pool = IsolatePool::new(2, Limits::default());
+        wait_warm(&pool, 2);
+        // Top-level code that throws once it is served from a new isolate
+        // (as a restored worker's might, after a change of environment).
+        let source = "throw new Error('top level fails'); export default { fetch() { return new Response('no'); } };";
+        let worker = Arc::new(Worker::new_idle(spec("broken", source), pool.clone()));
+        let requests: Vec<_> = (0..4)
+            .map(|_| {
+                let worker = worker.clone();
+                tokio::spawn(async move { get(&worker).await })
+            })
+            .collect();
+        for request in requests {
+            assert!(matches!(request.await.expect("task"), Err(WorkerError::Unavailable)));
+        }
+        assert_eq!(worker.stats().live_isolates, 0);
+        // The next request tries again (and fails the same way), never hangs.
+        assert!(matches!(get(&worker).await, Err(WorkerError::Unavailable)));
+        assert_eq!(worker.stats().live_isolates, 0);
+        worker.shutdown().await;
+    });
+}
+
+#[test]
+fn a_top_level_loop_on_a_cold_start_is_stopped_and_its_queued_request_fails() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let pool = IsolatePool::new(1, Limits::default());
+        wait_warm(&pool, 1);
+        let source = "while (true) {} export default { fetch() { return new Response('no'); } };";
+        let mut looping = spec("looping", source);
+        looping.limits.cpu_per_request = Duration::from_millis(50);
+        looping.limits.wall_clock = Duration::from_secs(10);
+        let worker = Worker::new_idle(looping, pool.clone());
+        let result = get(&worker).await;
+        assert!(matches!(result, Err(WorkerError::Unavailable) | Err(WorkerError::LimitExceeded(_))), "{result:?}");
+        assert_eq!(worker.stats().live_isolates, 0);
+        worker.shutdown().await;
+    });
+}
