@@ -35,9 +35,12 @@ const {
   PromisePrototypeThen,
   PromiseResolve,
   RegExpPrototypeTest,
+  SafeWeakSet,
   StringPrototypeToLowerCase,
   StringPrototypeIncludes,
   TypedArrayPrototypeGetSymbolToStringTag,
+  WeakSetPrototypeAdd,
+  WeakSetPrototypeHas,
 } = primordials;
 
 // Must match `SUBREQUEST_DEPTH_HEADER` in context.rs.
@@ -91,15 +94,20 @@ function describeValue(value) {
   return `a ${typeof value}`;
 }
 
+// Contexts whose worker called passThroughOnException(): kept apart from
+// the context itself, which every request makes, since few ever call it
+// (each field of an object is one more property to add and free per
+// request on QuickJS).
+const passingThrough = new SafeWeakSet();
+
 /** The `ctx` argument of `fetch(request, env, ctx)`. */
 class ExecutionContext {
   #id;
-  #passThrough = false;
   constructor(id) {
     this.#id = id;
   }
   static passesThrough(ctx) {
-    return ctx.#passThrough;
+    return WeakSetPrototypeHas(passingThrough, ctx);
   }
   waitUntil(promise) {
     const id = this.#id;
@@ -120,8 +128,9 @@ class ExecutionContext {
   }
   passThroughOnException() {
     // Without an origin there is nothing to fall back to: an exception still
-    // gives a 500.
-    this.#passThrough = true;
+    // gives a 500. Only a context can be marked, as when this was a field.
+    if (!(#id in this)) throw new TypeError("Illegal invocation");
+    WeakSetPrototypeAdd(passingThrough, this);
   }
 }
 

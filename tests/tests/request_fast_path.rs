@@ -99,3 +99,36 @@ async fn incoming_requests_do_not_follow_redirects() {
     let body = client().get(brink.url("/redirect")).send().await.expect("request").text().await.expect("body");
     assert_eq!(body, "manual");
 }
+
+#[tokio::test]
+async fn parts_made_on_first_use_read_as_before() {
+    // A string body kept as the string until read, response and request URL
+    // lists and the request's caches made on first use
+    // (patches/deno_fetch/0008): what the worker reads is what deno_fetch
+    // gave when it made them all at once.
+    let brink = Brink::start(worker("header-init.js"), &[]);
+    let got = answer(&brink, "/lazy").await;
+    let expected = serde_json::json!({
+        "plain": {
+            "text": "text",
+            "bodyUsed": true,
+            "secondRead": "TypeError",
+            "headers": [["content-type", "text/x-a"]],
+            "url": "",
+            "redirected": false,
+            "clone": ["text", [["content-type", "text/x-a"]]],
+        },
+        "json": {"headers": [["content-type", "application/x-json"]], "body": {"a": 1}},
+        "created": {"status": 201, "headers": [["content-type", "application/json"]], "body": "[1]"},
+        "stream": "streamed",
+        "request": {
+            "path": "/lazy",
+            "method": "GET",
+            "aborted": false,
+            "host": true,
+            "copy": ["/lazy", "GET"],
+            "clone": "/lazy",
+        },
+    });
+    assert_eq!(got, expected);
+}

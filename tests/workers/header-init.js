@@ -33,10 +33,54 @@ function describe(response) {
   return { status: response.status, headers: [...response.headers] };
 }
 
+// What a worker reads of the parts the request path makes on first use
+// (patches/deno_fetch/0008): a string body kept as the string, an inner
+// response's URL list, an incoming request's URL list and caches.
+async function lazyParts(request) {
+  const plain = new Response("text", { headers: { "Content-Type": "text/x-a" } });
+  const plainClone = plain.clone();
+  const plainText = await plain.text();
+  let secondRead;
+  try {
+    await plain.text();
+  } catch (error) {
+    secondRead = error.constructor.name;
+  }
+  const json = Response.json({ a: 1 }, { headers: { "content-type": "application/x-json" } });
+  const created = Response.json([1], { status: 201 });
+  const stream = new Response("streamed", { status: 200 });
+  const chunks = [];
+  for await (const chunk of stream.body) chunks.push(new TextDecoder().decode(chunk));
+  const copy = new Request(request);
+  return {
+    plain: {
+      text: plainText,
+      bodyUsed: plain.bodyUsed,
+      secondRead,
+      headers: [...plain.headers],
+      url: plain.url,
+      redirected: plain.redirected,
+      clone: [await plainClone.text(), [...plainClone.headers]],
+    },
+    json: { headers: [...json.headers], body: await json.json() },
+    created: { status: created.status, headers: [...created.headers], body: await created.text() },
+    stream: chunks.join(""),
+    request: {
+      path: new URL(request.url).pathname,
+      method: request.method,
+      aborted: request.signal.aborted,
+      host: request.headers.has("host"),
+      copy: [new URL(copy.url).pathname, copy.method],
+      clone: new URL(request.clone().url).pathname,
+    },
+  };
+}
+
 export default {
   async fetch(request) {
     const url = new URL(request.url);
     if (url.pathname === "/redirect") return new Response(request.redirect);
+    if (url.pathname === "/lazy") return Response.json(await lazyParts(request));
     const name = url.searchParams.get("case");
     const make = CASES[name];
     if (make === undefined) return new Response(`no case ${name}`, { status: 404 });
