@@ -37,7 +37,9 @@ inclusive() {
 import re, sys
 tree = open(sys.argv[1]).read()
 name = re.escape(sys.argv[2])
-total = re.search(r"^\s*([\d,]+) \([^)]*\)\s+\*\s+\S*" + name + r" \[", tree, re.M)
+# The object file (" [...]") is not named on every line: callgrind names
+# it once per file, and an inlined caller's lines carry none.
+total = re.search(r"^\s*([\d,]+) \([^)]*\)\s+\*\s+\S*" + name + r"(?: \[|$)", tree, re.M)
 calls = re.search(r">\s+\S*" + name + r" \(([\d,]+)x\)", tree)
 value = lambda m: int(m.group(1).replace(",", "")) if m else 0
 print(value(total), value(calls))
