@@ -118,7 +118,7 @@ class Cache {
       // empty answer to unconditional ones later. Workers drops it too.
       if (response.status === 304) return undefined;
       const body = new Uint8Array(await response.arrayBuffer());
-      op_brink_cache_put(
+      await op_brink_cache_put(
         this.#name,
         key.url,
         keyHeaders(key),

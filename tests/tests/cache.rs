@@ -355,6 +355,33 @@ async fn the_disk_tier_serves_what_memory_cannot_hold_and_survives_a_restart() {
     assert_eq!(get_json(&restart, "tiered.localhost", "/match?key=r").await["miss"], true);
 }
 
+/// A second `Vary` variant put while the first is only on disk (a restart
+/// emptied memory) joins it instead of replacing it.
+#[tokio::test]
+async fn a_variant_put_next_to_one_only_on_disk_joins_it() {
+    let config = tempfile::tempdir().unwrap();
+    let server = disk_server(config.path(), 1024 * 1024, 1024 * 1024);
+    server.deploy(worker("cache.js"), "varied", &["--route", "varied.localhost"]);
+    let put = |server: &BrinkServe, language: &str| {
+        let path = format!("/put?key=v&cc=max-age%3D600&vary=Accept-Language&body={language}-body");
+        client().get(server.url(&path)).header("host", "varied.localhost").header("accept-language", language).send()
+    };
+    assert_eq!(put(&server, "en").await.unwrap().status(), 200);
+    wait_for_files(&server, "the first variant on disk", |files| files.len() == 1).await;
+    let server = server.restart();
+    assert_eq!(put(&server, "fr").await.unwrap().status(), 200);
+    for language in ["en", "fr", "en"] {
+        let found = get_with(&server, "varied.localhost", "/match?key=v", &[("accept-language", language)]).await;
+        assert_eq!(found["body"], format!("{language}-body"), "{language}: {found}");
+    }
+    // And both are on disk for the next start.
+    let server = server.restart();
+    for language in ["fr", "en"] {
+        let found = get_with(&server, "varied.localhost", "/match?key=v", &[("accept-language", language)]).await;
+        assert_eq!(found["body"], format!("{language}-body"), "{language} after a restart: {found}");
+    }
+}
+
 /// A crash between a worker's delete (its directory renamed away) and the
 /// purge of its cache entries: the next start drops the entries of every
 /// worker that is no longer deployed, and keeps the others'.

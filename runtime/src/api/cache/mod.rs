@@ -301,8 +301,8 @@ fn freshness(status: u16, headers: &[(String, String)], now: SystemTime) -> Opti
 /// Returns whether it was stored (a put of a response the rules say not to
 /// keep succeeds without storing it, as on Workers).
 #[op2]
-pub fn op_brink_cache_put(
-    state: &mut OpState,
+pub async fn op_brink_cache_put(
+    state: Rc<RefCell<OpState>>,
     #[string] cache: String,
     #[string] url: String,
     #[serde] request_headers: Vec<(String, String)>,
@@ -310,7 +310,7 @@ pub fn op_brink_cache_put(
     #[serde] headers: Vec<(String, String)>,
     #[buffer] body: JsBuffer,
 ) -> Result<bool, JsErrorBox> {
-    let worker = worker_name(state)?;
+    let worker = worker_name(&state.borrow())?;
     let store = store();
     let status = u16::try_from(status).map_err(|_| JsErrorBox::type_error("invalid response status"))?;
     let key = key(&worker, &cache, &url);
@@ -353,13 +353,18 @@ pub fn op_brink_cache_put(
         vary,
     });
     let now = Instant::now();
-    // One variant per set of Vary values: a new one replaces its equal.
-    // (What only the disk tier holds is not read back here: the put would
-    // wait for the disk. A variant only there is replaced.)
-    let existing = store.entries.get(&key).or_else(|| match store.disk.as_ref().map(|disk| disk.lookup(&key)) {
-        Some(disk::Lookup::Pending(variants)) => Some(variants),
-        _ => None,
-    });
+    // One variant per set of Vary values: a new one replaces its equal and
+    // joins the others, wherever they are: variants that only the disk tier
+    // holds (memory evicted them) are read back first.
+    let existing = match (store.entries.get(&key), &store.disk) {
+        (Some(existing), _) => Some(existing),
+        (None, None) => None,
+        (None, Some(disk)) => match disk.lookup(&key) {
+            disk::Lookup::Pending(variants) => Some(variants),
+            disk::Lookup::OnDisk => disk.read(&key).await.map(Arc::new),
+            disk::Lookup::Absent => None,
+        },
+    };
     let mut variants: Vec<Arc<Stored>> = existing
         .map(|existing| {
             existing
