@@ -2,8 +2,11 @@
 //! A deployment that needs an isolate takes one from here and only pays for
 //! loading its own modules; background threads (one per core, at most one
 //! per missing isolate) refill the pool in parallel. A refill's bootstrap
-//! (~22 ms of CPU) runs in the idle scheduling class, so on a busy machine
-//! it only uses CPU no serving thread wants (docs/architecture.md).
+//! (~22 ms of CPU) runs in the idle scheduling class while another warm
+//! isolate is ready, so on a busy machine it only uses CPU no serving thread
+//! wants; one started when the pool is empty runs in the normal class, as
+//! the next cold start would otherwise wait for an inline build
+//! (docs/architecture.md).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -103,17 +106,21 @@ impl IsolatePool {
 fn refill(pool: std::sync::Weak<PoolInner>) {
     loop {
         let Some(inner) = pool.upgrade() else { return };
-        match inner.ready.lock() {
+        let in_background = match inner.ready.lock() {
             Ok(ready) if ready.isolates.len() + ready.building >= inner.target => {
                 // Wait until someone takes an isolate (or a second passes, to
                 // notice the pool being dropped).
                 let _ = inner.wanted.wait_timeout(ready, std::time::Duration::from_secs(1));
                 continue;
             }
-            Ok(mut ready) => ready.building += 1,
+            Ok(mut ready) => {
+                ready.building += 1;
+                // Idle class only while a cold start would still find one.
+                !ready.isolates.is_empty()
+            }
             Err(_) => return,
-        }
-        let built = spawn_blank(inner.limits.clone(), true);
+        };
+        let built = spawn_blank(inner.limits.clone(), in_background);
         let Ok(mut ready) = inner.ready.lock() else { return };
         ready.building -= 1;
         match built {
