@@ -6,7 +6,7 @@
 (function () {
 const { core, primordials } = __bootstrap;
 const { op_brink_cache_delete, op_brink_cache_match, op_brink_cache_match_disk, op_brink_cache_put } = core.ops;
-const { ArrayPrototypePush, ObjectPrototypeIsPrototypeOf, PromisePrototypeThen, PromiseResolve, TypeError } =
+const { ArrayPrototypePush, Error, ObjectPrototypeIsPrototypeOf, PromisePrototypeThen, PromiseResolve, TypeError } =
   primordials;
 
 let RequestClass;
@@ -27,14 +27,22 @@ const NO_HEADERS = [];
 // Request (a hit is on the hot path, and building one costs more than the
 // lookup): it is a GET without headers.
 function toKey(input) {
-  try {
-    if (ObjectPrototypeIsPrototypeOf(RequestClass.prototype, input)) {
-      return { url: input.url, method: input.method, headers: input.headers };
-    }
-    return { url: new URLClass(`${input}`).href, method: "GET", headers: null };
-  } catch {
-    throw new TypeError("Invalid URL. Cache API keys must be fully-qualified, valid URLs.");
+  if (ObjectPrototypeIsPrototypeOf(RequestClass.prototype, input)) {
+    return { url: input.url, method: input.method, headers: input.headers };
   }
+  const text = `${input}`;
+  try {
+    return { url: new URLClass(text).href, method: "GET", headers: null };
+  } catch {
+    // workerd's message, which names the key.
+    throw new TypeError(`Invalid URL: ${text}`);
+  }
+}
+
+// What workerd answers for the methods of the spec's Cache that Workers
+// leaves out.
+function notImplemented(method) {
+  return Promise.reject(new Error(`Failed to execute '${method}' on 'Cache': the method is not implemented.`));
 }
 
 function keyHeaders(key) {
@@ -113,7 +121,9 @@ class Cache {
       }
       const vary = response.headers.get("vary");
       if (vary !== null && vary.includes("*")) throw new TypeError("Cannot cache response with 'Vary: *' header.");
-      if (response.bodyUsed) throw new TypeError("Cannot cache a Response whose body has already been used.");
+      if (response.bodyUsed) {
+        throw new TypeError("Body has already been used. It can only be used once. Use tee() first if you need to read it twice.");
+      }
       // A 304 answers a conditional request; caching it would serve an
       // empty answer to unconditional ones later. Workers drops it too.
       if (response.status === 304) return undefined;
@@ -139,11 +149,19 @@ class Cache {
   }
 
   add() {
-    return Promise.reject(new TypeError("Failed to execute 'add' on 'Cache': the method is not implemented."));
+    return notImplemented("add");
   }
 
   addAll() {
-    return Promise.reject(new TypeError("Failed to execute 'addAll' on 'Cache': the method is not implemented."));
+    return notImplemented("addAll");
+  }
+
+  matchAll() {
+    return notImplemented("matchAll");
+  }
+
+  keys() {
+    return notImplemented("keys");
   }
 }
 
@@ -157,15 +175,16 @@ class CacheStorage {
   }
 
   get default() {
-    // The default cache's name is "", which open() cannot produce.
+    // The default cache's name is "", which open() cannot produce: its
+    // names all start with "n:".
     return this.#default ??= new Cache(cacheKey, "");
   }
 
   open(name) {
     return async(() => {
       name = `${name}`;
-      if (name === "") throw new TypeError("Cache name must not be empty.");
-      if (name.length > 1024) throw new TypeError("Cache name is too long.");
+      // workerd's bound, in UTF-8 bytes; an empty name is a cache of its own.
+      if (core.encode(name).byteLength >= 1024) throw new TypeError("Cache name is too long.");
       return new Cache(cacheKey, `n:${name}`);
     });
   }

@@ -197,7 +197,7 @@ async fn put_refuses_what_workers_refuses() {
     assert_eq!(errors["varyStar"], "TypeError: Cannot cache response with 'Vary: *' header.");
     assert_eq!(errors["error"], "TypeError: Cache is unable to store an error response");
     assert_eq!(errors["notAResponse"], "TypeError: Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'.");
-    assert_eq!(errors["relative"], "TypeError: Invalid URL. Cache API keys must be fully-qualified, valid URLs.");
+    assert_eq!(errors["relative"], "TypeError: Invalid URL: /relative");
     assert_eq!(errors["postMatch"], "undefined");
     assert_eq!(errors["postDelete"], "false");
     assert_eq!(errors["illegal"], "TypeError: Illegal constructor");
