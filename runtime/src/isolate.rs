@@ -405,11 +405,6 @@ async fn run_isolate(
             None => table.fail_all(|| WorkerError::Unavailable),
         }
     }
-    if reason.is_some() {
-        // Its requests are answered; freeing a heap a tenant filled is no
-        // one's wait, so it must not take a core from one who waits.
-        watch.demote_for_good();
-    }
     // A terminated isolate never runs JavaScript again: drop it here, on its
     // own thread, and let the thread exit.
     drop(runtime);

@@ -1,12 +1,10 @@
 //! The pool of pre-warmed blank isolates: bootstrap done, no tenant code.
 //! A deployment that needs an isolate takes one from here and only pays for
 //! loading its own modules; background threads (one per core, at most one
-//! per missing isolate) refill the pool in parallel. A refill's bootstrap
-//! (~22 ms of CPU) runs in the idle scheduling class while another warm
-//! isolate is ready, so on a busy machine it only uses CPU no serving thread
-//! wants; one started when the pool is empty runs in the normal class, as
-//! the next cold start would otherwise wait for an inline build
-//! (docs/architecture.md).
+//! per missing isolate) refill the pool in parallel. Refills bootstrap in
+//! the normal scheduling class: in the idle class they starved whenever
+//! other processes kept the cores busy, and cold starts found the pool
+//! empty (bench/RESULTS.md), so `BACKGROUND_REFILLS` is off.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -103,6 +101,10 @@ impl IsolatePool {
     }
 }
 
+/// Whether a refill started while another warm isolate is ready bootstraps
+/// in the idle class (`crate::isolate::spawn_blank`).
+const BACKGROUND_REFILLS: bool = false;
+
 fn refill(pool: std::sync::Weak<PoolInner>) {
     loop {
         let Some(inner) = pool.upgrade() else { return };
@@ -120,7 +122,7 @@ fn refill(pool: std::sync::Weak<PoolInner>) {
             }
             Err(_) => return,
         };
-        let built = spawn_blank(inner.limits.clone(), in_background);
+        let built = spawn_blank(inner.limits.clone(), BACKGROUND_REFILLS && in_background);
         let Ok(mut ready) = inner.ready.lock() else { return };
         ready.building -= 1;
         match built {

@@ -1,5 +1,5 @@
-//! Cold starts: a pool refill's bootstrap runs in the idle scheduling class
-//! and its isolate serves in the normal one; a worker's first request is
+//! Cold starts: pool isolates serve in the normal scheduling class; a
+//! worker's first request is
 //! queued behind its load in one message to the isolate thread, and a load
 //! that fails fails the requests queued behind it instead of leaving them
 //! waiting.
@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brink_runtime::supervisor::idle_class_is_reversible;
 use brink_runtime::{IsolatePool, Limits, ModuleBundle, OutboundPolicy, RequestBody, Scaling, Worker, WorkerError, WorkerSpec};
 use http_body_util::{BodyExt, Empty};
 
@@ -38,6 +37,21 @@ async fn get(worker: &Worker) -> Result<(u16, String), WorkerError> {
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// `n` requests to `worker` at once, their results in order.
+async fn at_once(worker: &Arc<Worker>, n: usize) -> Vec<Result<(u16, String), WorkerError>> {
+    let requests: Vec<_> = (0..n)
+        .map(|_| {
+            let worker = worker.clone();
+            tokio::spawn(async move { get(&worker).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for request in requests {
+        results.push(request.await.expect("task"));
+    }
+    results
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio")
 }
@@ -54,7 +68,7 @@ fn wait_warm(pool: &IsolatePool, n: usize) {
 const HELLO: &str = "export default { fetch() { return new Response('hello'); } };";
 
 #[test]
-fn refill_bootstraps_run_in_the_idle_class_and_their_isolates_serve_in_the_normal_one() {
+fn refilled_and_inline_built_isolates_serve_in_the_normal_class() {
     let pool = IsolatePool::new(2, Limits::default());
     wait_warm(&pool, 2);
     let first = pool.try_take().expect("a warm isolate");
@@ -63,9 +77,8 @@ fn refill_bootstraps_run_in_the_idle_class_and_their_isolates_serve_in_the_norma
     wait_warm(&pool, 2);
     let second = pool.try_take().expect("a warm isolate");
     let refilled = pool.try_take().expect("the refilled isolate");
-    // Only where the process can bring a thread back (CAP_SYS_NICE or
-    // RLIMIT_NICE 20); elsewhere the bootstrap stays in the normal class.
-    assert_eq!(refilled.bootstrapped_in_idle_class(), idle_class_is_reversible());
+    // Refills bootstrap in the normal class (runtime/src/pool.rs says why).
+    assert!(!refilled.bootstrapped_in_idle_class());
     for isolate in [&second, &refilled] {
         assert!(!isolate.in_idle_class(), "a warm isolate must serve in the normal class");
     }
@@ -101,14 +114,8 @@ fn many_first_requests_at_once_share_the_cold_start() {
         let pool = IsolatePool::new(2, Limits::default());
         wait_warm(&pool, 2);
         let worker = Arc::new(Worker::new_idle(spec("burst", HELLO), pool.clone()));
-        let requests: Vec<_> = (0..32)
-            .map(|_| {
-                let worker = worker.clone();
-                tokio::spawn(async move { get(&worker).await })
-            })
-            .collect();
-        for request in requests {
-            assert_eq!(request.await.expect("task").expect("response"), (200, "hello".to_string()));
+        for result in at_once(&worker, 32).await {
+            assert_eq!(result.expect("response"), (200, "hello".to_string()));
         }
         let stats = worker.stats();
         assert!(stats.cold_starts >= 1 && stats.cold_starts <= 2, "{stats:?}");
@@ -127,14 +134,8 @@ fn a_load_that_fails_fails_the_requests_queued_behind_it_and_the_next_one_retrie
         // (as a restored worker's might, after a change of environment).
         let source = "throw new Error('top level fails'); export default { fetch() { return new Response('no'); } };";
         let worker = Arc::new(Worker::new_idle(spec("broken", source), pool.clone()));
-        let requests: Vec<_> = (0..4)
-            .map(|_| {
-                let worker = worker.clone();
-                tokio::spawn(async move { get(&worker).await })
-            })
-            .collect();
-        for request in requests {
-            assert!(matches!(request.await.expect("task"), Err(WorkerError::Unavailable)));
+        for result in at_once(&worker, 4).await {
+            assert!(matches!(result, Err(WorkerError::Unavailable)), "{result:?}");
         }
         assert_eq!(worker.stats().live_isolates, 0);
         // The next request tries again (and fails the same way), never hangs.
