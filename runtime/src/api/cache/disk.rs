@@ -700,7 +700,7 @@ mod tests {
         std::fs::read_dir(dir)
             .expect("dir")
             .filter_map(|entry| entry.ok())
-            .filter(|entry| entry.file_name() != SECRET_FILE)
+            .filter(|entry| entry.file_name() != SECRET_FILE && entry.file_name() != LOCK_FILE)
             .filter_map(|entry| Some(entry.metadata().ok()?.len()))
             .collect()
     }
@@ -719,7 +719,12 @@ mod tests {
         assert!(matches!(tier.lookup("key0"), Lookup::Absent), "the oldest went first");
         assert!(matches!(tier.lookup("key19"), Lookup::OnDisk));
         assert_eq!(tier.read("key19").await.expect("read back")[0].body.len(), 1000);
-        // Reopened (as after a restart): the same entries, found again.
+        // A second server cannot open the directory while this one has it.
+        let refused = DiskTier::open(&DiskConfig { dir: dir.clone(), bytes: 10_000 }).err().expect("a second open refused");
+        assert!(refused.to_string().contains("another brink process is using this directory"), "{refused}");
+        // Reopened (as after a restart, which lets go of the lock): the
+        // same entries, found again.
+        tier._lock.unlock().expect("unlock");
         let again = open(&dir, 10_000);
         assert_eq!(again.bytes(), tier.bytes());
         assert!(matches!(again.lookup("key19"), Lookup::OnDisk));
