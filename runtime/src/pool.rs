@@ -1,13 +1,20 @@
 //! The pool of pre-warmed blank isolates: bootstrap done, no tenant code.
 //! A deployment that needs an isolate takes one from here and only pays for
 //! loading its own modules; background threads (one per core, at most one
-//! per missing isolate) refill the pool in parallel. Refills bootstrap in
+//! per missing isolate) refill the pool in parallel. A cold start that finds
+//! the pool empty adopts a refill already under way instead of starting a
+//! bootstrap of its own next to it: on a machine whose cores are busy, a
+//! third bootstrap only slows the two already running, and the refill is
+//! further along. Refills bootstrap in
 //! the normal scheduling class: in the idle class they starved whenever
 //! other processes kept the cores busy, and cold starts found the pool
 //! empty (bench/RESULTS.md), so `BACKGROUND_REFILLS` is off.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+
+use tokio::sync::oneshot;
 
 use crate::error::WorkerError;
 use crate::isolate::{spawn_blank, spawn_blank_isolate, IsolateHandle};
@@ -26,6 +33,9 @@ struct PoolInner {
     target: usize,
     ready: Mutex<Ready>,
     wanted: Condvar,
+    /// Blank isolates built for a cold start that found nothing to take or
+    /// adopt.
+    built_on_demand: AtomicU64,
 }
 
 #[derive(Default)]
@@ -33,6 +43,24 @@ struct Ready {
     isolates: VecDeque<IsolateHandle>,
     /// Isolates being built by refill threads right now.
     building: usize,
+    /// Cold starts waiting for a refill under way, oldest first; never more
+    /// than `building`, so each has a refill of its own to wait for.
+    adopters: VecDeque<oneshot::Sender<IsolateHandle>>,
+}
+
+impl Ready {
+    /// Hands a freshly built isolate to the oldest cold start still
+    /// waiting for one, or keeps it warm.
+    fn deliver(&mut self, mut isolate: IsolateHandle) {
+        while let Some(adopter) = self.adopters.pop_front() {
+            match adopter.send(isolate) {
+                Ok(()) => return,
+                // That cold start gave up (its request ended): next one.
+                Err(unsent) => isolate = unsent,
+            }
+        }
+        self.isolates.push_back(isolate);
+    }
 }
 
 impl IsolatePool {
@@ -52,6 +80,7 @@ impl IsolatePool {
             target,
             ready: Mutex::new(Ready::default()),
             wanted: Condvar::new(),
+            built_on_demand: AtomicU64::new(0),
         });
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         for _ in 0..target.min(cores) {
@@ -95,6 +124,51 @@ impl IsolatePool {
         warm
     }
 
+    /// Takes a warm isolate; with none ready, waits for a refill already
+    /// under way that no other cold start is waiting for, and only builds
+    /// one itself (on a blocking thread) when there is none, or when the
+    /// refill it waited for failed.
+    pub async fn take_or_adopt(&self) -> Result<IsolateHandle, WorkerError> {
+        let adopted = {
+            let mut ready = self.inner.ready.lock().map_err(|_| WorkerError::Unavailable)?;
+            match ready.isolates.pop_front() {
+                Some(isolate) => {
+                    drop(ready);
+                    self.inner.wanted.notify_one();
+                    return Ok(isolate);
+                }
+                None if ready.adopters.len() < ready.building => {
+                    let (adopter, adopted) = oneshot::channel();
+                    ready.adopters.push_back(adopter);
+                    Some(adopted)
+                }
+                None => None,
+            }
+        };
+        self.inner.wanted.notify_one();
+        if let Some(adopted) = adopted {
+            if let Ok(isolate) = adopted.await {
+                return Ok(isolate);
+            }
+        }
+        self.inner.built_on_demand.fetch_add(1, Ordering::Relaxed);
+        let limits = self.inner.limits.clone();
+        tokio::task::spawn_blocking(move || spawn_blank_isolate(limits))
+            .await
+            .map_err(|error| WorkerError::Engine(error.to_string()))?
+    }
+
+    /// Isolates refill threads are building right now.
+    pub fn building(&self) -> usize {
+        self.inner.ready.lock().map(|ready| ready.building).unwrap_or(0)
+    }
+
+    /// Blank isolates cold starts have built themselves so far, having
+    /// found no warm isolate and no refill to adopt.
+    pub fn built_on_demand(&self) -> u64 {
+        self.inner.built_on_demand.load(Ordering::Relaxed)
+    }
+
     /// Number of warm isolates waiting.
     pub fn warm(&self) -> usize {
         self.inner.ready.lock().map(|ready| ready.isolates.len()).unwrap_or(0)
@@ -126,8 +200,12 @@ fn refill(pool: std::sync::Weak<PoolInner>) {
         let Ok(mut ready) = inner.ready.lock() else { return };
         ready.building -= 1;
         match built {
-            Ok(isolate) => ready.isolates.push_back(isolate),
+            Ok(isolate) => ready.deliver(isolate),
             Err(error) => {
+                // The cold start waiting for this refill builds its own.
+                if ready.adopters.len() > ready.building {
+                    ready.adopters.pop_front();
+                }
                 drop(ready);
                 tracing::error!(%error, "could not pre-warm an isolate");
                 std::thread::sleep(std::time::Duration::from_secs(1));

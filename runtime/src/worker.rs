@@ -327,7 +327,14 @@ impl Worker {
 
     /// What the worker has done so far.
     pub fn stats(&self) -> WorkerStats {
-        let live_isolates = self.slots.list.lock().map(|list| list.live.len()).unwrap_or(0);
+        // An isolate whose thread has ended (a failed load, a termination) is
+        // not live, even before the list is next tidied.
+        let live_isolates = self
+            .slots
+            .list
+            .lock()
+            .map(|list| list.live.iter().filter(|isolate| !isolate.handle.is_closed()).count())
+            .unwrap_or(0);
         let counters = &self.code.counters;
         WorkerStats {
             live_isolates,
@@ -441,7 +448,7 @@ impl Worker {
                 let _ = tokio::task::spawn_blocking(move || registry.make_room()).await;
             }
             let started = Instant::now();
-            let isolate = take_isolate(pool).await.map(|isolate| {
+            let isolate = pool.take_or_adopt().await.map(|isolate| {
                 // Requests are waiting for the worker's only isolate: give
                 // them this one now, their requests queued behind its load.
                 let Ok(mut list) = slots.list.lock() else { return Some(isolate) };
@@ -589,18 +596,8 @@ async fn evict_idle_isolates(slots: Weak<Slots>, scaling: Scaling, name: String)
 /// Takes a blank isolate from the pool and loads the worker into it.
 async fn load_isolate(code: Arc<WorkerCode>, pool: IsolatePool) -> Result<IsolateHandle, WorkerError> {
     let started = Instant::now();
-    let isolate = take_isolate(pool).await?;
+    let isolate = pool.take_or_adopt().await?;
     load_into(&code, isolate, started).await
-}
-
-/// A warm isolate from the pool, or one built now on a blocking thread.
-async fn take_isolate(pool: IsolatePool) -> Result<IsolateHandle, WorkerError> {
-    match pool.try_take() {
-        Some(isolate) => Ok(isolate),
-        None => tokio::task::spawn_blocking(move || pool.take())
-            .await
-            .map_err(|e| WorkerError::Engine(e.to_string()))?,
-    }
 }
 
 /// Loads the worker into a blank isolate taken at `started`, and waits.
