@@ -132,3 +132,44 @@ async fn parts_made_on_first_use_read_as_before() {
     });
     assert_eq!(got, expected);
 }
+
+#[tokio::test]
+async fn objects_built_alike_in_every_request_read_as_built() {
+    // The engine keeps the shapes a request's objects leave behind for the
+    // next request's (patches/v8x/0017). Every kind of shape change must
+    // still give each object exactly its own properties, order and
+    // prototype, in the first request and in the ones that reuse shapes.
+    let brink = Brink::start(worker("shapes.js"), &[]);
+    for i in 0..40 {
+        let got = answer(&brink, &format!("/same?i={i}")).await;
+        let expected = serde_json::json!({
+            "literal": [["a", "b", "c"], i, i],
+            "grown": ["first", "second", "third"],
+            "deleted": [["keep", "also", "added"], false],
+            "hidden": [["shown"], 2],
+            "frozen": [true, "TypeError", 1],
+            "child": [["own"], format!("from proto {i}"), true],
+            "reparented": [format!("from proto {i}"), true],
+            "point": [["x", "y", "z"], true, -i],
+            "reordered": ["third", "first", "second"],
+            "accessor": [["value", "plain"], i * 2],
+        });
+        assert_eq!(got, expected, "request {i}");
+    }
+}
+
+#[tokio::test]
+async fn kept_shapes_do_not_keep_prototypes_past_the_heap_limit() {
+    // Each request makes a prototype holding ~4 MB and objects on it. A kept
+    // shape holds its prototype, so without bounds the kept shapes alone
+    // would hold 256 of them (1 GB) and hit a 48 MiB heap limit within a
+    // dozen requests; the engine empties its kept shapes at every GC and
+    // near the limit, so every request answers.
+    let brink = Brink::start(worker("shapes.js"), &["--heap-mib", "48"]);
+    for i in 0..60 {
+        let response = client().get(brink.url(&format!("/heavy?i={i}"))).send().await.expect("request");
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("body");
+        assert_eq!((status, body), (200, format!("{}", 500_000 + 2 * i)), "request {i}\n{}", brink.logs());
+    }
+}
