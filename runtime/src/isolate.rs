@@ -25,7 +25,7 @@ use crate::handoff::Handoff;
 use crate::engine::{new_blank_isolate, BlankIsolate};
 use crate::error::WorkerError;
 use crate::limits::{Limit, Limits};
-use crate::supervisor::{IsolateWatch, Strikes, Termination};
+use crate::supervisor::{BootstrapPriority, IsolateWatch, Strikes, Termination};
 
 /// Everything an isolate needs to run one worker version. Immutable: every
 /// isolate of the version loads exactly this.
@@ -171,17 +171,28 @@ impl IsolateHandle {
 
 static NEXT_ISOLATE_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Renames the calling thread (as `ps -L` and /proc show it); the kernel
+/// keeps the first 15 bytes.
+fn set_thread_name(name: &str) {
+    if let Ok(name) = std::ffi::CString::new(name) {
+        // SAFETY: `name` is a valid NUL-terminated string for the duration
+        // of the call; PR_SET_NAME copies at most 16 bytes of it.
+        unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) };
+    }
+}
+
 /// Starts a blank isolate on a new thread and waits until its bootstrap is
 /// done. Blocks the caller for the bootstrap's duration.
 pub fn spawn_blank_isolate(limits: Limits) -> Result<IsolateHandle, WorkerError> {
-    spawn_blank(limits, false)
+    spawn_blank(limits, None)
 }
 
-/// Like [`spawn_blank_isolate`]; `in_background` runs the bootstrap in the
-/// idle scheduling class (a pool refill: no request waits for it, so it
-/// must never delay a thread that serves one), back in the normal class
-/// once it is done, where the process may leave the idle class.
-pub(crate) fn spawn_blank(limits: Limits, in_background: bool) -> Result<IsolateHandle, WorkerError> {
+/// Like [`spawn_blank_isolate`]; with `background`, the bootstrap runs in
+/// the idle scheduling class (a pool refill: no request waits for it, so it
+/// must never delay a thread that serves one) until a cold start waits for
+/// it, and back in the normal class once it is done. While in the idle
+/// class its thread is named `warming-N` rather than `isolate-N`.
+pub(crate) fn spawn_blank(limits: Limits, background: Option<Arc<BootstrapPriority>>) -> Result<IsolateHandle, WorkerError> {
     let id = NEXT_ISOLATE_ID.fetch_add(1, Ordering::Relaxed);
     let (sender, receiver) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -193,7 +204,7 @@ pub(crate) fn spawn_blank(limits: Limits, in_background: bool) -> Result<Isolate
             // caught here (or, while serving, in `run_isolate`, which fails
             // the isolate's requests first), never taking the process down.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                isolate_thread(id, limits, receiver, ready_tx, in_background)
+                isolate_thread(id, limits, receiver, ready_tx, background)
             }));
             if outcome.is_err() {
                 tracing::error!(isolate = id, "isolate thread panicked; isolate ended");
@@ -219,7 +230,7 @@ fn isolate_thread(
     limits: Limits,
     receiver: mpsc::UnboundedReceiver<IsolateCommand>,
     ready: Ready,
-    in_background: bool,
+    background: Option<Arc<BootstrapPriority>>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -228,7 +239,7 @@ fn isolate_thread(
             return;
         }
     };
-    runtime.block_on(run_isolate(id, limits, receiver, ready, in_background));
+    runtime.block_on(run_isolate(id, limits, receiver, ready, background));
 }
 
 /// Functions of the worker host JS (`js/worker_host.js`), taken once after
@@ -278,16 +289,22 @@ async fn run_isolate(
     limits: Limits,
     mut receiver: mpsc::UnboundedReceiver<IsolateCommand>,
     ready: Ready,
-    in_background: bool,
+    background: Option<Arc<BootstrapPriority>>,
 ) {
     let started = std::time::Instant::now();
     let started_cpu = crate::supervisor::thread_cpu_now();
-    let idle = in_background && crate::supervisor::enter_idle_class();
+    let idle = background.as_ref().is_some_and(|priority| priority.enter());
+    if idle {
+        set_thread_name(&format!("warming-{id}"));
+    }
     let blank = new_blank_isolate(&limits);
     // Back to the normal class before anything can fail or serve: the
     // isolate's turns are demoted by the supervisor when they run long.
-    if idle && !crate::supervisor::leave_idle_class() {
-        tracing::warn!(isolate = id, "could not leave the idle scheduling class after a bootstrap");
+    if let (true, Some(priority)) = (idle, &background) {
+        if !priority.leave() {
+            tracing::warn!(isolate = id, "could not leave the idle scheduling class after a bootstrap");
+        }
+        set_thread_name(&format!("isolate-{id}"));
     }
     let blank = match blank {
         Ok(blank) => blank,

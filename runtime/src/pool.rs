@@ -5,10 +5,15 @@
 //! the pool empty adopts a refill already under way instead of starting a
 //! bootstrap of its own next to it: on a machine whose cores are busy, a
 //! third bootstrap only slows the two already running, and the refill is
-//! further along. Refills bootstrap in
-//! the normal scheduling class: in the idle class they starved whenever
-//! other processes kept the cores busy, and cold starts found the pool
-//! empty (bench/RESULTS.md), so `BACKGROUND_REFILLS` is off.
+//! further along.
+//!
+//! A refill that starts while another warm isolate is ready bootstraps in
+//! the idle scheduling class, so it never competes with a thread serving a
+//! request (a cold start loading its worker right then was 5-8x slower next
+//! to a normal-class bootstrap, bench/RESULTS.md). Where the cores are kept
+//! busy, idle-class refills starve and the pool runs dry; so a cold start
+//! that finds it empty promotes the refills under way to the normal class,
+//! and a refill that starts on an empty pool runs there from the start.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +24,7 @@ use tokio::sync::oneshot;
 use crate::error::WorkerError;
 use crate::isolate::{spawn_blank, spawn_blank_isolate, IsolateHandle};
 use crate::limits::Limits;
+use crate::supervisor::BootstrapPriority;
 use crate::worker::IsolateRegistry;
 
 /// Pre-warmed blank isolates, shared by every deployment in the process.
@@ -46,6 +52,8 @@ struct Ready {
     /// Cold starts waiting for a refill under way, oldest first; never more
     /// than `building`, so each has a refill of its own to wait for.
     adopters: VecDeque<oneshot::Sender<IsolateHandle>>,
+    /// The refills under way in the idle scheduling class.
+    in_background: Vec<Arc<BootstrapPriority>>,
 }
 
 impl Ready {
@@ -140,6 +148,10 @@ impl IsolatePool {
                 None if ready.adopters.len() < ready.building => {
                     let (adopter, adopted) = oneshot::channel();
                     ready.adopters.push_back(adopter);
+                    // A request waits: no refill may starve now.
+                    for refill in ready.in_background.drain(..) {
+                        refill.promote();
+                    }
                     Some(adopted)
                 }
                 None => None,
@@ -175,14 +187,10 @@ impl IsolatePool {
     }
 }
 
-/// Whether a refill started while another warm isolate is ready bootstraps
-/// in the idle class (`crate::isolate::spawn_blank`).
-const BACKGROUND_REFILLS: bool = false;
-
 fn refill(pool: std::sync::Weak<PoolInner>) {
     loop {
         let Some(inner) = pool.upgrade() else { return };
-        let in_background = match inner.ready.lock() {
+        let background = match inner.ready.lock() {
             Ok(ready) if ready.isolates.len() + ready.building >= inner.target => {
                 // Wait until someone takes an isolate (or a second passes, to
                 // notice the pool being dropped).
@@ -192,13 +200,20 @@ fn refill(pool: std::sync::Weak<PoolInner>) {
             Ok(mut ready) => {
                 ready.building += 1;
                 // Idle class only while a cold start would still find one.
-                !ready.isolates.is_empty()
+                (!ready.isolates.is_empty()).then(|| {
+                    let priority = Arc::new(BootstrapPriority::default());
+                    ready.in_background.push(priority.clone());
+                    priority
+                })
             }
             Err(_) => return,
         };
-        let built = spawn_blank(inner.limits.clone(), BACKGROUND_REFILLS && in_background);
+        let built = spawn_blank(inner.limits.clone(), background.clone());
         let Ok(mut ready) = inner.ready.lock() else { return };
         ready.building -= 1;
+        if let Some(priority) = &background {
+            ready.in_background.retain(|refill| !Arc::ptr_eq(refill, priority));
+        }
         match built {
             Ok(isolate) => ready.deliver(isolate),
             Err(error) => {

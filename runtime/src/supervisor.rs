@@ -390,6 +390,59 @@ pub(crate) fn leave_idle_class() -> bool {
     set_idle_class(0, false)
 }
 
+/// The scheduling class of a pool refill's bootstrap: the idle class, so it
+/// never delays a thread serving a request, until a cold start waits for it
+/// ([`BootstrapPriority::promote`]); from then on the normal class, so it is
+/// not starved while a request waits.
+#[derive(Debug, Default)]
+pub(crate) struct BootstrapPriority {
+    state: Mutex<BootstrapState>,
+}
+
+#[derive(Debug, Default)]
+struct BootstrapState {
+    /// The bootstrapping thread, while it is in the idle class.
+    thread: Option<libc::pid_t>,
+    promoted: bool,
+}
+
+impl BootstrapPriority {
+    /// Called on the bootstrapping thread before the bootstrap: moves it to
+    /// the idle class unless a cold start already waits for it (or the
+    /// process could not bring it back). Whether it moved.
+    pub(crate) fn enter(&self) -> bool {
+        let Ok(mut state) = self.state.lock() else { return false };
+        if state.promoted || !enter_idle_class() {
+            return false;
+        }
+        // SAFETY: gettid has no preconditions.
+        state.thread = Some(unsafe { libc::gettid() });
+        true
+    }
+
+    /// Called on the bootstrapping thread once the bootstrap is done: back
+    /// to the normal class; false if the kernel refused.
+    pub(crate) fn leave(&self) -> bool {
+        // Under the lock, so a promotion never reaches a thread id that has
+        // moved on (or been reused).
+        let _state = self.state.lock().map(|mut state| state.thread = None);
+        leave_idle_class()
+    }
+
+    /// A cold start waits for this bootstrap: the rest of it runs in the
+    /// normal class.
+    pub(crate) fn promote(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.promoted = true;
+            if let Some(thread) = state.thread.take() {
+                if !set_idle_class(thread, false) {
+                    tracing::warn!(thread, "could not promote a pool refill a cold start waits for");
+                }
+            }
+        }
+    }
+}
+
 /// Whether the thread `thread_id` of this process (0: the calling thread)
 /// is in the idle scheduling class.
 pub(crate) fn in_idle_class(thread_id: libc::pid_t) -> bool {
@@ -450,4 +503,41 @@ fn watchdog() -> &'static Watchdog {
         }
         dog
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_promoted_bootstrap_leaves_the_idle_class_at_once() {
+        if !idle_class_is_reversible() {
+            return; // without CAP_SYS_NICE a refill never enters it
+        }
+        let priority = Arc::new(BootstrapPriority::default());
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let bootstrap = std::thread::spawn({
+            let priority = priority.clone();
+            move || {
+                let entered = priority.enter();
+                let _ = entered_tx.send(entered);
+                // Stands for the bootstrap: runs until it is back in the
+                // normal class (bounded, so a failure cannot hang).
+                let until = Instant::now() + Duration::from_secs(30);
+                while in_idle_class(0) && Instant::now() < until {
+                    std::thread::yield_now();
+                }
+                let promoted = !in_idle_class(0);
+                priority.leave();
+                promoted
+            }
+        });
+        assert!(entered.recv().unwrap(), "the bootstrap did not enter the idle class");
+        priority.promote();
+        assert!(bootstrap.join().unwrap(), "the promotion did not reach the bootstrapping thread");
+        // Once promoted, a bootstrap does not enter the idle class at all.
+        let late = BootstrapPriority::default();
+        late.promote();
+        assert!(std::thread::spawn(move || !late.enter() && !in_idle_class(0)).join().unwrap());
+    }
 }

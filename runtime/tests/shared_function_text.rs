@@ -4,11 +4,10 @@
 //! positions must stay right after the isolate that first used the text is
 //! gone, and one function's text must never show up as another's.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use brink_runtime::{IsolatePool, Limits, Scaling, Worker, WorkerSpec};
+use http_body_util::BodyExt;
 
-use brink_runtime::{IsolatePool, Limits, ModuleBundle, OutboundPolicy, RequestBody, Scaling, Worker, WorkerSpec};
-use http_body_util::{BodyExt, Empty};
+mod common;
 
 /// `OPERATION` is replaced per worker, so two workers differ only there.
 const WORKER: &str = r#"
@@ -31,27 +30,11 @@ export default {
 "#;
 
 fn spec(name: &str, operation: &str) -> WorkerSpec {
-    let source = WORKER.replace("OPERATION", operation);
-    let bundle = ModuleBundle::new("worker.js", BTreeMap::from([("worker.js".to_string(), source.into_bytes())]))
-        .expect("bundle");
-    WorkerSpec {
-        name: name.to_string(),
-        version: 1,
-        bundle: Arc::new(bundle),
-        vars: Vec::new(),
-        secrets: Vec::new(),
-        kv: Vec::new(),
-        outbound: OutboundPolicy::default(),
-        limits: Limits::default(),
-        scaling: Scaling::fixed(1),
-        log_sink: None,
-    }
+    common::one_module_worker(name, &WORKER.replace("OPERATION", operation), Scaling::fixed(1))
 }
 
 async fn answer(worker: &Worker) -> serde_json::Value {
-    let body: RequestBody = Empty::new().map_err(|never| match never {}).boxed();
-    let request = http::Request::get("http://example.com/").body(body).expect("request");
-    let response = worker.fetch(request).await.expect("response");
+    let response = worker.fetch(common::get_request()).await.expect("response");
     assert_eq!(response.status(), 200);
     let bytes = response.into_body().collect().await.expect("body").to_bytes();
     serde_json::from_slice(&bytes).expect("JSON")

@@ -111,17 +111,25 @@ async fn a_tenant_cannot_see_its_neighbours_or_reach_the_admin_api() {
     assert!(!serve.logs().contains("supersecret1"), "a secret reached the log");
 }
 
-/// Scheduling policies of the process's threads (`/proc/PID/task/*/stat`).
+/// Scheduling policies of the process's isolate threads
+/// (`/proc/PID/task/*/stat`). A pool refill bootstrapping in the idle class
+/// is named `warming-N`, not `isolate-N`: it runs no tenant's code yet, so
+/// it is not one of the demotions these tests look for.
 fn thread_policies(pid: u32) -> Vec<i64> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return vec![] };
     tasks
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
-        // After the `(comm)` field: state is field 3, policy field 41.
-        .filter_map(|stat| stat.rsplit_once(')')?.1.split_whitespace().nth(38)?.parse().ok())
+        .filter_map(|stat| {
+            let (head, rest) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1;
+            // After the `(comm)` field: state is field 3, policy field 41.
+            let policy = rest.split_whitespace().nth(38)?.parse().ok()?;
+            (comm.starts_with("isolate-") && comm != "isolate-pool").then_some(policy)
+        })
         .collect()
 }
 
-/// Threads of the process in the idle scheduling class (`SCHED_IDLE`).
+/// Isolate threads of the process in the idle scheduling class (`SCHED_IDLE`).
 fn idle_threads(pid: u32) -> usize {
     thread_policies(pid).iter().filter(|policy| **policy == i64::from(libc::SCHED_IDLE)).count()
 }

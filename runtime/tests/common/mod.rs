@@ -1,0 +1,32 @@
+//! Helpers shared by the runtime's integration tests.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use brink_runtime::{Limits, ModuleBundle, OutboundPolicy, RequestBody, Scaling, WorkerSpec};
+use http_body_util::{BodyExt, Empty};
+
+/// A worker of one module, `worker.js`, with default limits, no bindings
+/// and the given scaling.
+pub fn one_module_worker(name: &str, source: &str, scaling: Scaling) -> WorkerSpec {
+    let bundle = ModuleBundle::new("worker.js", BTreeMap::from([("worker.js".to_string(), source.as_bytes().to_vec())]))
+        .expect("bundle");
+    WorkerSpec {
+        name: name.to_string(),
+        version: 1,
+        bundle: Arc::new(bundle),
+        vars: Vec::new(),
+        secrets: Vec::new(),
+        kv: Vec::new(),
+        outbound: OutboundPolicy::default(),
+        limits: Limits::default(),
+        scaling,
+        log_sink: None,
+    }
+}
+
+/// A bodiless `GET http://example.com/`.
+pub fn get_request() -> http::Request<RequestBody> {
+    let body: RequestBody = Empty::new().map_err(|never| match never {}).boxed();
+    http::Request::get("http://example.com/").body(body).expect("request")
+}
