@@ -293,14 +293,15 @@ async fn run_isolate(
 ) {
     let started = std::time::Instant::now();
     let started_cpu = crate::supervisor::thread_cpu_now();
-    let idle = background.as_ref().is_some_and(|priority| priority.enter());
+    let in_idle_class = background.filter(|priority| priority.enter());
+    let idle = in_idle_class.is_some();
     if idle {
         set_thread_name(&format!("warming-{id}"));
     }
     let blank = new_blank_isolate(&limits);
     // Back to the normal class before anything can fail or serve: the
     // isolate's turns are demoted by the supervisor when they run long.
-    if let (true, Some(priority)) = (idle, &background) {
+    if let Some(priority) = in_idle_class {
         if !priority.leave() {
             tracing::warn!(isolate = id, "could not leave the idle scheduling class after a bootstrap");
         }

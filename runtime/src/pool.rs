@@ -113,15 +113,6 @@ impl IsolatePool {
         &self.inner.limits
     }
 
-    /// Takes a warm isolate, or builds one now if none is ready. Blocks while
-    /// building: call it from a blocking context.
-    pub fn take(&self) -> Result<IsolateHandle, WorkerError> {
-        match self.try_take() {
-            Some(isolate) => Ok(isolate),
-            None => spawn_blank_isolate(self.inner.limits.clone()),
-        }
-    }
-
     /// Takes a warm isolate if one is ready. Never blocks, so a cold start
     /// that finds one skips the hand-off to a blocking thread.
     pub fn try_take(&self) -> Option<IsolateHandle> {

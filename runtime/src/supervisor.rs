@@ -423,9 +423,12 @@ impl BootstrapPriority {
     /// Called on the bootstrapping thread once the bootstrap is done: back
     /// to the normal class; false if the kernel refused.
     pub(crate) fn leave(&self) -> bool {
-        // Under the lock, so a promotion never reaches a thread id that has
-        // moved on (or been reused).
-        let _state = self.state.lock().map(|mut state| state.thread = None);
+        // Cleared under the lock a promotion holds while it uses the id, so
+        // a promotion never reaches a thread that has moved on (or an id
+        // reused by another thread).
+        if let Ok(mut state) = self.state.lock() {
+            state.thread = None;
+        }
         leave_idle_class()
     }
 
