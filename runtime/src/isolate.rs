@@ -145,6 +145,11 @@ impl IsolateHandle {
         self.in_flight.load(Ordering::Relaxed)
     }
 
+    /// CPU its thread has used, in nanoseconds (0 once the thread is gone).
+    pub fn thread_cpu_ns(&self) -> u64 {
+        self.watch.thread_cpu_ns().unwrap_or(0)
+    }
+
     /// A signal that turns true when the isolate thread has exited. The
     /// thread exits once every handle is dropped (its channel closes) and its
     /// in-flight work is done.

@@ -291,7 +291,9 @@ impl IsolateWatch {
         self.finished.store(true, Ordering::Release);
     }
 
-    fn thread_cpu_ns(&self) -> Option<u64> {
+    /// The isolate thread's CPU clock in nanoseconds; None once the thread
+    /// is gone.
+    pub fn thread_cpu_ns(&self) -> Option<u64> {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         // SAFETY: `ts` is a valid out-pointer; an invalid clock (thread gone)
         // makes clock_gettime fail, which is handled.

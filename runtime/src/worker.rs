@@ -4,8 +4,12 @@
 //!
 //! - a worker may start with no isolate and get one on its first request
 //!   (a cold start: a blank isolate from the pool plus the worker's modules);
-//! - while every live isolate is busy, another is started in the background,
-//!   up to `Scaling::max_isolates`;
+//! - while every live isolate is saturated (requests in flight and its
+//!   thread busy at least half the time), another is started in the
+//!   background, up to `Scaling::max_isolates`. Requests merely waiting on
+//!   I/O or timers share one isolate, as on Workers: an isolate per
+//!   overlapping request would put a thread to sleep and wake another for
+//!   every request, with each heap cold in the caches;
 //! - an isolate idle for `Scaling::idle_timeout` is evicted (down to
 //!   `Scaling::min_isolates`, zero by default). Eviction closes its channel:
 //!   it finishes its in-flight requests and `waitUntil` work, then exits;
@@ -233,18 +237,45 @@ struct LiveIsolate {
     handle: Arc<IsolateHandle>,
     /// When a request last finished or started on it (ms on `clock_ms`).
     last_active: Arc<AtomicU64>,
+    load: CpuLoad,
     _counted: LiveCount,
 }
 
 impl LiveIsolate {
     fn new(handle: Arc<IsolateHandle>, slots: &Slots) -> LiveIsolate {
         slots.registry_live.fetch_add(1, Ordering::Relaxed);
+        let load = CpuLoad { sampled_at: Instant::now(), cpu_ns: handle.thread_cpu_ns(), saturated: false };
         LiveIsolate {
             handle,
             last_active: Arc::new(AtomicU64::new(clock_ms())),
+            load,
             _counted: LiveCount(slots.registry_live.clone()),
         }
     }
+
+    /// Whether its thread has been busy at least half of the last
+    /// [`SATURATION_WINDOW`] or more: the sign that its requests queue for
+    /// the CPU, not for I/O. Sampled at most once per window, by requests
+    /// that find every isolate busy.
+    fn saturated(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.load.sampled_at);
+        if elapsed >= SATURATION_WINDOW {
+            let cpu_ns = self.handle.thread_cpu_ns();
+            let used = cpu_ns.saturating_sub(self.load.cpu_ns);
+            self.load = CpuLoad { sampled_at: now, cpu_ns, saturated: u128::from(used) * 2 >= elapsed.as_nanos() };
+        }
+        self.load.saturated
+    }
+}
+
+/// The shortest span over which an isolate's CPU use is judged for scaling.
+const SATURATION_WINDOW: Duration = Duration::from_millis(10);
+
+/// An isolate thread's CPU clock when last sampled, and the verdict then.
+struct CpuLoad {
+    sampled_at: Instant,
+    cpu_ns: u64,
+    saturated: bool,
 }
 
 /// One isolate in [`IsolateRegistry::live`], for as long as it is in a live
@@ -346,7 +377,7 @@ impl Worker {
     }
 
     /// Picks the least busy live isolate. Dead isolates are dropped and, as
-    /// when every isolate is busy, another is started in the background
+    /// when every isolate is saturated, another is started in the background
     /// (up to `max_isolates`); only when no isolate is live does the
     /// request wait for one (bounded by the caller's wall-clock limit).
     async fn isolate(&self) -> Result<(Arc<IsolateHandle>, Arc<AtomicU64>), WorkerError> {
@@ -386,7 +417,11 @@ impl Worker {
                 let all_busy = best.as_ref().is_none_or(|(handle, _)| handle.in_flight() > 0);
                 let room = list.live.len() + list.loading < self.scaling.max_isolates.max(1);
                 let want_more = list.live.len() + list.loading < self.scaling.min_isolates;
-                if (all_busy && room && list.loading == 0) || want_more || (list.live.is_empty() && list.loading == 0) {
+                let scale_up = all_busy && room && list.loading == 0 && {
+                    let now = Instant::now();
+                    list.live.iter_mut().all(|isolate| isolate.saturated(now))
+                };
+                if scale_up || want_more || (list.live.is_empty() && list.loading == 0) {
                     list.loading += 1;
                     list.load_failed = false;
                     if list.live.is_empty() {

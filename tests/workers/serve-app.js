@@ -19,6 +19,16 @@ export default {
       case "/slow":
         await new Promise((resolve) => setTimeout(resolve, Number(url.searchParams.get("ms") ?? 300)));
         return new Response(tag);
+      case "/busy": {
+        // CPU-bound work in short turns (a long turn would be demoted to the
+        // idle scheduling class): keeps the isolate's thread busy.
+        let sum = 0;
+        for (let slice = Number(url.searchParams.get("slices") ?? 100); slice > 0; slice--) {
+          for (let i = 0; i < 20000; i++) sum += i;
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+        return new Response(sum >= 0 ? tag : "");
+      }
       case "/throw":
         throw new Error(`${env.WHO} failed on purpose`);
     }
