@@ -14,6 +14,11 @@
 //! busy, idle-class refills starve and the pool runs dry; so a cold start
 //! that finds it empty promotes the refills under way to the normal class,
 //! and a refill that starts on an empty pool runs there from the start.
+//!
+//! A worker whose isolates keep running into their limits takes nothing
+//! from the pool: its isolates are built for it in the idle class
+//! ([`IsolatePool::build_in_idle_class`]), so its replacements can neither
+//! empty the pool for its neighbours nor make refills run in their way.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -157,6 +162,20 @@ impl IsolatePool {
         self.inner.built_on_demand.fetch_add(1, Ordering::Relaxed);
         let limits = self.inner.limits.clone();
         tokio::task::spawn_blocking(move || spawn_blank_isolate(limits))
+            .await
+            .map_err(|error| WorkerError::Engine(error.to_string()))?
+    }
+
+    /// Builds a blank isolate in the idle scheduling class, never promoted
+    /// and without touching the warm ones: for a worker whose isolates keep
+    /// running into their limits. Its replacements would otherwise drain
+    /// the shared pool and make the refills that follow run in the normal
+    /// class, next to the well-behaved tenants' requests; this way it pays
+    /// for its own bootstraps, with CPU no one else wants.
+    pub async fn build_in_idle_class(&self) -> Result<IsolateHandle, WorkerError> {
+        let limits = self.inner.limits.clone();
+        let priority = Arc::new(BootstrapPriority::default());
+        tokio::task::spawn_blocking(move || spawn_blank(limits, Some(priority)))
             .await
             .map_err(|error| WorkerError::Engine(error.to_string()))?
     }

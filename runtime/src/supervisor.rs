@@ -45,12 +45,14 @@ const MAX_REPLACEMENT_DELAY: Duration = Duration::from_millis(1600);
 
 /// A worker's recent isolate terminations for the CPU or memory limit.
 ///
-/// Every termination costs the process a fresh blank isolate (~25 ms of CPU
-/// at normal priority) plus the first milliseconds of each looping turn
-/// before the watchdog demotes it. A worker whose every request runs into
-/// its limit would make its neighbours pay for that, so after a few strikes
-/// its new isolates run at the lowest priority from their first turn and
-/// its replacements are spaced out, doubling up to a cap. Strikes older
+/// Every termination costs the process a fresh blank isolate (~25 ms of CPU)
+/// plus the first milliseconds of each looping turn before the watchdog
+/// demotes it. A worker whose every request runs into its limit would make
+/// its neighbours pay for that, so after a few strikes its new isolates are
+/// bootstrapped for it in the idle scheduling class rather than taken from
+/// the shared pool (whose refills would then run next to everyone's
+/// requests), run at the lowest priority from their first turn, and its
+/// replacements are spaced out, doubling up to a cap. Strikes older
 /// than [`STRIKES_REMEMBERED_FOR`] are forgotten.
 #[derive(Debug, Default)]
 pub struct Strikes {

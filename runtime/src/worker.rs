@@ -462,7 +462,8 @@ impl Worker {
     /// isolate thread loads and serves in one wake-up, with no hand-off to
     /// another task or back. `list.loading` is already counted.
     fn start_warm(&self, list: &mut SlotList) -> Option<(Arc<IsolateHandle>, Arc<AtomicU64>)> {
-        if !self.pool.registry().has_room() || !self.code.counters.strikes.replacement_delay().is_zero() {
+        // A worker with strikes builds its own isolates (`spawn_load`).
+        if !self.pool.registry().has_room() || self.code.counters.strikes.demote_from_start() {
             return None;
         }
         let started = Instant::now();
@@ -483,7 +484,12 @@ impl Worker {
                 let _ = tokio::task::spawn_blocking(move || registry.make_room()).await;
             }
             let started = Instant::now();
-            let isolate = pool.take_or_adopt().await.map(|isolate| {
+            let taken = if code.counters.strikes.demote_from_start() {
+                pool.build_in_idle_class().await
+            } else {
+                pool.take_or_adopt().await
+            };
+            let isolate = taken.map(|isolate| {
                 // Requests are waiting for the worker's only isolate: give
                 // them this one now, their requests queued behind its load.
                 let Ok(mut list) = slots.list.lock() else { return Some(isolate) };

@@ -2,7 +2,8 @@
 //! worker's first request is
 //! queued behind its load in one message to the isolate thread, and a load
 //! that fails fails the requests queued behind it instead of leaving them
-//! waiting; one that finds the pool empty adopts a refill under way.
+//! waiting; one that finds the pool empty adopts a refill under way; a
+//! worker that keeps running into its limits takes nothing from the pool.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -195,6 +196,44 @@ fn a_top_level_loop_on_a_cold_start_is_stopped_and_its_queued_request_fails() {
             assert!(Instant::now() < until, "the looping isolate was never stopped");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        worker.shutdown().await;
+    });
+}
+
+/// A GET of `path` on `worker`: its status and body, or the error.
+async fn get_path(worker: &Worker, path: &str) -> Result<(u16, String), WorkerError> {
+    let body: brink_runtime::RequestBody = http_body_util::Empty::new().map_err(|never| match never {}).boxed();
+    let request = http::Request::get(format!("http://example.com{path}")).body(body).expect("request");
+    let response = worker.fetch(request).await?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.map_err(|_| WorkerError::Unavailable)?.to_bytes();
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+#[test]
+fn a_worker_that_keeps_hitting_its_limits_builds_its_isolates_outside_the_pool() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let pool = IsolatePool::new(2, Limits::default());
+        wait_warm(&pool, 2);
+        let source = "export default { fetch(request) { \
+            if (new URL(request.url).pathname === '/loop') for (;;) {} \
+            return new Response('fine'); } };";
+        let mut striking = spec("striking", source);
+        striking.limits.cpu_per_request = Duration::from_millis(20);
+        striking.limits.wall_clock = Duration::from_secs(60);
+        let worker = Worker::new_idle(striking, pool.clone());
+        // Two isolates ended for the CPU limit: two strikes.
+        for _ in 0..2 {
+            let result = get_path(&worker, "/loop").await;
+            assert!(!matches!(result, Ok((200, _))), "{result:?}");
+        }
+        wait_warm(&pool, 2);
+        // Its next isolate is bootstrapped for it; the warm ones stay
+        // for the well-behaved workers.
+        assert_eq!(get_path(&worker, "/").await.expect("a request after the strikes"), (200, "fine".to_string()));
+        assert_eq!(pool.warm(), 2, "a worker with strikes took a warm isolate");
+        assert_eq!(pool.building(), 0);
         worker.shutdown().await;
     });
 }
