@@ -159,6 +159,35 @@ async fn objects_built_alike_in_every_request_read_as_built() {
 }
 
 #[tokio::test]
+async fn objects_built_through_remembered_transitions_read_as_built() {
+    // Each shape remembers the shape its last added property led to
+    // (patches/v8x/0018), and the next object adding the same property takes
+    // it without a lookup. Objects that follow those transitions must read
+    // exactly as built while their neighbours delete, redefine, freeze or
+    // re-prototype their own properties, when one shape leads to hundreds
+    // of names, and when names (and their shapes) are freed and made again
+    // between requests. The expected answer is what node gives.
+    let brink = Brink::start(worker("shapes.js"), &[]);
+    for i in 0..30 {
+        let got = answer(&brink, &format!("/transitions?i={i}")).await;
+        let name = format!("k{}", i % 7);
+        let expected = serde_json::json!({
+            "a": [["y", name, "z"], false, 5],
+            "b": [["x", "y", name, "z"], 1, 4],
+            "p": [["p"], [], 1, false, ["p"], 2],
+            "alternating": ["even,tail", "odd,tail", "even,tail", "odd,tail", "even,tail", "odd,tail"],
+            "shared": [["m", "n"], 2, ["m", "n"], 3],
+            "flags": [["v"], false, ["u", "v", "w"], true],
+            "proto": [["q", "after"], true, ["q", "after"], false],
+            "frozen": [true, false, ["c", "d"]],
+            "array": [["0", "2", "extra"], 3, false],
+            "many": true,
+        });
+        assert_eq!(got, expected, "request {i}");
+    }
+}
+
+#[tokio::test]
 async fn kept_shapes_do_not_keep_prototypes_past_the_heap_limit() {
     // Each request makes a prototype holding ~4 MB and objects on it. A kept
     // shape holds its prototype, so without bounds the kept shapes alone
