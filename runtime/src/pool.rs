@@ -15,6 +15,12 @@
 //! that finds it empty promotes the refills under way to the normal class,
 //! and a refill that starts on an empty pool runs there from the start.
 //!
+//! Cold starts that find nothing to take or adopt queue for isolates built
+//! on demand, by at most one builder thread per core, each handing what it
+//! builds to the oldest waiting cold start: a thousand first requests at
+//! once make a queue, not a thousand bootstraps sharing two cores, which
+//! would all finish late (and hold a thousand half-built heaps meanwhile).
+//!
 //! A worker whose isolates keep running into their limits takes nothing
 //! from the pool: its isolates are built for it in the idle class
 //! ([`IsolatePool::build_in_idle_class`]), so its replacements can neither
@@ -47,6 +53,8 @@ struct PoolInner {
     /// Blank isolates built for a cold start that found nothing to take or
     /// adopt.
     built_on_demand: AtomicU64,
+    /// Most builder threads building for waiting cold starts at once.
+    max_builders: usize,
 }
 
 #[derive(Default)]
@@ -54,9 +62,10 @@ struct Ready {
     isolates: VecDeque<IsolateHandle>,
     /// Isolates being built by refill threads right now.
     building: usize,
-    /// Cold starts waiting for a refill under way, oldest first; never more
-    /// than `building`, so each has a refill of its own to wait for.
+    /// Cold starts waiting for an isolate being built, oldest first.
     adopters: VecDeque<oneshot::Sender<IsolateHandle>>,
+    /// Builder threads building for waiting cold starts right now.
+    builders: usize,
     /// The refills under way in the idle scheduling class.
     in_background: Vec<Arc<BootstrapPriority>>,
 }
@@ -73,6 +82,13 @@ impl Ready {
             }
         }
         self.isolates.push_back(isolate);
+    }
+
+    /// Whether waiting cold starts outnumber the isolates being built
+    /// (refills and builders), forgetting those that gave up.
+    fn short_of_builds(&mut self) -> bool {
+        self.adopters.retain(|adopter| !adopter.is_closed());
+        self.adopters.len() > self.building + self.builders
     }
 }
 
@@ -94,8 +110,9 @@ impl IsolatePool {
             ready: Mutex::new(Ready::default()),
             wanted: Condvar::new(),
             built_on_demand: AtomicU64::new(0),
+            max_builders: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         });
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = inner.max_builders;
         for _ in 0..target.min(cores) {
             let filler = Arc::downgrade(&inner);
             let spawned = std::thread::Builder::new()
@@ -128,42 +145,36 @@ impl IsolatePool {
         warm
     }
 
-    /// Takes a warm isolate; with none ready, waits for a refill already
-    /// under way that no other cold start is waiting for, and only builds
-    /// one itself (on a blocking thread) when there is none, or when the
-    /// refill it waited for failed.
+    /// Takes a warm isolate; with none ready, waits for one being built:
+    /// a refill under way that no other cold start is waiting for, or else
+    /// one a builder thread builds on demand (at most one builder per core;
+    /// beyond that the cold start queues for the next isolate built). Fails
+    /// when the isolate built for it could not be.
     pub async fn take_or_adopt(&self) -> Result<IsolateHandle, WorkerError> {
-        let adopted = {
+        let (adopted, start_builder) = {
             let mut ready = self.inner.ready.lock().map_err(|_| WorkerError::Unavailable)?;
-            match ready.isolates.pop_front() {
-                Some(isolate) => {
-                    drop(ready);
-                    self.inner.wanted.notify_one();
-                    return Ok(isolate);
-                }
-                None if ready.adopters.len() < ready.building => {
-                    let (adopter, adopted) = oneshot::channel();
-                    ready.adopters.push_back(adopter);
-                    // A request waits: no refill may starve now.
-                    for refill in ready.in_background.drain(..) {
-                        refill.promote();
-                    }
-                    Some(adopted)
-                }
-                None => None,
-            }
-        };
-        self.inner.wanted.notify_one();
-        if let Some(adopted) = adopted {
-            if let Ok(isolate) = adopted.await {
+            if let Some(isolate) = ready.isolates.pop_front() {
+                drop(ready);
+                self.inner.wanted.notify_one();
                 return Ok(isolate);
             }
+            let (adopter, adopted) = oneshot::channel();
+            ready.adopters.push_back(adopter);
+            // A request waits: no refill may starve now.
+            for refill in ready.in_background.drain(..) {
+                refill.promote();
+            }
+            let start_builder = ready.short_of_builds() && ready.builders < self.inner.max_builders;
+            if start_builder {
+                ready.builders += 1;
+            }
+            (adopted, start_builder)
+        };
+        self.inner.wanted.notify_one();
+        if start_builder {
+            start_builder_thread(&self.inner);
         }
-        self.inner.built_on_demand.fetch_add(1, Ordering::Relaxed);
-        let limits = self.inner.limits.clone();
-        tokio::task::spawn_blocking(move || spawn_blank_isolate(limits))
-            .await
-            .map_err(|error| WorkerError::Engine(error.to_string()))?
+        adopted.await.map_err(|_| WorkerError::Engine("could not build a blank isolate".into()))
     }
 
     /// Builds a blank isolate in the idle scheduling class, never promoted
@@ -185,8 +196,14 @@ impl IsolatePool {
         self.inner.ready.lock().map(|ready| ready.building).unwrap_or(0)
     }
 
-    /// Blank isolates cold starts have built themselves so far, having
-    /// found no warm isolate and no refill to adopt.
+    /// Builder threads building isolates for waiting cold starts right now
+    /// (at most one per core).
+    pub fn builders(&self) -> usize {
+        self.inner.ready.lock().map(|ready| ready.builders).unwrap_or(0)
+    }
+
+    /// Blank isolates built on demand so far, for cold starts that found
+    /// no warm isolate and no refill to adopt.
     pub fn built_on_demand(&self) -> u64 {
         self.inner.built_on_demand.load(Ordering::Relaxed)
     }
@@ -227,14 +244,52 @@ fn refill(pool: std::sync::Weak<PoolInner>) {
         match built {
             Ok(isolate) => ready.deliver(isolate),
             Err(error) => {
-                // The cold start waiting for this refill builds its own.
-                if ready.adopters.len() > ready.building {
-                    ready.adopters.pop_front();
+                // The cold start that counted on this refill gets a builder.
+                let start_builder = ready.short_of_builds() && ready.builders < inner.max_builders;
+                if start_builder {
+                    ready.builders += 1;
                 }
                 drop(ready);
+                if start_builder {
+                    start_builder_thread(&inner);
+                }
                 tracing::error!(%error, "could not pre-warm an isolate");
                 std::thread::sleep(std::time::Duration::from_secs(1));
             }
+        }
+    }
+}
+
+/// Starts a builder thread (already counted in `Ready::builders`): it builds
+/// blank isolates in the normal class, each for the oldest waiting cold
+/// start, until no cold start is left waiting for one. An isolate it could
+/// not build fails the oldest waiting cold start.
+fn start_builder_thread(inner: &Arc<PoolInner>) {
+    let pool = Arc::downgrade(inner);
+    let spawned = std::thread::Builder::new().name("isolate-builder".into()).spawn(move || loop {
+        let Some(inner) = pool.upgrade() else { return };
+        inner.built_on_demand.fetch_add(1, Ordering::Relaxed);
+        let built = spawn_blank_isolate(inner.limits.clone());
+        let Ok(mut ready) = inner.ready.lock() else { return };
+        match built {
+            Ok(isolate) => ready.deliver(isolate),
+            Err(error) => {
+                ready.adopters.pop_front();
+                tracing::error!(%error, "could not build a blank isolate for a cold start");
+            }
+        }
+        // This builder no longer counts while the others' builds are weighed.
+        ready.builders -= 1;
+        if !ready.short_of_builds() {
+            return;
+        }
+        ready.builders += 1;
+    });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "could not start an isolate builder thread");
+        if let Ok(mut ready) = inner.ready.lock() {
+            ready.builders -= 1;
+            ready.adopters.pop_front();
         }
     }
 }

@@ -237,3 +237,31 @@ fn a_worker_that_keeps_hitting_its_limits_builds_its_isolates_outside_the_pool()
         worker.shutdown().await;
     });
 }
+
+#[test]
+fn cold_starts_that_find_nothing_to_take_queue_for_one_builder_per_core() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        // No refills: every cold start needs an isolate built for it.
+        let pool = IsolatePool::new(0, Limits::default());
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let waiting = 4 * cores;
+        let takes: Vec<_> = (0..waiting)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.take_or_adopt().await })
+            })
+            .collect();
+        let mut most = 0;
+        while !takes.iter().all(|take| take.is_finished()) {
+            most = most.max(pool.builders());
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        for take in takes {
+            assert!(!take.await.expect("task").expect("an isolate built for the cold start").is_closed());
+        }
+        assert!((1..=cores).contains(&most), "{most} builders at once for {cores} cores");
+        assert_eq!(pool.built_on_demand(), waiting as u64);
+        assert_eq!(pool.builders(), 0);
+    });
+}
