@@ -18,7 +18,12 @@ fn spec(name: &str, source: &str) -> WorkerSpec {
 }
 
 async fn get(worker: &Worker) -> Result<(u16, String), WorkerError> {
-    let response = worker.fetch(common::get_request()).await?;
+    get_path(worker, "/").await
+}
+
+/// A GET of `path` on `worker`: its status and body, or the error.
+async fn get_path(worker: &Worker, path: &str) -> Result<(u16, String), WorkerError> {
+    let response = worker.fetch(common::get_request(path)).await?;
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.map_err(|_| WorkerError::Unavailable)?.to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
@@ -198,16 +203,6 @@ fn a_top_level_loop_on_a_cold_start_is_stopped_and_its_queued_request_fails() {
         }
         worker.shutdown().await;
     });
-}
-
-/// A GET of `path` on `worker`: its status and body, or the error.
-async fn get_path(worker: &Worker, path: &str) -> Result<(u16, String), WorkerError> {
-    let body: brink_runtime::RequestBody = http_body_util::Empty::new().map_err(|never| match never {}).boxed();
-    let request = http::Request::get(format!("http://example.com{path}")).body(body).expect("request");
-    let response = worker.fetch(request).await?;
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.map_err(|_| WorkerError::Unavailable)?.to_bytes();
-    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 #[test]

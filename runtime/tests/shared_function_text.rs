@@ -34,7 +34,7 @@ fn spec(name: &str, operation: &str) -> WorkerSpec {
 }
 
 async fn answer(worker: &Worker) -> serde_json::Value {
-    let response = worker.fetch(common::get_request()).await.expect("response");
+    let response = worker.fetch(common::get_request("/")).await.expect("response");
     assert_eq!(response.status(), 200);
     let bytes = response.into_body().collect().await.expect("body").to_bytes();
     serde_json::from_slice(&bytes).expect("JSON")

@@ -25,8 +25,8 @@ pub fn one_module_worker(name: &str, source: &str, scaling: Scaling) -> WorkerSp
     }
 }
 
-/// A bodiless `GET http://example.com/`.
-pub fn get_request() -> http::Request<RequestBody> {
+/// A bodiless `GET http://example.com{path}`.
+pub fn get_request(path: &str) -> http::Request<RequestBody> {
     let body: RequestBody = Empty::new().map_err(|never| match never {}).boxed();
-    http::Request::get("http://example.com/").body(body).expect("request")
+    http::Request::get(format!("http://example.com{path}")).body(body).expect("request")
 }
