@@ -48,6 +48,13 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio")
 }
 
+/// A pool that keeps `n` isolates warm, once they are.
+fn warm_pool(n: usize) -> IsolatePool {
+    let pool = IsolatePool::new(n, Limits::default());
+    wait_warm(&pool, n);
+    pool
+}
+
 /// Waits until the pool has `n` warm isolates.
 fn wait_warm(pool: &IsolatePool, n: usize) {
     let until = Instant::now() + Duration::from_secs(60);
@@ -61,8 +68,7 @@ const HELLO: &str = "export default { fetch() { return new Response('hello'); } 
 
 #[test]
 fn refilled_and_inline_built_isolates_serve_in_the_normal_class() {
-    let pool = IsolatePool::new(2, Limits::default());
-    wait_warm(&pool, 2);
+    let pool = warm_pool(2);
     let first = pool.try_take().expect("a warm isolate");
     assert!(!first.in_idle_class(), "a warm isolate must serve in the normal class");
     // The refill for `first` starts while one isolate is still warm.
@@ -127,8 +133,7 @@ fn a_cold_start_on_an_empty_pool_adopts_the_refill_under_way() {
 fn a_cold_start_serves_its_first_request_from_the_load_message() {
     let runtime = runtime();
     runtime.block_on(async {
-        let pool = IsolatePool::new(2, Limits::default());
-        wait_warm(&pool, 2);
+        let pool = warm_pool(2);
         let worker = Worker::new_idle(spec("hello", HELLO), pool.clone());
         assert_eq!(worker.stats().live_isolates, 0);
         assert_eq!(get(&worker).await.expect("first request"), (200, "hello".to_string()));
@@ -144,8 +149,7 @@ fn a_cold_start_serves_its_first_request_from_the_load_message() {
 fn many_first_requests_at_once_share_the_cold_start() {
     let runtime = runtime();
     runtime.block_on(async {
-        let pool = IsolatePool::new(2, Limits::default());
-        wait_warm(&pool, 2);
+        let pool = warm_pool(2);
         let worker = Arc::new(Worker::new_idle(spec("burst", HELLO), pool.clone()));
         for result in at_once(&worker, 32).await {
             assert_eq!(result.expect("response"), (200, "hello".to_string()));
@@ -161,8 +165,7 @@ fn many_first_requests_at_once_share_the_cold_start() {
 fn a_load_that_fails_fails_the_requests_queued_behind_it_and_the_next_one_retries() {
     let runtime = runtime();
     runtime.block_on(async {
-        let pool = IsolatePool::new(2, Limits::default());
-        wait_warm(&pool, 2);
+        let pool = warm_pool(2);
         // Top-level code that throws once it is served from a new isolate
         // (as a restored worker's might, after a change of environment).
         let source = "throw new Error('top level fails'); export default { fetch() { return new Response('no'); } };";
@@ -182,8 +185,7 @@ fn a_load_that_fails_fails_the_requests_queued_behind_it_and_the_next_one_retrie
 fn a_top_level_loop_on_a_cold_start_is_stopped_and_its_queued_request_fails() {
     let runtime = runtime();
     runtime.block_on(async {
-        let pool = IsolatePool::new(1, Limits::default());
-        wait_warm(&pool, 1);
+        let pool = warm_pool(1);
         let source = "while (true) {} export default { fetch() { return new Response('no'); } };";
         let mut looping = spec("looping", source);
         looping.limits.cpu_per_request = Duration::from_millis(50);
@@ -209,8 +211,7 @@ fn a_top_level_loop_on_a_cold_start_is_stopped_and_its_queued_request_fails() {
 fn a_worker_that_keeps_hitting_its_limits_builds_its_isolates_outside_the_pool() {
     let runtime = runtime();
     runtime.block_on(async {
-        let pool = IsolatePool::new(2, Limits::default());
-        wait_warm(&pool, 2);
+        let pool = warm_pool(2);
         let source = "export default { fetch(request) { \
             if (new URL(request.url).pathname === '/loop') for (;;) {} \
             return new Response('fine'); } };";
