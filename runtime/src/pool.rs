@@ -84,11 +84,17 @@ impl Ready {
         self.isolates.push_back(isolate);
     }
 
-    /// Whether waiting cold starts outnumber the isolates being built
-    /// (refills and builders), forgetting those that gave up.
-    fn short_of_builds(&mut self) -> bool {
+    /// Counts one more builder when waiting cold starts outnumber the
+    /// isolates being built (refills and builders; those that gave up are
+    /// forgotten) and fewer than `max_builders` run. Whether it did: the
+    /// caller then starts (or goes on as) that builder.
+    fn claim_builder(&mut self, max_builders: usize) -> bool {
         self.adopters.retain(|adopter| !adopter.is_closed());
-        self.adopters.len() > self.building + self.builders
+        let claimed = self.adopters.len() > self.building + self.builders && self.builders < max_builders;
+        if claimed {
+            self.builders += 1;
+        }
+        claimed
     }
 }
 
@@ -164,11 +170,7 @@ impl IsolatePool {
             for refill in ready.in_background.drain(..) {
                 refill.promote();
             }
-            let start_builder = ready.short_of_builds() && ready.builders < self.inner.max_builders;
-            if start_builder {
-                ready.builders += 1;
-            }
-            (adopted, start_builder)
+            (adopted, ready.claim_builder(self.inner.max_builders))
         };
         self.inner.wanted.notify_one();
         if start_builder {
@@ -245,10 +247,7 @@ fn refill(pool: std::sync::Weak<PoolInner>) {
             Ok(isolate) => ready.deliver(isolate),
             Err(error) => {
                 // The cold start that counted on this refill gets a builder.
-                let start_builder = ready.short_of_builds() && ready.builders < inner.max_builders;
-                if start_builder {
-                    ready.builders += 1;
-                }
+                let start_builder = ready.claim_builder(inner.max_builders);
                 drop(ready);
                 if start_builder {
                     start_builder_thread(&inner);
@@ -260,7 +259,7 @@ fn refill(pool: std::sync::Weak<PoolInner>) {
     }
 }
 
-/// Starts a builder thread (already counted in `Ready::builders`): it builds
+/// Starts a builder thread (already counted by `Ready::claim_builder`): it builds
 /// blank isolates in the normal class, each for the oldest waiting cold
 /// start, until no cold start is left waiting for one. An isolate it could
 /// not build fails the oldest waiting cold start.
@@ -278,12 +277,11 @@ fn start_builder_thread(inner: &Arc<PoolInner>) {
                 tracing::error!(%error, "could not build a blank isolate for a cold start");
             }
         }
-        // This builder no longer counts while the others' builds are weighed.
+        // Goes on only if it would have been started now.
         ready.builders -= 1;
-        if !ready.short_of_builds() {
+        if !ready.claim_builder(inner.max_builders) {
             return;
         }
-        ready.builders += 1;
     });
     if let Err(error) = spawned {
         tracing::error!(%error, "could not start an isolate builder thread");
