@@ -87,9 +87,13 @@ fn collect_js(dir: &Path, recursive: bool, sources: &mut BTreeMap<PathBuf, PathB
 fn deno_crate_dirs(manifest_dir: &Path) -> Vec<(&'static str, PathBuf)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // --offline: the outer build has already fetched everything this
-    // resolves to, and a build script must not reach the network.
+    // resolves to, and a build script must not reach the network. That is
+    // only true for the target being built: without --filter-platform cargo
+    // wants every platform's packages (Windows-only crates included), which
+    // a fresh CARGO_HOME has never downloaded.
+    let target = std::env::var("TARGET").expect("cargo sets TARGET for build scripts");
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform", &target, "--manifest-path"])
         .arg(manifest_dir.join("Cargo.toml"))
         .output()
         .unwrap_or_else(|error| panic!("run cargo metadata: {error}"));
