@@ -134,6 +134,11 @@ impl IsolateHandle {
         self.watch.termination()
     }
 
+    /// How many times its demoted turns offered their core to other threads.
+    pub fn demoted_yields(&self) -> u64 {
+        self.watch.demoted_yields()
+    }
+
     /// True when the isolate can take no more requests: its thread has
     /// exited, or the supervisor has terminated it and it is unwinding.
     pub fn is_closed(&self) -> bool {

@@ -33,6 +33,14 @@ const TICK: Duration = Duration::from_millis(5);
 /// turns of every other tenant run first (docs/architecture.md).
 const DEMOTE_AFTER_NS: u64 = 2_000_000;
 
+/// How long a demoted turn runs before it offers its core to whatever
+/// normal-class thread waits for it (`sched_yield`). A thread in the idle
+/// class that the kernel does pick (it gets a small share even next to busy
+/// threads) keeps its core until the next scheduler tick, 4 ms at HZ=250,
+/// unless a normal-class thread *wakes*; a neighbour's isolate that is
+/// already busy does not wake, so it used to wait that tick out.
+const DEMOTED_TURN_YIELDS_EVERY_NS: u64 = 250_000;
+
 /// How long a worker's isolate terminations count as recent.
 const STRIKES_REMEMBERED_FOR: Duration = Duration::from_secs(10);
 
@@ -158,6 +166,13 @@ pub struct IsolateWatch {
     /// of each turn from what its requests have left.
     turn_budget_ns: AtomicU64,
     terminated: AtomicU8,
+    /// Whether a [`yield_demoted_turn`] interrupt is pending, so that at
+    /// most one is.
+    yield_armed: AtomicBool,
+    /// The monotonic clock when a demoted turn last yielded its core.
+    last_yield_ns: AtomicU64,
+    /// How many times demoted turns yielded their core.
+    yields: AtomicU64,
     /// Set when the isolate thread has stopped running JavaScript for good.
     finished: AtomicBool,
     // Watchdog-only bookkeeping: the turn it last saw, and the thread's CPU
@@ -198,6 +213,9 @@ impl IsolateWatch {
             turn_started_cpu_ns: AtomicU64::new(0),
             turn_budget_ns: AtomicU64::new(u64::MAX),
             terminated: AtomicU8::new(0),
+            yield_armed: AtomicBool::new(false),
+            last_yield_ns: AtomicU64::new(0),
+            yields: AtomicU64::new(0),
             finished: AtomicBool::new(false),
             seen_turn: AtomicU64::new(u64::MAX),
             seen_cpu_ns: AtomicU64::new(0),
@@ -216,6 +234,10 @@ impl IsolateWatch {
         self.turn_started_cpu_ns.store(now, Ordering::Relaxed);
         self.turn.fetch_add(1, Ordering::Relaxed);
         self.in_turn.store(true, Ordering::Release);
+        if self.demoted.load(Ordering::Relaxed) {
+            // Demoted for good (a worker with strikes): from its first turn.
+            self.arm_yield();
+        }
         now
     }
 
@@ -268,6 +290,22 @@ impl IsolateWatch {
             return;
         }
         set_idle_class(self.thread_id, true);
+        self.arm_yield();
+    }
+
+    /// Has the running turn call [`yield_demoted_turn`] at its next
+    /// interrupt check, unless a call is pending already.
+    fn arm_yield(&self) {
+        if self.yield_armed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let data = std::ptr::from_ref(self).cast_mut().cast::<std::ffi::c_void>();
+        self.handle.request_interrupt(yield_demoted_turn, data);
+    }
+
+    /// How many times this isolate's demoted turns yielded their core.
+    pub fn demoted_yields(&self) -> u64 {
+        self.yields.load(Ordering::Relaxed)
     }
 
     /// Terminates the isolate's execution for `reason` (the first reason
@@ -352,6 +390,41 @@ impl IsolateWatch {
             self.terminate(Termination::StuckTurn);
         }
     }
+}
+
+/// Runs on the isolate thread at an interrupt check of a demoted turn (the
+/// engine checks at loop back-edges and calls): yields the core if the
+/// turn has run [`DEMOTED_TURN_YIELDS_EVERY_NS`] since it last did, and
+/// asks to be called again at the next check, for as long as the turn runs
+/// demoted. Yielding costs one system call when nothing else wants the core.
+unsafe extern "C" fn yield_demoted_turn(_isolate: v8::UnsafeRawIsolatePtr, data: *mut std::ffi::c_void) {
+    // SAFETY: `data` is the `IsolateWatch` that armed this call
+    // (`arm_yield`). The isolate's op state holds an `Arc` of it for as
+    // long as the isolate exists, and interrupts run only on the isolate's
+    // thread while it runs JavaScript.
+    let watch = unsafe { &*data.cast_const().cast::<IsolateWatch>() };
+    watch.yield_armed.store(false, Ordering::Release);
+    let demoted_turn = watch.demoted.load(Ordering::Relaxed)
+        && watch.in_turn.load(Ordering::Acquire)
+        && watch.termination().is_none();
+    if !demoted_turn {
+        return;
+    }
+    let now = monotonic_now_ns();
+    if now.saturating_sub(watch.last_yield_ns.load(Ordering::Relaxed)) >= DEMOTED_TURN_YIELDS_EVERY_NS {
+        // SAFETY: sched_yield has no preconditions.
+        unsafe { libc::sched_yield() };
+        watch.last_yield_ns.store(monotonic_now_ns(), Ordering::Relaxed);
+        watch.yields.fetch_add(1, Ordering::Relaxed);
+    }
+    watch.arm_yield();
+}
+
+fn monotonic_now_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer and the clock id is a constant.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Moves a thread of this process (0: the calling thread) into the idle

@@ -117,6 +117,9 @@ pub struct WorkerStats {
     pub evictions: u64,
     /// CPU its JavaScript used, in nanoseconds.
     pub cpu_ns: u64,
+    /// How many times the long turns of its live isolates, run at the
+    /// lowest priority, offered their core to other threads.
+    pub demoted_yields: u64,
     /// Limit hits by limit: isolates terminated for CPU time or memory,
     /// requests that ran out of wall-clock time or broke a body size limit.
     pub limit_hits: Vec<(Limit, u64)>,
@@ -360,18 +363,22 @@ impl Worker {
     pub fn stats(&self) -> WorkerStats {
         // An isolate whose thread has ended (a failed load, a termination) is
         // not live, even before the list is next tidied.
-        let live_isolates = self
+        let (live_isolates, demoted_yields) = self
             .slots
             .list
             .lock()
-            .map(|list| list.live.iter().filter(|isolate| !isolate.handle.is_closed()).count())
-            .unwrap_or(0);
+            .map(|list| {
+                let live = list.live.iter().filter(|isolate| !isolate.handle.is_closed());
+                live.fold((0, 0), |(count, yields), isolate| (count + 1, yields + isolate.handle.demoted_yields()))
+            })
+            .unwrap_or((0, 0));
         let counters = &self.code.counters;
         WorkerStats {
             live_isolates,
             cold_starts: self.slots.cold_starts.load(Ordering::Relaxed),
             evictions: self.slots.evictions.load(Ordering::Relaxed),
             cpu_ns: counters.cpu_ns.load(Ordering::Relaxed),
+            demoted_yields,
             limit_hits: Limit::ALL.iter().map(|limit| (*limit, counters.limit_hits(*limit))).collect(),
         }
     }
