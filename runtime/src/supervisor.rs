@@ -334,11 +334,7 @@ impl IsolateWatch {
     /// The isolate thread's CPU clock in nanoseconds; None once the thread
     /// is gone.
     pub fn thread_cpu_ns(&self) -> Option<u64> {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: `ts` is a valid out-pointer; an invalid clock (thread gone)
-        // makes clock_gettime fail, which is handled.
-        let rc = unsafe { libc::clock_gettime(self.cpu_clock, &mut ts) };
-        (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+        read_clock_ns(self.cpu_clock)
     }
 
     fn check(&self) {
@@ -421,10 +417,17 @@ unsafe extern "C" fn yield_demoted_turn(_isolate: v8::UnsafeRawIsolatePtr, data:
 }
 
 fn monotonic_now_ns() -> u64 {
+    read_clock_ns(libc::CLOCK_MONOTONIC).unwrap_or(0)
+}
+
+/// The clock `clock` in nanoseconds; None if it cannot be read (the CPU
+/// clock of a thread that has exited).
+fn read_clock_ns(clock: libc::clockid_t) -> Option<u64> {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid out-pointer and the clock id is a constant.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    // SAFETY: `ts` is a valid out-pointer; an invalid clock makes
+    // clock_gettime fail, which is handled.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
 /// Moves a thread of this process (0: the calling thread) into the idle
@@ -533,14 +536,7 @@ pub(crate) fn in_idle_class(thread_id: libc::pid_t) -> bool {
 
 /// The calling thread's CPU clock in nanoseconds.
 pub fn thread_cpu_now() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid out-pointer and the clock id is a constant.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc == 0 {
-        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-    } else {
-        0
-    }
+    read_clock_ns(libc::CLOCK_THREAD_CPUTIME_ID).unwrap_or(0)
 }
 
 struct Watchdog {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brink_runtime::{IsolatePool, Limits, Scaling, Worker, WorkerError, WorkerSpec};
-use http_body_util::BodyExt;
 
 mod common;
 
@@ -18,16 +17,9 @@ fn spec(name: &str, source: &str) -> WorkerSpec {
 }
 
 async fn get(worker: &Worker) -> Result<(u16, String), WorkerError> {
-    get_path(worker, "/").await
+    common::get_path(worker, "/").await
 }
 
-/// A GET of `path` on `worker`: its status and body, or the error.
-async fn get_path(worker: &Worker, path: &str) -> Result<(u16, String), WorkerError> {
-    let response = worker.fetch(common::get_request(path)).await?;
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.map_err(|_| WorkerError::Unavailable)?.to_bytes();
-    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
-}
 
 /// `n` requests to `worker` at once, their results in order.
 async fn at_once(worker: &Arc<Worker>, n: usize) -> Vec<Result<(u16, String), WorkerError>> {
@@ -221,13 +213,13 @@ fn a_worker_that_keeps_hitting_its_limits_builds_its_isolates_outside_the_pool()
         let worker = Worker::new_idle(striking, pool.clone());
         // Two isolates ended for the CPU limit: two strikes.
         for _ in 0..2 {
-            let result = get_path(&worker, "/loop").await;
+            let result = common::get_path(&worker, "/loop").await;
             assert!(!matches!(result, Ok((200, _))), "{result:?}");
         }
         wait_warm(&pool, 2);
         // Its next isolate is bootstrapped for it; the warm ones stay
         // for the well-behaved workers.
-        assert_eq!(get_path(&worker, "/").await.expect("a request after the strikes"), (200, "fine".to_string()));
+        assert_eq!(common::get_path(&worker, "/").await.expect("a request after the strikes"), (200, "fine".to_string()));
         assert_eq!(pool.warm(), 2, "a worker with strikes took a warm isolate");
         assert_eq!(pool.building(), 0);
         worker.shutdown().await;

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use brink_runtime::{IsolatePool, Limits, Scaling, Worker};
-use http_body_util::BodyExt;
 
 mod common;
 
@@ -26,10 +25,7 @@ export default {
 "#;
 
 async fn get(worker: &Worker, path: &str) -> (u16, String) {
-    let response = worker.fetch(common::get_request(path)).await.expect("response");
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.expect("body").to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    common::get_path(worker, path).await.expect("response")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
