@@ -13,10 +13,17 @@
 #   CONNECTIONS  wrk connections (default 50, 1..500)
 #   NEIGHBOURS   looping neighbours (default 10, 1..100)
 #   LOOP_CPU_MS  the neighbours' CPU limit per request (default 50)
+#   PEER_ROUND_ROBIN  1 (default) also runs the round-robin on workerd, 0 skips it
 #   BRINK_BIN, BRINK_BUILD, BRINK_CARGO_ARGS   as for bench/run.sh
 #
-# No peer runs here: workerd and Deno have no per-tenant deploys or limits
-# to compare with in one process; bench/isolates.sh compares per-isolate cost.
+# The round-robin ratio is also measured on workerd when it is installed
+# (`bash scripts/install-deps.sh --bench`): WORKERS services in one workerd
+# process, each its own isolate, behind one router worker that picks the
+# service from the Host header by service binding; "one worker" is the same
+# router sending every request to w0. The router hop costs both runs alike,
+# so the ratio says how far one process's throughput falls when its requests
+# spread over many isolates' heaps. workerd and Deno have no per-tenant
+# limits to compare the noisy-neighbour run with.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -27,6 +34,7 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-50}
 NEIGHBOURS=${NEIGHBOURS:-10}
 LOOP_CPU_MS=${LOOP_CPU_MS:-50}
+PEER_ROUND_ROBIN=${PEER_ROUND_ROBIN:-1}
 require_int WORKERS 2 3000
 require_int DURATION 1 120
 require_int CONNECTIONS 1 500
@@ -131,6 +139,62 @@ wait "$looping" 2>/dev/null || true
 noisy_rps=$WRK_RPS noisy_p50=$(to_ms "$WRK_P50") noisy_p99=$(to_ms "$WRK_P99") noisy_errors=$WRK_ERRORS
 terminations=$(curl -s -H "authorization: Bearer $TOKEN" "$ADMIN/metrics" |
   awk '/^brink_limit_terminations_total\{worker="loop/ && /limit="cpu"/ { n += $2 } END { print n + 0 }')
+stop_server
+
+# workerd_round_robin: the same two runs on workerd (see the header); sets
+# peer_one_rps, peer_many_rps and peer_rss, or leaves them empty.
+peer_one_rps="" peer_many_rps="" peer_rss=""
+workerd_round_robin() {
+  local workerd dir="$WORK_DIR/workerd" i
+  workerd=$(find_peer_bin workerd) || { warn "workerd not installed (bash scripts/install-deps.sh --bench); Brink alone"; return 0; }
+  mkdir -p "$dir"
+  cp "$REPO_DIR/examples/hello/worker.js" "$dir/worker.js"
+  cat >"$dir/router.js" <<'JS'
+export default {
+  fetch(request, env) {
+    const host = request.headers.get("host") ?? "";
+    const service = env[host.slice(0, host.indexOf("."))];
+    return service ? service.fetch(request) : new Response("no such worker\n", { status: 404 });
+  },
+};
+JS
+  PORT=$(free_port)
+  {
+    echo 'using Workerd = import "/workerd/workerd.capnp";'
+    echo 'const config :Workerd.Config = ('
+    echo '  services = ['
+    echo '    (name = "router", worker = (modules = [(name = "router.js", esModule = embed "router.js")], compatibilityDate = "2025-01-01", bindings = ['
+    for ((i = 0; i < WORKERS; i++)); do echo "      (name = \"w$i\", service = \"w$i\"),"; done
+    echo '    ])),'
+    for ((i = 0; i < WORKERS; i++)); do
+      echo "    (name = \"w$i\", worker = (modules = [(name = \"worker.js\", esModule = embed \"worker.js\")], compatibilityDate = \"2025-01-01\")),"
+    done
+    echo '  ],'
+    echo "  sockets = [(name = \"http\", address = \"127.0.0.1:$PORT\", http = (), service = \"router\")],"
+    echo ');'
+  } >"$dir/config.capnp"
+  start_server "$WORK_DIR/workerd.log" "$workerd" serve "$dir/config.capnp"
+  local why
+  why=$(wait_until_ready "http://127.0.0.1:$PORT/") || { warn "workerd: $why (log: $WORK_DIR/workerd.log)"; stop_server; return 0; }
+  log "workerd: warming $WORKERS workers"
+  for ((i = 0; i < WORKERS; i++)); do
+    curl -s -o /dev/null -H "host: w$i.bench" "http://127.0.0.1:$PORT/"
+  done
+  log "workerd: one worker, $DURATION s"
+  wrk_host w0.bench "$WORK_DIR/peer-one.txt"
+  peer_one_rps=$WRK_RPS
+  log "workerd: $WORKERS workers round-robin, $DURATION s"
+  setsid wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK_DIR/round-robin.lua" "http://127.0.0.1:$PORT/" >"$WORK_DIR/peer-many.txt" 2>&1 </dev/null &
+  WRK_PID=$!
+  wait "$WRK_PID" || true
+  WRK_PID=""
+  read -r peer_many_rps _ _ _ < <(parse_wrk <"$WORK_DIR/peer-many.txt")
+  peer_rss=$(rss_mib)
+  stop_server
+}
+if [[ $PEER_ROUND_ROBIN == 1 ]]; then
+  workerd_round_robin
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
@@ -143,6 +207,15 @@ echo "| $WORKERS workers round-robin | $many_rps | $many_errors |"
 echo
 echo "Round-robin over $WORKERS warm workers / one worker: **$(ratio "$many_rps" "$one_rps")x**."
 echo "RSS after the round-robin run: $rss MiB for $live live isolates ($(ratio "$rss" "$live") MiB each)."
+if [[ -n $peer_many_rps ]]; then
+  echo
+  echo "| workerd (router worker + $WORKERS services, one process) | req/s |"
+  echo "|---|---:|"
+  echo "| one worker | $peer_one_rps |"
+  echo "| $WORKERS workers round-robin | $peer_many_rps |"
+  echo
+  echo "workerd round-robin / one worker: **$(ratio "$peer_many_rps" "$peer_one_rps")x** (RSS $peer_rss MiB)."
+fi
 echo
 echo "| good tenant | req/s | p50 | p99 |"
 echo "|---|---:|---:|---:|"
