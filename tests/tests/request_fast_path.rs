@@ -202,3 +202,34 @@ async fn kept_shapes_do_not_keep_prototypes_past_the_heap_limit() {
         assert_eq!((status, body), (200, format!("{}", 500_000 + 2 * i)), "request {i}\n{}", brink.logs());
     }
 }
+
+#[tokio::test]
+async fn requests_queued_together_each_get_their_own_answer() {
+    // The isolate thread dispatches the requests waiting in its channel a
+    // few at a time and answers each batch before taking the next
+    // (runtime/src/isolate.rs, DISPATCH_BATCH). Many requests sent at once
+    // to one isolate, answered now, after a microtask, after a timer or with
+    // a header set by a microtask, must each get exactly their own answer.
+    let brink = Brink::start(worker("queued.js"), &["--isolates", "1"]);
+    for round in 0..3 {
+        let requests = (0..64).map(|n| {
+            let url = brink.url(&format!("/?n={n}"));
+            async move {
+                let response = client().get(url).send().await.expect("request");
+                assert_eq!(response.status(), 200, "request {n}");
+                let late = response.headers().get("x-late").map(|v| v.to_str().unwrap().to_string());
+                (n, late, response.text().await.expect("body"))
+            }
+        });
+        for (n, late, body) in futures::future::join_all(requests).await {
+            let expected = match n % 4 {
+                0 => format!("now {n}"),
+                1 => format!("microtask {n}"),
+                2 => format!("timer {n}"),
+                _ => format!("late header {n}"),
+            };
+            assert_eq!(body, expected, "round {round}");
+            assert_eq!(late, (n % 4 == 3).then(|| n.to_string()), "round {round}, request {n}");
+        }
+    }
+}
