@@ -129,13 +129,15 @@ impl<T> RouteTable<T> {
     /// The worker for `host` (a `Host` header value, port allowed) and
     /// `path`.
     pub fn route(&self, host: &str, path: &str) -> Option<&T> {
-        let name = strip_port(host).to_ascii_lowercase();
-        if let Some(worker) = longest_prefix(self.exact.get(&name), path) {
+        let host = strip_port(host);
+        let name: std::borrow::Cow<'_, str> =
+            if host.bytes().any(|b| b.is_ascii_uppercase()) { host.to_ascii_lowercase().into() } else { host.into() };
+        if let Some(worker) = longest_prefix(self.exact.get(name.as_ref()), path) {
             return Some(worker);
         }
         // `*.example.com` covers `a.example.com` and `a.b.example.com`: try
         // the longest suffix first.
-        let mut rest = name.as_str();
+        let mut rest = name.as_ref();
         while let Some((_, suffix)) = rest.split_once('.') {
             if let Some(worker) = longest_prefix(self.wildcard.get(suffix), path) {
                 return Some(worker);

@@ -83,9 +83,12 @@ where
     }
     let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let scheme = if request.extensions().get::<crate::tls::SecureTransport>().is_some() { "https" } else { "http" };
-    let uri: Uri = format!("{scheme}://{host}{path}")
-        .parse()
-        .map_err(|_| unrouted(plain(StatusCode::BAD_REQUEST, "Invalid request target\n".into())))?;
+    // Joined by hand: `format!` cost a request ~1.3k instructions here.
+    let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
+    for part in [scheme, "://", &host, path] {
+        url.push_str(part);
+    }
+    let uri = Uri::try_from(url).map_err(|_| unrouted(plain(StatusCode::BAD_REQUEST, "Invalid request target\n".into())))?;
     let (mut parts, body) = request.into_parts();
     parts.uri = uri;
     let peer = parts.extensions.get::<PeerAddress>().copied();
@@ -116,7 +119,7 @@ where
 }
 
 /// Set by the gateway alone: the client's address, as on Workers.
-const CONNECTING_IP: &str = "cf-connecting-ip";
+const CONNECTING_IP: HeaderName = HeaderName::from_static("cf-connecting-ip");
 
 /// Headers a client could send to claim to be someone else. Unless the
 /// server trusts what is in front of it, they are removed before the
@@ -131,21 +134,55 @@ const FORWARDING_HEADERS: [HeaderName; 3] =
 /// forwarding headers are dropped, so no client can name an address of its
 /// choosing to the worker or the origin.
 fn client_address(headers: &mut HeaderMap, peer: Option<PeerAddress>, trusted: &TrustedProxies) -> Option<ClientAddress> {
-    headers.remove(CONNECTING_IP);
     let peer = peer.map(|peer| peer.0.ip().to_canonical());
-    let client = match peer.filter(|peer| trusted.trusts(*peer)) {
-        Some(proxy) => trusted.client(proxy, &forwarded_addresses(headers, trusted)),
-        None => {
+    let trusted_peer = peer.filter(|peer| trusted.trusts(*peer));
+    // Most requests carry none of these: one pass over the few names a
+    // request has, rather than a hashed removal of each.
+    let sent = |name: &HeaderName| *name == CONNECTING_IP || (trusted_peer.is_none() && FORWARDING_HEADERS.contains(name));
+    if headers.keys().any(sent) {
+        headers.remove(&CONNECTING_IP);
+        if trusted_peer.is_none() {
             for name in &FORWARDING_HEADERS {
                 headers.remove(name);
             }
-            peer?
         }
+    }
+    let client = match trusted_peer {
+        Some(proxy) => trusted.client(proxy, &forwarded_addresses(headers, trusted)),
+        None => peer?,
     };
-    if let Ok(value) = HeaderValue::from_str(&client.to_string()) {
+    if let Some(value) = address_header_value(client) {
         headers.insert(CONNECTING_IP, value);
     }
     Some(ClientAddress { client, peer: peer? })
+}
+
+/// `address` as a header value. An IPv4 address is written digit by digit:
+/// through `Display` it cost about a tenth of the gateway's instructions
+/// for a small request.
+fn address_header_value(address: IpAddr) -> Option<HeaderValue> {
+    let IpAddr::V4(v4) = address else {
+        return HeaderValue::from_str(&address.to_string()).ok();
+    };
+    let mut text = [0u8; 15];
+    let mut len = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text[len] = b'.';
+            len += 1;
+        }
+        if octet >= 100 {
+            text[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            text[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        text[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    HeaderValue::from_bytes(&text[..len]).ok()
 }
 
 /// The chain of addresses in the forwarding header `trusted` reads.
@@ -284,6 +321,28 @@ mod tests {
         assert_eq!(address, ClientAddress { client: seen, peer: seen });
         assert_eq!(headers.len(), 1, "{headers:?}");
         assert_eq!(headers[CONNECTING_IP], "203.0.113.7");
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for a in [0u8, 1, 9, 10, 42, 99, 100, 109, 110, 199, 200, 250, 255] {
+            for address in [[a, 0, 0, 1], [127, a, 9, a], [a, a, a, a], [255, 10, a, 100]] {
+                let address = IpAddr::from(address);
+                assert_eq!(address_header_value(address).expect("a value"), address.to_string().as_str());
+            }
+        }
+        let v6: IpAddr = "2001:db8::5".parse().expect("ip");
+        assert_eq!(address_header_value(v6).expect("a value"), "2001:db8::5");
+    }
+
+    #[test]
+    fn a_client_without_forwarding_headers_gets_only_its_address() {
+        let peer = Some(PeerAddress("192.0.2.30:5000".parse().expect("address")));
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("example.com"));
+        client_address(&mut headers, peer, &TrustedProxies::default()).expect("a peer");
+        assert_eq!(headers.len(), 2, "{headers:?}");
+        assert_eq!(headers[CONNECTING_IP], "192.0.2.30");
     }
 
     #[test]
