@@ -65,14 +65,26 @@ deploy() { # deploy <entry> <name> [flags...]
   BRINK_ADMIN_TOKEN=$TOKEN "$BRINK" deploy "$entry" --name "$name" --route "$name.bench" --admin "$ADMIN" --json "$@" >/dev/null
 }
 rss_mib() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }
-# wrk_host <host> <report>: one host under load; WRK_* as load_with_wrk sets them.
-wrk_host() {
-  printf 'wrk.headers["Host"] = "%s"\n' "$1" >"$WORK_DIR/host.lua"
-  setsid wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK_DIR/host.lua" "http://127.0.0.1:$PORT/" >"$2" 2>&1 </dev/null &
+# wrk_script <lua script> <report>: load on $PORT from the script; WRK_* as
+# load_with_wrk sets them.
+wrk_script() {
+  setsid wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$1" "http://127.0.0.1:$PORT/" >"$2" 2>&1 </dev/null &
   WRK_PID=$!
   wait "$WRK_PID" || true
   WRK_PID=""
   read -r WRK_RPS WRK_P50 WRK_P99 WRK_ERRORS < <(parse_wrk <"$2")
+}
+# wrk_host <host> <report>: one host under load.
+wrk_host() {
+  printf 'wrk.headers["Host"] = "%s"\n' "$1" >"$WORK_DIR/host.lua"
+  wrk_script "$WORK_DIR/host.lua" "$2"
+}
+# warm_workers: one request to each of w0.bench ... on $PORT.
+warm_workers() {
+  local i
+  for ((i = 0; i < WORKERS; i++)); do
+    curl -s -o /dev/null -H "host: w$i.bench" "http://127.0.0.1:$PORT/"
+  done
 }
 
 # round_robin_lua <name prefix> <count> <file>: a wrk script whose requests
@@ -94,9 +106,7 @@ for ((i = 0; i < WORKERS; i++)); do
   deploy "$REPO_DIR/examples/hello/worker.js" "w$i"
 done
 started=$SECONDS
-for ((i = 0; i < WORKERS; i++)); do
-  curl -s -o /dev/null -H "host: w$i.bench" "http://127.0.0.1:$PORT/"
-done
+warm_workers
 log "warmed in $((SECONDS - started)) s; RSS $(rss_mib) MiB"
 
 log "one worker, $DURATION s"
@@ -105,11 +115,8 @@ one_rps=$WRK_RPS one_errors=$WRK_ERRORS
 
 log "$WORKERS workers round-robin, $DURATION s"
 round_robin_lua w "$WORKERS" "$WORK_DIR/round-robin.lua"
-setsid wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK_DIR/round-robin.lua" "http://127.0.0.1:$PORT/" >"$WORK_DIR/many.txt" 2>&1 </dev/null &
-WRK_PID=$!
-wait "$WRK_PID" || true
-WRK_PID=""
-read -r many_rps _ _ many_errors < <(parse_wrk <"$WORK_DIR/many.txt")
+wrk_script "$WORK_DIR/round-robin.lua" "$WORK_DIR/many.txt"
+many_rps=$WRK_RPS many_errors=$WRK_ERRORS
 rss=$(rss_mib)
 live=$(curl -s -H "authorization: Bearer $TOKEN" "$ADMIN/metrics" | awk '$1 == "brink_live_isolates" { print $2 }')
 
@@ -177,18 +184,13 @@ JS
   local why
   why=$(wait_until_ready "http://127.0.0.1:$PORT/") || { warn "workerd: $why (log: $WORK_DIR/workerd.log)"; stop_server; return 0; }
   log "workerd: warming $WORKERS workers"
-  for ((i = 0; i < WORKERS; i++)); do
-    curl -s -o /dev/null -H "host: w$i.bench" "http://127.0.0.1:$PORT/"
-  done
+  warm_workers
   log "workerd: one worker, $DURATION s"
   wrk_host w0.bench "$WORK_DIR/peer-one.txt"
   peer_one_rps=$WRK_RPS
   log "workerd: $WORKERS workers round-robin, $DURATION s"
-  setsid wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK_DIR/round-robin.lua" "http://127.0.0.1:$PORT/" >"$WORK_DIR/peer-many.txt" 2>&1 </dev/null &
-  WRK_PID=$!
-  wait "$WRK_PID" || true
-  WRK_PID=""
-  read -r peer_many_rps _ _ _ < <(parse_wrk <"$WORK_DIR/peer-many.txt")
+  wrk_script "$WORK_DIR/round-robin.lua" "$WORK_DIR/peer-many.txt"
+  peer_many_rps=$WRK_RPS
   peer_rss=$(rss_mib)
   stop_server
 }
