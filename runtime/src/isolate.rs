@@ -602,7 +602,7 @@ fn describe_exception(scope: &mut v8::PinScope<'_, '_>, exception: v8::Local<v8:
 /// request queued behind it had run (50 at `wrk -c50`): the gateway sat
 /// idle while the isolate ran, then the isolate while the gateway wrote,
 /// and a batch's objects outgrew the caches. Four at a time keeps both
-/// cores busy: hello +25 %, json +38 % req/s (`bench/RESULTS.md`).
+/// cores busy: hello +24 %, json +38 % req/s (`bench/RESULTS.md`).
 const DISPATCH_BATCH: usize = 4;
 
 /// Serves requests until the channel closes (and in-flight work is done, or
