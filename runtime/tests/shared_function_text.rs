@@ -1,8 +1,10 @@
 //! Function source text and line tables read from the process's bytecode
-//! cache are shared by every isolate of the process (engine patch 0014), and
-//! reference-counted: an isolate's `Function.prototype.toString` and stack
-//! positions must stay right after the isolate that first used the text is
-//! gone, and one function's text must never show up as another's.
+//! cache (engine patch 0016), and the bytecode itself (patch 0026), are
+//! shared by every isolate of the process whose copy is the same, and
+//! reference-counted: an isolate's `Function.prototype.toString`, stack
+//! positions and the code it runs must stay right after the isolate that
+//! first used them is gone, and one function's text or code must never
+//! show up as another's.
 
 use brink_runtime::{IsolatePool, Limits, Scaling, Worker, WorkerSpec};
 use http_body_util::BodyExt;
@@ -63,7 +65,8 @@ fn function_text_outlives_the_isolate_that_shared_it() {
         let second = Worker::start(spec("second", "+"), pool.clone()).await.expect("second worker");
         assert_eq!(answer(&second).await, expected);
 
-        // A worker whose helper differs by one character sees its own text.
+        // A worker whose helper differs by one character sees its own text
+        // and runs its own code.
         let other = Worker::start(spec("other", "-"), pool.clone()).await.expect("other worker");
         let theirs = answer(&other).await;
         assert!(theirs["helper"].as_str().expect("helper").ends_with("return a - b;\n}"), "{theirs}");
