@@ -84,3 +84,58 @@ fn function_text_outlives_the_isolate_that_shared_it() {
         }
     });
 }
+
+/// More functions than the shared table has room for in its buckets (8,192
+/// buckets of at most 16 entries; each function brings its text and its
+/// bytecode): the ones that find their bucket full keep copies of their
+/// own, and every isolate still sees and runs each function's own text and
+/// code.
+#[test]
+fn functions_beyond_the_tables_buckets_keep_their_own_copies() {
+    const FUNCTIONS: usize = 70_000;
+    // Function expressions in one array: a module may declare at most
+    // 65,534 top-level bindings.
+    let mut source = String::with_capacity(FUNCTIONS * 40);
+    source.push_str("const all = [\n");
+    for i in 0..FUNCTIONS {
+        source.push_str(&format!("function () {{ return {i}; }},\n"));
+    }
+    source.push_str(
+        r#"];
+export default {
+  fetch() {
+    let wrong = 0;
+    for (let i = 0; i < all.length; i++) {
+      if (all[i]() !== i || all[i].toString() !== `function () { return ${i}; }`) wrong++;
+    }
+    return Response.json({ count: all.length, wrong });
+  },
+};
+"#,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    runtime.block_on(async {
+        let pool = IsolatePool::new(0, Limits::default());
+        let mut workers = Vec::new();
+        // The first compiles the module; the others read it from the
+        // process's bytecode cache and share what fits in the table.
+        for name in ["many-a", "many-b", "many-c"] {
+            let worker =
+                Worker::start(common::one_module_worker(name, &source, Scaling::fixed(1)), pool.clone()).await.expect("worker");
+            let answer = answer(&worker).await;
+            assert_eq!(answer["count"], FUNCTIONS, "{name}");
+            assert_eq!(answer["wrong"], 0, "{name}: every function reads and runs as its own");
+            workers.push(worker);
+        }
+        // The first isolate goes; the others still read right.
+        let first = workers.remove(0);
+        first.shutdown().await;
+        drop(first);
+        for worker in &workers {
+            assert_eq!(answer(worker).await["wrong"], 0);
+        }
+        for worker in workers {
+            worker.shutdown().await;
+        }
+    });
+}
