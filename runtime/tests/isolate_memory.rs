@@ -45,7 +45,7 @@ fn dropped_blank_isolates_free_their_memory() {
 /// Each request drops ~4 MB of objects that point at each other, which
 /// reference counting alone never frees; 24 requests drop ~100 MB against a
 /// 32 MiB heap limit. The engine's collections (the first one at 4 MiB,
-/// engine patch 0032) must keep every request under the limit.
+/// engine patch 0031) must keep every request under the limit.
 #[test]
 fn cyclic_garbage_is_collected_before_it_reaches_the_heap_limit() {
     const WORKER: &str = r#"
